@@ -1,0 +1,5 @@
+import sys
+
+from toyscale.cli import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""Command line: ``toyscale run | report | list | fit``.
+
+User errors (bad experiment file, unknown parameter, out-of-range value, unwritable output
+directory) exit with status 2 and one line ``toyscale: FIELD: problem; allowed: ...`` before any
+compute and without writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from toyscale.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="toyscale",
+        description="Sweep solvable toy models of neural scaling laws, fit the power laws that come out, "
+                    "and compare them with the exponents theory predicts.",
+        epilog="Example: toyscale run experiments/quickstart.toml --out out/quickstart")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run (or resume) an experiment file, then write the report",
+                       description="Run an experiment file. Re-running on the same --out directory skips "
+                                   "finished chunks, so an interrupted run resumes without losing or duplicating rows.")
+    r.add_argument("experiment", help="experiment TOML file (see README: experiment-file format)")
+    r.add_argument("--out", help="output directory (default: out/EXPERIMENT_NAME[-quick])")
+    r.add_argument("--quick", action="store_true", help="use the file's [quick] overrides: a smaller, faster sweep")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value, e.g. --set params.alpha=0.8 --set seeds=4 (repeatable)")
+    r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--no-report", action="store_true", help="only compute and store rows")
+
+    rp = sub.add_parser("report", help="regenerate summary.json, report.md and figures from stored results")
+    rp.add_argument("dir", help="output directory of a run")
+    rp.add_argument("--figures", help="write the check figures here instead of DIR/figures")
+
+    ls = sub.add_parser("list", help="list models, or one model's parameters and metrics")
+    ls.add_argument("model", nargs="?", help="model name")
+
+    try:
+        from toyscale.fit import cli as fit_cli
+    except ImportError:
+        fit_cli = None
+    if fit_cli is not None:
+        fit_cli.add_parser(sub)
+    return ap
+
+
+def _cmd_list(args) -> int:
+    from toyscale.models import get_model, list_models
+
+    if not args.model:
+        for name in list_models():
+            print(f"{name:20s} {get_model(name).summary}")
+        return 0
+    m = get_model(args.model, field="list")
+    print(f"{m.name}: {m.summary}\n")
+    print("parameters (name, type, default, allowed, role -- description):")
+    for p in m.params:
+        d = "inf" if isinstance(p.default, float) and math.isinf(p.default) else repr(p.default)
+        print(f"  {p.name:12s} {p.type.__name__:5s} {d:10s} {p.allowed():28s} {p.role:8s} -- {p.doc}")
+    print("  seed         int   0          set by top-level `seeds`     dynamic  -- PRNG seed of the draw")
+    print("\nmetrics:")
+    for mt in m.metrics:
+        print(f"  {mt.name:12s} {mt.doc}")
+    print(f"\ndefault precision: {m.precision}")
+    if m.references:
+        print("references:\n" + "\n".join(f"  {r}" for r in m.references))
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from toyscale.experiment import load_experiment
+    from toyscale.store import ResultStore, check_writable
+
+    exp = load_experiment(args.experiment, quick=args.quick, overrides=args.set)
+    out = Path(args.out) if args.out else Path("out") / (exp.name + ("-quick" if args.quick else ""))
+    check_writable(out)
+    store = ResultStore(out)
+    if store.exists():
+        old = store.read_meta()
+        if old.get("fingerprint") != exp.fingerprint():
+            raise UserError("--out", f"{out} holds results of a different experiment ({old.get('name')}); "
+                                     "allowed: an empty directory or one from the same experiment")
+    from toyscale.sweep import run_experiment
+
+    print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations -> {out}", file=sys.stderr)
+    s = run_experiment(exp, out, progress=not args.no_progress)
+    print(f"toyscale: computed {s.computed} rows, {s.skipped} already stored, {s.compiles} compilations, "
+          f"{s.seconds:.1f} s; status {s.statuses or {}}", file=sys.stderr)
+    if s.failed_chunks:
+        print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)
+    if not args.no_report and exp.checks:
+        _report(out)
+    return 1 if s.failed_chunks else 0
+
+
+def _report(out, figures=None) -> None:
+    from toyscale.report import make_report, table
+
+    entries = make_report(out, figures=figures)
+    print(table(entries))
+    print(f"\nwrote {Path(out) / 'summary.json'}, {Path(out) / 'report.md'}, figures in "
+          f"{figures or Path(out) / 'figures'}")
+
+
+def main(argv=None) -> int:
+    ap = _parser()
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "list":
+            return _cmd_list(args)
+        if args.cmd == "run":
+            return _cmd_run(args)
+        if args.cmd == "report":
+            _report(args.dir, args.figures)
+            return 0
+        if args.cmd == "fit":
+            return args.func(args)
+        ap.print_help()
+        return 2
+    except UserError as e:
+        print(f"toyscale: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("toyscale: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""Experiment files (TOML) -> validated :class:`Experiment`.
+
+Format::
+
+    model = "random_features"        # a registered model (`toyscale list`)
+    seeds = 8                        # count (seeds 0..7) or explicit list [0, 3, 7]
+    precision = "float64"            # optional; default: the model's
+    description = "one line"         # optional
+
+    [params]                         # fixed values; every other parameter takes its default
+    alpha = 1.0
+
+    [sweep]                          # swept axes: a list, or a geometric / linear range
+    width = {geom = [16, 512], num = 6}
+    samples = [inf]
+    ridge = {lin = [0.0, 1e-3], num = 3}
+
+    [[checks]]                       # one theory-vs-fit comparison per entry
+    axis = "width"                   # a swept axis
+    where = {samples = inf}          # fixes every other swept axis (optional if it has one value)
+    fit_range = [16, 256]            # optional; default: the theory's validity range
+    name = "width"                   # optional; default: the axis
+    tolerance = 0.1                  # optional; |fitted - theory| allowed for `agrees`
+
+    [quick]                          # optional overrides used by `toyscale run --quick`
+    seeds = 2
+    [quick.sweep]
+    width = {geom = [16, 128], num = 4}
+
+Every error is a :class:`~toyscale.errors.UserError` naming the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from toyscale.errors import UserError
+from toyscale.models import get_model
+
+TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "quick", "run")
+CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric")
+RUN_KEYS = ("memory_mb",)
+MAX_CONFIGS = 5_000_000
+
+
+@dataclass(frozen=True)
+class Check:
+    """One theory-vs-fit comparison: fit the slope of ``metric`` along ``axis`` in a slice."""
+
+    name: str
+    axis: str
+    where: Mapping[str, Any]
+    fit_range: tuple[float, float] | None = None
+    tolerance: float = 0.1
+    metric: str | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: model, fixed params, swept axes, seeds, checks."""
+
+    model: str
+    seeds: tuple[int, ...]
+    params: Mapping[str, Any]
+    sweep: Mapping[str, tuple]
+    checks: tuple[Check, ...] = ()
+    precision: str = "float64"
+    description: str = ""
+    name: str = "experiment"
+    memory_mb: float = 1024.0
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def values(self, name: str) -> tuple:
+        """All values parameter ``name`` takes in this experiment."""
+        if name == "seed":
+            return self.seeds
+        return self.sweep[name] if name in self.sweep else (self.params[name],)
+
+    @property
+    def n_configs(self) -> int:
+        n = len(self.seeds)
+        for vals in self.sweep.values():
+            n *= len(vals)
+        return n
+
+    def to_dict(self) -> dict:
+        """JSON-safe description of what is computed (checks excluded: they do not change rows)."""
+        return {
+            "model": self.model,
+            "seeds": list(self.seeds),
+            "precision": self.precision,
+            "params": {k: _jsonable(v) for k, v in self.params.items()},
+            "sweep": {k: [_jsonable(x) for x in v] for k, v in self.sweep.items()},
+        }
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _jsonable(x):
+    if isinstance(x, float) and math.isinf(x):
+        return "inf"
+    return x
+
+
+def _axis_values(spec, field: str) -> list:
+    """Expand an axis spec: a list, ``{geom = [lo, hi], num = K}`` or ``{lin = [lo, hi], num = K}``."""
+    allowed = "a non-empty list, {geom = [lo, hi], num = K} or {lin = [lo, hi], num = K}"
+    if isinstance(spec, list):
+        if not spec:
+            raise UserError(field, f"empty list; expected {allowed}")
+        return list(spec)
+    if isinstance(spec, dict):
+        kinds = [k for k in ("geom", "lin") if k in spec]
+        extra = set(spec) - {"geom", "lin", "num"}
+        if len(kinds) != 1 or "num" not in spec or extra:
+            raise UserError(field, f"malformed axis spec {spec!r}; expected {allowed}")
+        kind = kinds[0]
+        rng, num = spec[kind], spec["num"]
+        if (not isinstance(rng, list) or len(rng) != 2
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in rng)):
+            raise UserError(f"{field}.{kind}", f"expected [lo, hi] (two numbers), got {rng!r}")
+        if not isinstance(num, int) or isinstance(num, bool) or num < 1:
+            raise UserError(f"{field}.num", f"expected a positive integer, got {num!r}")
+        lo, hi = float(rng[0]), float(rng[1])
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise UserError(f"{field}.{kind}", f"expected finite lo <= hi, got {rng!r}")
+        if kind == "geom":
+            if lo <= 0:
+                raise UserError(f"{field}.geom", f"geometric range needs lo > 0, got {rng!r}")
+            return list(np.geomspace(lo, hi, num)) if num > 1 else [lo]
+        return list(np.linspace(lo, hi, num)) if num > 1 else [lo]
+    raise UserError(field, f"expected {allowed}, got {spec!r}")
+
+
+def _coerce_axis(param, raw_values, field):
+    vals = []
+    for i, x in enumerate(raw_values):
+        if param.type is int and isinstance(x, (float, np.floating)) and math.isfinite(x):
+            x = int(round(float(x)))  # geometric ranges of integer axes are rounded
+        elif isinstance(x, np.floating):
+            x = float(x)
+        vals.append(param.coerce(x, f"{field}[{i}]"))
+    out = []
+    for x in vals:  # de-duplicate, keep order of first appearance
+        if x not in out:
+            out.append(x)
+    return tuple(out)
+
+
+def _seeds(value, field="seeds") -> tuple[int, ...]:
+    if isinstance(value, bool):
+        raise UserError(field, f"expected a positive integer count or a list of integers, got {value!r}")
+    if isinstance(value, int):
+        if value < 1:
+            raise UserError(field, f"expected a positive integer count or a list of integers, got {value!r}")
+        return tuple(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+        if len(set(value)) != len(value):
+            raise UserError(field, "seeds repeat; expected distinct non-negative integers")
+        return tuple(value)
+    raise UserError(field, f"expected a positive integer count or a list of non-negative integers, got {value!r}")
+
+
+def _set_path(doc: dict, path: str, value) -> None:
+    keys = path.split(".")
+    if not all(keys):
+        raise UserError("--set", f"malformed key {path!r}; expected e.g. params.alpha=0.8")
+    node = doc
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise UserError("--set", f"{path!r}: {k} is not a table")
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``--set KEY=VALUE``; VALUE is read as TOML (``0.8``, ``[1, 2]``, ``inf``), else a string."""
+    if "=" not in text:
+        raise UserError("--set", f"expected KEY=VALUE (e.g. params.alpha=0.8), got {text!r}")
+    key, val = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {val.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = val.strip()
+    return key, value
+
+
+def load_toml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(str(path), "no such experiment file") from None
+    except OSError as e:
+        raise UserError(str(path), f"cannot read: {e.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(str(path), f"TOML syntax error: {e}") from None
+
+
+def load_experiment(path: str | Path, *, quick: bool = False, overrides: list[str] | tuple = ()) -> Experiment:
+    """Read, override and validate an experiment file.
+
+    Args:
+      path: the TOML file.
+      quick: apply the file's ``[quick]`` table (smaller sweep for a fast run).
+      overrides: ``KEY=VALUE`` strings (``params.alpha=0.8``, ``seeds=4``), applied last.
+    """
+    doc = load_toml(path)
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_path(doc, key, value)
+    return experiment_from_dict(doc, name=Path(path).stem, quick=quick)
+
+
+def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool = False) -> Experiment:
+    """Validate a parsed experiment document (see the module docstring for the format)."""
+    doc = copy.deepcopy(dict(doc))
+    unknown = set(doc) - set(TOP_KEYS)
+    if unknown:
+        k = sorted(unknown)[0]
+        raise UserError(k, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
+    if quick and "quick" in doc:
+        q = doc["quick"]
+        if not isinstance(q, dict):
+            raise UserError("quick", "expected a table")
+        bad = set(q) - {"seeds", "params", "sweep", "checks"}
+        if bad:
+            raise UserError(f"quick.{sorted(bad)[0]}", "unknown key; allowed: seeds, params, sweep, checks")
+        for k, v in q.items():
+            if k in ("params", "sweep") and isinstance(v, dict):
+                doc.setdefault(k, {}).update(v)
+            else:
+                doc[k] = v
+    if "model" not in doc:
+        raise UserError("model", "missing; allowed: a registered model name (`toyscale list`)")
+    if not isinstance(doc["model"], str):
+        raise UserError("model", f"expected a model name, got {doc['model']!r}")
+    model = get_model(doc["model"])
+    names = model.param_names
+    seeds = _seeds(doc.get("seeds", 1))
+    precision = doc.get("precision", model.precision)
+    if precision not in ("float32", "float64"):
+        raise UserError("precision", f"{precision!r} is not allowed; allowed: 'float32', 'float64'")
+
+    params_in = doc.get("params", {})
+    sweep_in = doc.get("sweep", {})
+    for tbl, fname in ((params_in, "params"), (sweep_in, "sweep")):
+        if not isinstance(tbl, dict):
+            raise UserError(fname, "expected a table")
+        for k in tbl:
+            if k == "seed":
+                raise UserError(f"{fname}.seed", "seeds are set by the top-level key `seeds`")
+            if k not in names:
+                raise UserError(f"{fname}.{k}", f"unknown parameter of {model.name}; allowed: {', '.join(names)}")
+    both = set(params_in) & set(sweep_in)
+    if both:
+        k = sorted(both)[0]
+        raise UserError(f"sweep.{k}", "also set in [params]; set it in one place")
+
+    params = {}
+    for p in model.params:
+        if p.name in params_in:
+            params[p.name] = p.coerce(params_in[p.name], f"params.{p.name}")
+        elif p.name not in sweep_in:
+            params[p.name] = p.default
+    sweep = {}
+    for k, spec in sweep_in.items():
+        sweep[k] = _coerce_axis(model.param(k), _axis_values(spec, f"sweep.{k}"), f"sweep.{k}")
+
+    run = doc.get("run", {})
+    if not isinstance(run, dict) or set(run) - set(RUN_KEYS):
+        raise UserError("run", f"expected a table with keys {', '.join(RUN_KEYS)}")
+    memory_mb = run.get("memory_mb", 1024.0)
+    if isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float)) or memory_mb <= 0:
+        raise UserError("run.memory_mb", f"expected a positive number, got {memory_mb!r}")
+
+    exp = Experiment(model=model.name, seeds=seeds, params=params, sweep=sweep, precision=precision,
+                     description=str(doc.get("description", "")), name=name, memory_mb=float(memory_mb), raw=doc)
+    if exp.n_configs > MAX_CONFIGS:
+        raise UserError("sweep", f"{exp.n_configs} configurations; allowed: at most {MAX_CONFIGS}")
+    if model.check_config is not None:
+        model.check_config({n: list(exp.values(n)) for n in names})
+    checks = _checks(doc.get("checks", []), exp, model)
+    return Experiment(**{**exp.__dict__, "checks": checks})
+
+
+def _match(values: tuple, x) -> Any:
+    for v in values:
+        if v == x or (isinstance(v, float) and isinstance(x, (int, float)) and math.isclose(v, x, rel_tol=1e-9)):
+            return v
+    return None
+
+
+def _checks(raw, exp: Experiment, model) -> tuple[Check, ...]:
+    if not isinstance(raw, list):
+        raise UserError("checks", "expected an array of tables ([[checks]])")
+    out, seen = [], set()
+    metric_names = [m.name for m in model.metrics]
+    for i, c in enumerate(raw):
+        f = f"checks[{i}]"
+        if not isinstance(c, dict):
+            raise UserError(f, "expected a table")
+        bad = set(c) - set(CHECK_KEYS)
+        if bad:
+            raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(CHECK_KEYS)}")
+        axis = c.get("axis")
+        swept = [k for k, v in exp.sweep.items() if len(v) > 1]
+        if axis not in exp.sweep:
+            raise UserError(f"{f}.axis", f"{axis!r} is not a swept axis; allowed: {', '.join(exp.sweep) or '(none swept)'}")
+        where_in = c.get("where", {})
+        if not isinstance(where_in, dict):
+            raise UserError(f"{f}.where", "expected a table, e.g. {samples = inf}")
+        where = {}
+        for k, x in where_in.items():
+            if k not in exp.sweep:
+                raise UserError(f"{f}.where.{k}", f"not a swept axis; allowed: {', '.join(a for a in exp.sweep if a != axis)}")
+            if k == axis:
+                raise UserError(f"{f}.where.{k}", "is the check's own axis")
+            p = model.param(k)
+            xv = p.coerce(x, f"{f}.where.{k}")
+            m = _match(exp.sweep[k], xv)
+            if m is None:
+                raise UserError(f"{f}.where.{k}", f"{x!r} is not a swept value; allowed: {list(exp.sweep[k])}")
+            where[k] = m
+        for k in swept:
+            if k != axis and k not in where:
+                raise UserError(f"{f}.where", f"axis {k!r} varies; fix it with where.{k} (one of {list(exp.sweep[k])})")
+        for k, vals in exp.sweep.items():
+            if k != axis and k not in where:
+                where[k] = vals[0]
+        fr = c.get("fit_range")
+        if fr is not None:
+            if (not isinstance(fr, list) or len(fr) != 2
+                    or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in fr) or not fr[0] < fr[1]):
+                raise UserError(f"{f}.fit_range", f"expected [lo, hi] with lo < hi, got {fr!r}")
+            fr = (float(fr[0]), float(fr[1]))
+        tol = c.get("tolerance", 0.1)
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
+            raise UserError(f"{f}.tolerance", f"expected a positive number, got {tol!r}")
+        metric = c.get("metric")
+        if metric is not None and metric not in metric_names:
+            raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")
+        name = c.get("name", axis)
+        if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
+            raise UserError(f"{f}.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
+        if name in seen:
+            raise UserError(f"{f}.name", f"duplicate check name {name!r}")
+        seen.add(name)
+        out.append(Check(name=name, axis=axis, where=where, fit_range=fr, tolerance=float(tol), metric=metric))
+    return tuple(out)

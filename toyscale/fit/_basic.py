@@ -1,0 +1,131 @@
+"""Core fits used by the report: pure power law, power law with offset, seed bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize_scalar, nnls
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """A fitted scaling law along one axis.
+
+    Attributes:
+      law: ``"power"`` (y = A x^slope) or ``"offset"`` (y = E + A x^slope).
+      slope: fitted log-log exponent (negative for a decaying loss).
+      ci_low, ci_high: percentile bootstrap interval of ``slope`` at ``level``.
+      params: ``{"A": ..., "E": ...}`` (``E`` only for the offset law).
+      n_points: number of x values fitted; ``fit_range``: (min x, max x) fitted.
+      n_boot: bootstrap replicates; ``resampled``: ``"seeds"`` or ``"points"``.
+    """
+
+    law: str
+    slope: float
+    ci_low: float
+    ci_high: float
+    params: dict = field(default_factory=dict)
+    n_points: int = 0
+    fit_range: tuple = (np.nan, np.nan)
+    level: float = 0.95
+    n_boot: int = 0
+    resampled: str = "seeds"
+
+    def predict(self, x):
+        """Evaluate the fitted law at ``x``."""
+        x = np.asarray(x, dtype=float)
+        return self.params.get("E", 0.0) + self.params["A"] * x**self.slope
+
+
+def fit_power_law(x, y) -> tuple[float, float]:
+    """Least squares on ``log y = log A + slope log x``; returns ``(slope, A)``.
+
+    Ordinary least squares in log-log space (the maximum-likelihood fit under multiplicative
+    log-normal noise). Requires ``y > 0``.
+    """
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    slope, intercept = np.polyfit(lx, ly, 1)
+    return float(slope), float(np.exp(intercept))
+
+
+def _vp_residual(a, x, y):
+    """Relative residual of the best non-negative (E, A) for exponent ``a`` (variable projection)."""
+    M = np.stack([np.ones_like(x), x ** (-a)], axis=1) / y[:, None]
+    coef, rnorm = nnls(M, np.ones_like(y))
+    return rnorm, coef
+
+
+def fit_offset_power_law(x, y, a_max: float = 6.0) -> tuple[float, float, float]:
+    """Fit ``y = E + A x^(-a)`` by variable projection; returns ``(slope=-a, A, E)``.
+
+    For each exponent ``a`` the linear coefficients ``(E, A) >= 0`` are the non-negative least
+    squares solution of the relative residual ``(E + A x^-a - y) / y`` (a first-order log
+    residual); ``a`` is found by a grid search then bounded Brent refinement. Separating the
+    linear from the nonlinear parameters avoids the badly conditioned direct 3-parameter fit
+    (Golub & Pereyra 1973; used for scaling laws by Open-Athena/scaling-law-analysis).
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    grid = np.linspace(0.02, a_max, 300)
+    res = [(_vp_residual(a, x, y)[0], a) for a in grid]
+    i = int(np.argmin([r for r, _ in res]))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    opt = minimize_scalar(lambda a: _vp_residual(a, x, y)[0], bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-8})
+    a = float(opt.x)
+    E, A = _vp_residual(a, x, y)[1]
+    return -a, float(A), float(E)
+
+
+def _fit(law, x, y):
+    if law == "power":
+        s, A = fit_power_law(x, y)
+        return s, {"A": A}
+    if law == "offset":
+        s, A, E = fit_offset_power_law(x, y)
+        return s, {"A": A, "E": E}
+    raise ValueError(f"law must be 'power' or 'offset', got {law!r}")
+
+
+def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> SlopeFit:
+    """Fit a scaling law to the seed-mean of ``Y`` and bootstrap its slope over seeds.
+
+    Args:
+      x: (n,) positive axis values.
+      Y: (n, s) metric per axis value and seed (NaN where missing); the curve fitted is the
+        mean over seeds of each row.
+      law: ``"power"`` or ``"offset"``.
+      n_boot: bootstrap replicates. With s >= 2 seeds the seeds (columns) are resampled with
+        replacement -- each seed is one independent draw of the whole curve, so this keeps
+        the correlation along x; with one seed the points are resampled instead.
+      level: confidence level of the percentile interval.
+
+    Returns:
+      :class:`SlopeFit`.
+    """
+    x = np.asarray(x, float)
+    Y = np.asarray(Y, float).reshape(len(x), -1)
+    order = np.argsort(x)
+    x, Y = x[order], Y[order]
+    y = np.nanmean(Y, axis=1)
+    slope, params = _fit(law, x, y)
+    rng = np.random.default_rng(seed)
+    s = Y.shape[1]
+    boots = []
+    if n_boot > 0:
+        for _ in range(n_boot):
+            if s >= 2:
+                yb = np.nanmean(Y[:, rng.integers(0, s, s)], axis=1)
+                xb = x
+            else:
+                idx = np.sort(rng.integers(0, len(x), len(x)))
+                if len(np.unique(idx)) < 3:
+                    continue
+                xb, yb = x[idx], y[idx]
+            if np.all(np.isfinite(yb)) and np.all(yb > 0):
+                boots.append(_fit(law, xb, yb)[0])
+    q = (1 - level) / 2
+    lo, hi = (np.quantile(boots, [q, 1 - q]) if boots else (np.nan, np.nan))
+    return SlopeFit(law=law, slope=slope, ci_low=float(lo), ci_high=float(hi), params=params, n_points=len(x),
+                    fit_range=(float(x[0]), float(x[-1])), level=level, n_boot=len(boots),
+                    resampled="seeds" if s >= 2 else "points")

@@ -1,0 +1,42 @@
+"""Model registry. ``get_model(name)`` returns a :class:`~toyscale.models.base.Model`."""
+
+from __future__ import annotations
+
+from toyscale.errors import UserError
+from toyscale.models.base import Metric, Model, Prediction
+
+_REGISTRY: dict[str, Model] = {}
+
+
+def register(model: Model) -> Model:
+    """Add ``model`` to the registry (used by each model module at import)."""
+    _REGISTRY[model.name] = model
+    return model
+
+
+def _load_builtin() -> None:
+    if _REGISTRY:
+        return
+    from toyscale.models import random_features  # noqa: F401
+
+    try:
+        from toyscale.models import superposition  # noqa: F401
+    except ImportError:  # pragma: no cover - model not present in this build
+        pass
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_model(name: str, field: str = "model") -> Model:
+    """Return the registered model ``name`` or raise :class:`UserError` listing the choices."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise UserError(field, f"unknown model {name!r}; allowed: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+__all__ = ["Metric", "Model", "Prediction", "get_model", "list_models", "register"]

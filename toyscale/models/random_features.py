@@ -1,0 +1,241 @@
+"""Random-feature linear regression with a ridge / min-norm learner, exact population loss.
+
+Model (PLRF notation; Paquette et al. 2024, Maloney-Roberts-Sully 2022, Bahri et al. 2021):
+latent ``x in R^v`` with independent coordinates ``x_j ~ N(0, lambda_j)``, ``lambda_j = j^(-2 alpha)``;
+target ``y = <b*, x> + noise * eps`` with ``b*_j = j^(-beta)`` (``teacher = "power"``) or
+``b*_j ~ N(0, 1)`` (``teacher = "isotropic"``, the MRS setting, ``alpha_MRS = 2 alpha - 1``);
+features ``z = W^T x`` with ``W in R^(v x N)``, entries ``N(0, 1)``; learner: ridge regression on
+``P`` samples, ``theta = argmin (1/P)||F theta - y||^2 + ridge ||theta||^2`` (``ridge = 0``: the
+min-norm interpolator). Test loss is exact, with no test sampling:
+``L(theta) = 1/2 (W theta - b*)^T D (W theta - b*)``, ``D = diag(lambda)`` (the clean-target
+risk; label noise enters only through training).
+
+Entries ``N(0, 1)`` (rather than PLRF's ``N(0, 1/N)``) keep the first ``N`` features of a draw
+the same features at every width, so widths nest; ridge and min-norm predictions are
+invariant to a common rescaling of ``W`` up to rescaling ``ridge``.
+
+Speed: sizes nest (first P samples, first N features of ONE draw per cell), so every Gram
+matrix is a leading block of a cumulative Gram, the Cholesky factor of a leading block is the
+leading block of the factor, and the inverse of a leading block of a triangular matrix is the
+leading block of its inverse. One factorisation per sample size (primal, ``N <= P``) or per
+width (dual, ``P < N``, min-norm only) serves every configuration of the cell.
+
+``samples = inf`` is the population learner ``theta = (S + ridge I)^-1 c`` with
+``S = W^T D W``, ``c = W^T D b*``; ``width = inf`` uses the latent coordinates themselves as
+features (the ``N -> infinity`` limit of the min-norm learner).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
+
+from toyscale.errors import UserError
+from toyscale.models import register
+from toyscale.models.base import Metric, Model
+from toyscale.params import Param
+from toyscale.theory import random_features as theory
+
+PARAMS = (
+    Param("alpha", float, 1.0, "data spectrum lambda_j = j^(-2 alpha)", low=0.0, low_open=True),
+    Param("beta", float, 0.25, "target coefficients b*_j = j^(-beta) (teacher = 'power')", low=0.0),
+    Param("latent_dim", int, 2048, "v, number of latent coordinates", low=1, high=65536, role="static"),
+    Param("width", int, 256, "N, number of random features (inf: the latent itself)", low=1, allow_inf=True, role="nested"),
+    Param("samples", int, 1024, "P, number of training samples (inf: population)", low=1, allow_inf=True, role="nested"),
+    Param("ridge", float, 0.0, "ridge on (1/P)||F theta - y||^2 + ridge ||theta||^2 (0: min-norm)", low=0.0),
+    Param("noise", float, 0.0, "label-noise standard deviation sigma", low=0.0),
+    Param("teacher", str, "power", "'power': b*_j = j^-beta; 'isotropic': b*_j ~ N(0,1) (MRS)", choices=("power", "isotropic"), role="static"),
+    Param("activation", str, "linear", "feature map z = W^T x ('linear')", choices=("linear",), role="static"),
+    Param("learner", str, "ridge", "'ridge': closed-form ridge / min-norm regression", choices=("ridge",), role="static"),
+)
+
+METRICS = (
+    Metric("loss", "exact population risk 1/2 E(f(x) - <b*,x>)^2"),
+    Metric("approx", "loss of the same width and ridge with infinite data (samples = inf)"),
+    Metric("excess", "loss - approx: the estimation (variance) part of the risk"),
+)
+
+
+def _spectrum(v, alpha, beta, teacher, key):
+    j = jnp.arange(1, v + 1, dtype=jnp.result_type(float))
+    lam = j ** (-2.0 * alpha)
+    if teacher == "power":
+        b = j ** (-beta)
+    else:
+        b = jax.random.normal(key, (v,), dtype=lam.dtype)
+    return lam, b
+
+
+def _quad_loss(theta, S, c, bDb):
+    """1/2 (theta^T S theta - 2 theta^T c + b^T D b), for each row of theta (k, N)."""
+    return 0.5 * (jnp.sum((theta @ S) * theta, axis=-1) - 2.0 * theta @ c + bDb)
+
+
+def _tri_inv(L):
+    return solve_triangular(L, jnp.eye(L.shape[0], dtype=L.dtype), lower=True)
+
+
+def _nested_solve(A, r, sizes):
+    """theta_n = A[:n,:n]^{-1} r[:n] for each n in ``sizes`` (static), from ONE Cholesky of A.
+
+    Returns (len(sizes), m) with theta_n zero-padded past n.
+    """
+    L = jnp.linalg.cholesky(A)
+    Linv = _tri_inv(L)
+    z = Linv @ r
+    m = A.shape[0]
+    mask = (jnp.arange(m)[None, :] < jnp.asarray(sizes)[:, None]).astype(A.dtype)
+    # theta_n[j] = sum_{i<n} Linv[i, j] z[i]; Linv lower-triangular => j <= i < n automatically.
+    return (mask * z[None, :]) @ Linv
+
+
+def evaluate(static, nested, dyn, key):
+    """Exact test losses of one cell at every (width, samples) pair of the group.
+
+    Args:
+      static: ``latent_dim``, ``teacher``, ``minnorm`` (ridge == 0 in this group),
+        ``width_inf`` (this group holds ``width = inf``).
+      nested: ``width`` and ``samples``, sorted tuples (``inf`` sorts last).
+      dyn: scalars ``alpha``, ``beta``, ``ridge``, ``noise``.
+      key: PRNG key of the cell (seed).
+
+    Returns:
+      ``loss``, ``approx``, ``excess``: arrays of shape ``(len(widths), len(samples))``.
+    """
+    v = static["latent_dim"]
+    Ns, Ps = nested["width"], nested["samples"]
+    alpha, beta, ridge, noise = dyn["alpha"], dyn["beta"], dyn["ridge"], dyn["noise"]
+    kW, kX, kb, kn = jax.random.split(key, 4)
+    lam, b = _spectrum(v, alpha, beta, static["teacher"], kb)
+    dtype = lam.dtype
+    bDb = jnp.sum(lam * b * b)
+    Pf = [int(P) for P in Ps if math.isfinite(P)]
+    Pmax = max(Pf, default=0)
+    X = jax.random.normal(kX, (Pmax, v), dtype) * jnp.sqrt(lam)[None, :]
+    y = X @ b + noise * jax.random.normal(kn, (Pmax,), dtype)
+    cols = []  # one column (len(Ns),) per sample size
+
+    if static["width_inf"]:
+        # Features = latent coordinates. Dual solve per finite P; closed form at P = inf.
+        shrink = ridge / (lam + ridge)
+        pop = jnp.atleast_1d(0.5 * jnp.sum(lam * b * b * shrink * shrink))
+        for P in Ps:
+            if math.isfinite(P):
+                P = int(P)
+                K = X[:P] @ X[:P].T + P * ridge * jnp.eye(P, dtype=dtype)
+                L = jnp.linalg.cholesky(K)
+                a = jax.scipy.linalg.cho_solve((L, True), y[:P])
+                theta = X[:P].T @ a
+                cols.append(jnp.atleast_1d(0.5 * jnp.sum(lam * (theta - b) ** 2)))
+            else:
+                cols.append(pop)
+        loss = jnp.stack(cols, axis=1)
+        return _out(loss, jnp.broadcast_to(pop[:, None], loss.shape))
+
+    Nmax = int(max(Ns))
+    W = jax.random.normal(kW, (v, Nmax), dtype)
+    S = W.T @ (lam[:, None] * W)
+    c = W.T @ (lam * b)
+    F = X @ W  # (Pmax, Nmax)
+    eyeN = jnp.eye(Nmax, dtype=dtype)
+
+    # Population learner (samples = inf) at every width: one factorisation.
+    theta_pop = _nested_solve(S + ridge * eyeN, c, Ns)
+    approx_col = _quad_loss(theta_pop, S, c, bDb)
+
+    minnorm = static["minnorm"]
+    # Dual (kernel) solves, min-norm only: for each width N, one Cholesky serves all P < N.
+    dual = {}
+    if minnorm:
+        K = jnp.zeros((Pmax, Pmax), dtype)
+        prev = 0
+        for N in Ns:
+            N = int(N)
+            K = K + F[:, prev:N] @ F[:, prev:N].T
+            prev = N
+            small = [P for P in Pf if P < N]
+            if not small:
+                continue
+            m = max(small)
+            A = _nested_solve(K[:m, :m], y[:m], small)  # (len(small), m): dual coefficients
+            colmask = (jnp.arange(Nmax) < N).astype(dtype)
+            theta = A @ (F[:m] * colmask[None, :])
+            for P, l in zip(small, _quad_loss(theta, S, c, bDb)):
+                dual[(N, P)] = l
+
+    # Primal solves: for each P, one Cholesky of the cumulative Gram serves all N (<= P if min-norm).
+    G = jnp.zeros((Nmax, Nmax), dtype)
+    r = jnp.zeros((Nmax,), dtype)
+    prev = 0
+    for P in Ps:
+        if not math.isfinite(P):
+            cols.append(approx_col)
+            continue
+        P = int(P)
+        G = G + F[prev:P].T @ F[prev:P]
+        r = r + F[prev:P].T @ y[prev:P]
+        prev = P
+        prim = [int(N) for N in Ns if (not minnorm or N <= P)]
+        col = jnp.full((len(Ns),), jnp.nan, dtype)
+        if prim:
+            m = max(prim)
+            theta = _nested_solve(G[:m, :m] + P * ridge * jnp.eye(m, dtype=dtype), r[:m], prim)
+            theta = jnp.pad(theta, ((0, 0), (0, Nmax - m)))
+            col = col.at[: len(prim)].set(_quad_loss(theta, S, c, bDb))
+        for i, N in enumerate(Ns):
+            if (int(N), P) in dual:
+                col = col.at[i].set(dual[(int(N), P)])
+        cols.append(col)
+    loss = jnp.stack(cols, axis=1)
+    approx = jnp.broadcast_to(approx_col[:, None], loss.shape)
+    return _out(loss, approx)
+
+
+def _out(loss, approx):
+    return {"loss": loss, "approx": approx, "excess": loss - approx}
+
+
+def group_extra(row):
+    """Derived static keys: min-norm vs ridge, and the width = inf limit, change the algorithm."""
+    return {"minnorm": row["ridge"] == 0.0, "width_inf": math.isinf(row["width"])}
+
+
+def cell_bytes(static, nested):
+    v = static["latent_dim"]
+    Ns = [n for n in nested["width"] if math.isfinite(n)] or [v]
+    Ps = [p for p in nested["samples"] if math.isfinite(p)] or [1]
+    N, P = max(Ns), max(Ps)
+    return 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
+
+
+def check_config(values):
+    v = values["latent_dim"]
+    for name in ("width", "samples"):
+        for x in values[name]:
+            if name == "width" and math.isfinite(x) and x > 16 * max(v):
+                raise UserError(f"sweep.{name}", f"{x} is far above latent_dim={max(v)}; allowed: width <= 16 * latent_dim or inf")
+
+
+MODEL = register(
+    Model(
+        name="random_features",
+        summary="random-feature linear regression, ridge/min-norm learner, exact population loss",
+        params=PARAMS,
+        metrics=METRICS,
+        evaluate=evaluate,
+        theory=theory.predict,
+        group_extra=group_extra,
+        cell_bytes=cell_bytes,
+        check_config=check_config,
+        precision="float64",
+        references=(
+            "Maloney, Roberts & Sully 2022, A Solvable Model of Neural Scaling Laws",
+            "Bahri, Dyer, Kaplan, Lee & Sharma 2021, Explaining Neural Scaling Laws",
+            "Bordelon, Atanasov & Pehlevan 2024, A Dynamical Model of Neural Scaling Laws",
+            "Paquette, Paquette, Xiao & Pennington 2024, 4+3 Phases of Compute-Optimal Neural Scaling Laws",
+        ),
+    )
+)

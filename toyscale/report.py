@@ -1,0 +1,166 @@
+"""Theory-vs-fit report from stored results: summary.json, report.md, one figure per check.
+
+Fit-range rule (documented in the README): a check fits the swept values of its axis that lie
+in ``fit_range`` if the experiment gives one, else in the theory's validity interval
+(``Prediction.valid``: before finite-size plateaus). Values where any seed's status is not
+``ok`` are dropped and counted. At least 3 values are needed for a fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from toyscale.errors import UserError
+from toyscale.fit import fit_scaling
+from toyscale.models import get_model
+from toyscale.store import ResultStore, _atomic_write_bytes
+
+
+def _unjson(v):
+    return math.inf if v == "inf" else v
+
+
+def _fmt(x, nd=3):
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.{nd}f}"
+
+
+def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> dict:
+    """Fit one check on the rows of ``df`` and compare with the model's theory."""
+    axis, where = check["axis"], {k: _unjson(v) for k, v in check["where"].items()}
+    sel = df
+    for k, v in where.items():
+        sel = sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9) | (sel[k] == v)] if not isinstance(v, str) else sel[sel[k] == v]
+    params = {**fixed, **where}
+    xs_all = sorted(set(float(x) for x in sel[axis]))
+    pred = model.theory(axis, params, xs_all)
+    metric = check.get("metric") or pred.metric
+    law = pred.law
+    lo, hi = check.get("fit_range") or pred.valid
+    entry = {"name": check["name"], "model": model.name, "axis": axis, "regime": pred.regime,
+             "theory": pred.slope, "metric": metric, "law": law, "where": check["where"],
+             "theory_note": pred.note, "tolerance": check.get("tolerance", 0.1)}
+    seeds = sorted(set(sel["seed"]))
+    xs, Ys, dropped = [], [], []
+    for x in xs_all:
+        if not (lo <= x <= hi) or not math.isfinite(x):
+            continue
+        rows = sel[np.isclose(sel[axis].astype(float), x)]
+        ok = (rows["status"] == "ok").all() and len(rows) == len(seeds)
+        vals = rows.set_index("seed")[metric].reindex(seeds).to_numpy(float)
+        if not ok or not np.all(vals > 0):
+            dropped.append(x)
+            continue
+        xs.append(x)
+        Ys.append(vals)
+    entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
+                 fit_range=[min(xs), max(xs)] if xs else None,
+                 fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
+    if len(xs) < 3:
+        entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
+                     reason=f"only {len(xs)} usable axis values in [{lo:g}, {hi:g}]")
+        return entry
+    fit = fit_scaling(np.array(xs), np.array(Ys), law=law, n_boot=n_boot if law == "power" else min(n_boot, 200))
+    entry.update(fitted=fit.slope, ci_low=fit.ci_low, ci_high=fit.ci_high, fit_params=fit.params,
+                 ci_level=fit.level, bootstrap=fit.resampled)
+    if pred.slope is None:
+        entry["agrees"] = None
+    else:
+        entry["agrees"] = bool(abs(fit.slope - pred.slope) <= entry["tolerance"])
+        entry["theory_in_ci"] = bool(fit.ci_low <= pred.slope <= fit.ci_high)
+    entry["_plot"] = (sel, xs_all, metric, fit, pred, (lo, hi))
+    return entry
+
+
+def plot_check(entry: dict, path: Path) -> None:
+    """Data (mean ± sd over seeds), fitted law and theory slope on log-log axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sel, xs_all, metric, fit, pred, (lo, hi) = entry["_plot"]
+    axis = entry["axis"]
+    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=110)
+    xs, mean, sd = [], [], []
+    for x in xs_all:
+        if not math.isfinite(x):
+            continue
+        v = sel[np.isclose(sel[axis].astype(float), x)][metric].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if len(v) and np.mean(v) > 0:
+            xs.append(x), mean.append(np.mean(v)), sd.append(np.std(v))
+    xs, mean, sd = map(np.asarray, (xs, mean, sd))
+    infit = (xs >= entry["fit_range"][0]) & (xs <= entry["fit_range"][1])
+    ax.errorbar(xs[infit], mean[infit], yerr=sd[infit], fmt="o", color="C0", ms=4, capsize=2, label=f"{metric} (mean ± sd, {entry['n_seeds']} seeds)")
+    if (~infit).any():
+        ax.errorbar(xs[~infit], mean[~infit], yerr=sd[~infit], fmt="o", mfc="none", color="C0", ms=4, capsize=2, alpha=0.6, label="not fitted")
+    xf = np.geomspace(*entry["fit_range"], 100)
+    ax.plot(xf, fit.predict(xf), "-", color="C1",
+            label=f"fit: slope {fit.slope:+.3f} [{fit.ci_low:+.3f}, {fit.ci_high:+.3f}]")
+    if pred.slope is not None:
+        xm = math.sqrt(xf[0] * xf[-1])
+        ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
+        yt = ym * (xf / xm) ** pred.slope + fit.params.get("E", 0.0)
+        ax.plot(xf, yt, "--", color="k", lw=1, label=f"theory: slope {pred.slope:+.3f}")
+    if pred.curve is not None:
+        ax.plot(xs, pred.curve(xs), ":", color="C2", label="theory (finite size)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(axis)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{entry['name']}: {entry['regime']}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def table(entries: list[dict]) -> str:
+    """Markdown table: per check, regime, theory slope vs fitted slope with its CI."""
+    lines = ["| check | regime | axis | theory | fitted [95% CI] | agrees | points | fit range |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        ci = f" [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e.get("fitted") is not None else ""
+        agrees = {True: "yes", False: "NO", None: "—"}[e.get("agrees")]
+        fr = "—" if not e.get("fit_range") else f"{e['fit_range'][0]:g}–{e['fit_range'][1]:g}"
+        lines.append(f"| {e['name']} | {e['regime']} | {e['axis']} | {_fmt(e['theory'])} | "
+                     f"{_fmt(e.get('fitted'))}{ci} | {agrees} | {e['n_points']} | {fr} |")
+    return "\n".join(lines)
+
+
+def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int = 1000) -> list[dict]:
+    """Regenerate ``summary.json``, ``report.md`` and the check figures from stored results."""
+    store = ResultStore(out)
+    meta = store.read_meta()
+    model = get_model(meta["experiment"]["model"])
+    df = store.load()
+    if df.empty:
+        raise UserError(str(out), "no stored rows yet; run the experiment first")
+    fixed = {k: _unjson(v) for k, v in meta["experiment"]["params"].items()}
+    figdir = Path(figures) if figures else store.root / "figures"
+    entries = []
+    for check in meta.get("checks", []):
+        e = evaluate_check(df, model, fixed, check, n_boot=n_boot)
+        if "_plot" in e:
+            fig = figdir / f"{e['name']}.png"
+            plot_check(e, fig)
+            e["figure"] = str(fig)
+            del e["_plot"]
+        entries.append(e)
+    counts = df["status"].value_counts().to_dict()
+    summary = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in e.items()} for e in entries]
+    _atomic_write_bytes(store.root / "summary.json", json.dumps(summary, indent=2, default=float).encode())
+    md = [f"# {meta['name']}: theory vs fit", "", meta.get("description", ""), "",
+          f"Rows: {len(df)} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}).", "",
+          "Slopes are d log(metric) / d log(axis); CI: percentile bootstrap over seeds.", "", table(entries), ""]
+    for e in entries:
+        md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law): {e['theory_note']}"
+                  + (f" — {e['reason']}" if e.get("reason") else "")
+                  + (f" ![{e['name']}](figures/{e['name']}.png)" if e.get("figure") and not figures else ""))
+    _atomic_write_bytes(store.root / "report.md", "\n".join(md).encode())
+    return entries

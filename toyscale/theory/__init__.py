@@ -1,0 +1,1 @@
+"""Theory side of each model: predicted exponents per axis and regime, finite-size curves."""
