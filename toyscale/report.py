@@ -28,15 +28,26 @@ def _fmt(x, nd=3):
     return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.{nd}f}"
 
 
+def slice_stats(sel, model, axis: str, xs) -> dict:
+    """Seed-mean of every scalar metric at each axis value (``ok`` rows only)."""
+    ok = sel[sel["status"] == "ok"]
+    out = {}
+    for m in model.metrics:
+        if m.size == 0:
+            g = ok.groupby(ok[axis].astype(float))[m.name].mean()
+            out[m.name] = np.array([g.get(float(x), np.nan) for x in xs])
+    return out
+
+
 def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> dict:
     """Fit one check on the rows of ``df`` and compare with the model's theory."""
     axis, where = check["axis"], {k: _unjson(v) for k, v in check["where"].items()}
     sel = df
     for k, v in where.items():
-        sel = sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9) | (sel[k] == v)] if not isinstance(v, str) else sel[sel[k] == v]
+        sel = sel[sel[k] == v] if isinstance(v, str) else sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9)]
     params = {**fixed, **where}
     xs_all = sorted(set(float(x) for x in sel[axis]))
-    pred = model.theory(axis, params, xs_all)
+    pred = model.theory(axis, params, xs_all, stats=slice_stats(sel, model, axis, xs_all))
     metric = check.get("metric") or pred.metric
     law = pred.law
     lo, hi = check.get("fit_range") or pred.valid

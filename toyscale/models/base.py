@@ -66,9 +66,11 @@ class Model:
         maps dynamic parameter names to scalars (traced), ``key`` is a PRNG key. Each
         metric comes back with shape ``(len(nested[a0]), len(nested[a1]), ...) + (size,)``.
         Must be jittable and vmappable over ``dyn`` and ``key``.
-      theory: ``theory(axis, params, xs) -> Prediction``; ``params`` maps every parameter
-        except ``axis`` and ``seed`` to its value in the checked slice, ``xs`` are the
-        swept axis values.
+      theory: ``theory(axis, params, xs, stats=None) -> Prediction``; ``params`` maps every
+        parameter except ``axis`` and ``seed`` to its value in the checked slice, ``xs`` are
+        the swept axis values (sorted), ``stats`` (optional) maps each metric name to its
+        seed-mean at each of ``xs`` -- for theories whose regime is read off a measured
+        diagnostic (e.g. the represented fraction of superposition).
       group_extra: optional ``group_extra(row) -> {name: value}``: extra static keys derived
         from one configuration (e.g. ``minnorm = ridge == 0`` selects a different algorithm).
         Rows that differ in these keys are evaluated by different compiled programs.
@@ -87,7 +89,7 @@ class Model:
     params: tuple[Param, ...]
     metrics: tuple[Metric, ...]
     evaluate: Callable[..., Mapping[str, Any]]
-    theory: Callable[[str, Mapping[str, Any], Sequence[float]], Prediction]
+    theory: Callable[..., Prediction]
     group_extra: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     bucket: Callable[[str, Any], Any] | None = None
     cell_bytes: Callable[[Mapping[str, Any], Mapping[str, tuple]], int] | None = None

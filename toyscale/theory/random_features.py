@@ -74,7 +74,7 @@ def ols_expected_loss(loss_inf: float | np.ndarray, width: int, samples, noise: 
     return loss_inf + 0.5 * r2 * width / (P - width - 1.0)
 
 
-def predict(axis: str, params: Mapping, xs: Sequence[float]) -> Prediction:
+def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
     """Predicted slope and regime for a check along ``axis`` in the slice ``params``.
 
     The regime is decided from the slice: ``samples = inf`` (or P >= 8 max N) puts a width
