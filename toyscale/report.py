@@ -46,6 +46,8 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     for k, v in where.items():
         sel = sel[sel[k] == v] if isinstance(v, str) else sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9)]
     params = {**fixed, **where}
+    if check.get("metric"):
+        params["_metric"] = check["metric"]  # theories that predict several metrics read this
     xs_all = sorted(set(float(x) for x in sel[axis]))
     pred = model.theory(axis, params, xs_all, stats=slice_stats(sel, model, axis, xs_all))
     metric = check.get("metric") or pred.metric
@@ -70,6 +72,11 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
+    if pred.slope is None:
+        entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
+                     reason="theory predicts no exponent in this regime; data shown, no fit")
+        entry["_plot"] = (sel, xs_all, metric, None, pred, (lo, hi))
+        return entry
     if len(xs) < 3:
         entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
                      reason=f"only {len(xs)} usable axis values in [{lo:g}, {hi:g}]")
@@ -103,16 +110,19 @@ def plot_check(entry: dict, path: Path) -> None:
         v = sel[np.isclose(sel[axis].astype(float), x)][metric].to_numpy(float)
         v = v[np.isfinite(v)]
         if len(v) and np.mean(v) > 0:
-            xs.append(x), mean.append(np.mean(v)), sd.append(np.std(v))
+            xs.append(x), mean.append(np.mean(v)), sd.append(np.std(v) / math.sqrt(len(v)))
     xs, mean, sd = map(np.asarray, (xs, mean, sd))
-    infit = (xs >= entry["fit_range"][0]) & (xs <= entry["fit_range"][1])
-    ax.errorbar(xs[infit], mean[infit], yerr=sd[infit], fmt="o", color="C0", ms=4, capsize=2, label=f"{metric} (mean ± sd, {entry['n_seeds']} seeds)")
+    fr = entry["fit_range"] or (lo, hi)
+    infit = (xs >= fr[0]) & (xs <= fr[1]) if fit is not None else np.ones(len(xs), bool)
+    ax.errorbar(xs[infit], mean[infit], yerr=sd[infit], fmt="o", color="C0", ms=4, capsize=2,
+                label=f"{metric} (mean ± s.e.m., {entry['n_seeds']} seeds)")
     if (~infit).any():
         ax.errorbar(xs[~infit], mean[~infit], yerr=sd[~infit], fmt="o", mfc="none", color="C0", ms=4, capsize=2, alpha=0.6, label="not fitted")
-    xf = np.geomspace(*entry["fit_range"], 100)
-    ax.plot(xf, fit.predict(xf), "-", color="C1",
-            label=f"fit: slope {fit.slope:+.3f} [{fit.ci_low:+.3f}, {fit.ci_high:+.3f}]")
-    if pred.slope is not None:
+    if fit is not None:
+        xf = np.geomspace(*entry["fit_range"], 100)
+        ax.plot(xf, fit.predict(xf), "-", color="C1",
+                label=f"fit: slope {fit.slope:+.3f} [{fit.ci_low:+.3f}, {fit.ci_high:+.3f}]")
+    if pred.slope is not None and fit is not None:
         xm = math.sqrt(xf[0] * xf[-1])
         ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
         yt = ym * (xf / xm) ** pred.slope + fit.params.get("E", 0.0)

@@ -182,6 +182,7 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                 "checks": [dict(c.__dict__, where={k: _j(v) for k, v in c.where.items()}) for c in exp.checks],
                 "description": exp.description})
     done = store.done_hashes()
+    already = sum(1 for h in set(p.hashes) if h in done)
     fdtype = np.float64 if exp.precision == "float64" else np.float32
     roles = {q.name: q.role for q in model.params}
     metric_names = [m.name for m in model.metrics]
@@ -255,8 +256,7 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
         if on_chunk is not None:
             on_chunk(k)
     bar.close()
-    return RunSummary(n_rows=len(p.rows), computed=computed, skipped=len(p.rows) - computed - sum(
-        1 for h in p.hashes if h not in done), failed_chunks=failed, compiles=counter[0],
+    return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed, compiles=counter[0],
         seconds=time.perf_counter() - t0, statuses=statuses)
 
 

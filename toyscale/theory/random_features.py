@@ -122,8 +122,16 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
                               note=f"L ~ P^-min(a-1, 2b), {tag} (Bordelon 2024; MRS 2022)")
         if lo_x >= SEPARATION * N:
             note = "E excess = (2 L_inf + sigma^2)/2 * N/(P-N-1) for OLS (Bahri 2021)"
+            curve = None
             if ridge > 0:
                 note = "ridge > 0: P^-1 holds once P ridge dominates; " + note
-            return Prediction("variance-limited (data)", -1.0, metric="excess", valid=(SEPARATION * N, math.inf), note=note)
+            elif stats is not None and "approx" in stats and np.isfinite(stats["approx"]).any():
+                l_inf = float(np.nanmean(stats["approx"]))  # measured P = inf loss of this width
+
+                def curve(P, l_inf=l_inf, N=N, noise=noise):
+                    return ols_expected_loss(l_inf, N, P, noise) - l_inf
+
+            return Prediction("variance-limited (data)", -1.0, metric="excess", valid=(SEPARATION * N, math.inf),
+                              curve=curve, note=note)
         return Prediction("crossover (P ~ N)", None, valid=valid, note="double descent at N = P for ridge 0")
     return Prediction(f"no theory for axis {axis!r}", None)
