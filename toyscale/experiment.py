@@ -219,10 +219,31 @@ def load_experiment(path: str | Path, *, quick: bool = False, overrides: list[st
       overrides: ``KEY=VALUE`` strings (``params.alpha=0.8``, ``seeds=4``), applied last.
     """
     doc = load_toml(path)
+    if quick:
+        doc = _apply_quick(doc)
     for text in overrides:
         key, value = parse_override(text)
         _set_path(doc, key, value)
-    return experiment_from_dict(doc, name=Path(path).stem, quick=quick)
+    return experiment_from_dict(doc, name=Path(path).stem)
+
+
+def _apply_quick(doc: dict) -> dict:
+    """Merge the ``[quick]`` table into the document (tables merge key by key)."""
+    doc = copy.deepcopy(doc)
+    q = doc.pop("quick", None)
+    if q is None:
+        return doc
+    if not isinstance(q, dict):
+        raise UserError("quick", "expected a table")
+    bad = set(q) - {"seeds", "params", "sweep", "checks"}
+    if bad:
+        raise UserError(f"quick.{sorted(bad)[0]}", "unknown key; allowed: seeds, params, sweep, checks")
+    for k, v in q.items():
+        if k in ("params", "sweep") and isinstance(v, dict):
+            doc.setdefault(k, {}).update(v)
+        else:
+            doc[k] = v
+    return doc
 
 
 def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool = False) -> Experiment:
@@ -232,18 +253,8 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     if unknown:
         k = sorted(unknown)[0]
         raise UserError(k, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
-    if quick and "quick" in doc:
-        q = doc["quick"]
-        if not isinstance(q, dict):
-            raise UserError("quick", "expected a table")
-        bad = set(q) - {"seeds", "params", "sweep", "checks"}
-        if bad:
-            raise UserError(f"quick.{sorted(bad)[0]}", "unknown key; allowed: seeds, params, sweep, checks")
-        for k, v in q.items():
-            if k in ("params", "sweep") and isinstance(v, dict):
-                doc.setdefault(k, {}).update(v)
-            else:
-                doc[k] = v
+    if quick:
+        doc = _apply_quick(doc)
     if "model" not in doc:
         raise UserError("model", "missing; allowed: a registered model name (`toyscale list`)")
     if not isinstance(doc["model"], str):

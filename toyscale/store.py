@@ -48,6 +48,8 @@ class ResultStore:
     def init(self, meta: dict) -> None:
         """Create the directory and write ``experiment.json`` (atomically), or verify it matches."""
         if self.exists():
+            for stale in self.chunks.glob(".*.tmp"):  # left by a run killed mid-write; never read
+                stale.unlink(missing_ok=True)
             old = self.read_meta()
             if old.get("fingerprint") != meta.get("fingerprint"):
                 raise UserError("--out", f"{self.root} holds results of a different experiment "

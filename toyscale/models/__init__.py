@@ -26,16 +26,16 @@ def _load_builtin() -> None:
 
 
 def list_models() -> list[str]:
-    """Names of all registered models, sorted."""
+    """Names of all registered models, sorted (names starting with ``_`` are private test models)."""
     _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(n for n in _REGISTRY if not n.startswith("_"))
 
 
 def get_model(name: str, field: str = "model") -> Model:
     """Return the registered model ``name`` or raise :class:`UserError` listing the choices."""
     _load_builtin()
     if name not in _REGISTRY:
-        raise UserError(field, f"unknown model {name!r}; allowed: {', '.join(sorted(_REGISTRY))}")
+        raise UserError(field, f"unknown model {name!r}; allowed: {', '.join(list_models())}")
     return _REGISTRY[name]
 
 

@@ -1,0 +1,111 @@
+"""Random-feature ridge regression: the nested fast path against direct numpy solves, and
+theory against closed forms and simulation."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from toyscale.models.random_features import evaluate
+from toyscale.theory import random_features as th
+
+INF = math.inf
+
+
+def reference_loss(key, v, N, P, alpha, beta, ridge, noise, Nmax, Pmax, teacher="power"):
+    """Direct numpy solve of one configuration, from the same draws as the model."""
+    kW, kX, kb, kn = jax.random.split(key, 4)
+    j = np.arange(1, v + 1.0)
+    lam = j ** (-2 * alpha)
+    b = j ** (-beta) if teacher == "power" else np.asarray(jax.random.normal(kb, (v,)))
+    X = np.asarray(jax.random.normal(kX, (Pmax, v))) * np.sqrt(lam)
+    y = X @ b + noise * np.asarray(jax.random.normal(kn, (Pmax,)))
+    W = np.eye(v) if math.isinf(N) else np.asarray(jax.random.normal(kW, (v, Nmax)))[:, :N]
+    if math.isinf(P):
+        S = W.T @ (lam[:, None] * W)
+        theta = np.linalg.solve(S + ridge * np.eye(W.shape[1]), W.T @ (lam * b))
+    else:
+        F = X[:P] @ W
+        if ridge > 0:
+            theta = np.linalg.solve(F.T @ F + P * ridge * np.eye(W.shape[1]), F.T @ y[:P])
+        else:
+            theta = np.linalg.lstsq(F, y[:P], rcond=None)[0]  # min-norm least squares
+    e = W @ theta - b
+    return 0.5 * np.sum(lam * e * e)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1e-3])
+@pytest.mark.parametrize("teacher", ["power", "isotropic"])
+def test_nested_fast_path_matches_direct_solves(ridge, teacher):
+    v, Ns, Ps = 160, (4, 8, 20, 48), (6, 8, 30, 100, INF)
+    dyn = dict(alpha=0.9, beta=0.3, ridge=ridge, noise=0.05)
+    static = dict(latent_dim=v, teacher=teacher, minnorm=ridge == 0, width_inf=False)
+    key = jax.random.key(7)
+    out = evaluate(static, dict(width=Ns, samples=Ps), {k: jnp.asarray(x) for k, x in dyn.items()}, key)
+    ref = np.array([[reference_loss(key, v, N, P, Nmax=48, Pmax=100, teacher=teacher, **dyn) for P in Ps] for N in Ns])
+    # float64 solves; the N = P min-norm point is ill-conditioned (the double-descent peak)
+    np.testing.assert_allclose(np.asarray(out["loss"]), ref, rtol=1e-7)
+    np.testing.assert_allclose(np.asarray(out["approx"]), np.repeat(ref[:, -1:], len(Ps), 1), rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(out["excess"]), ref - ref[:, -1:], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1e-3])
+def test_infinite_width_matches_regression_on_latent(ridge):
+    v, Ps = 64, (4, 16, 40, INF)
+    dyn = dict(alpha=1.0, beta=0.25, ridge=ridge, noise=0.0)
+    static = dict(latent_dim=v, teacher="power", minnorm=ridge == 0, width_inf=True)
+    key = jax.random.key(3)
+    out = evaluate(static, dict(width=(INF,), samples=Ps), {k: jnp.asarray(x) for k, x in dyn.items()}, key)
+    ref = [reference_loss(key, v, INF, P, Nmax=v, Pmax=40, **dyn) for P in Ps]
+    np.testing.assert_allclose(np.asarray(out["loss"])[0], ref, rtol=1e-8, atol=1e-14)
+
+
+def test_vmapped_equals_looped_cells():
+    v, nested = 96, dict(width=(8, 16, 32), samples=(8, 24, INF))
+    static = dict(latent_dim=v, teacher="power", minnorm=True, width_inf=False)
+    dyn = {"alpha": jnp.array([0.8, 1.2]), "beta": jnp.array([0.1, 0.4]), "ridge": jnp.zeros(2), "noise": jnp.array([0.0, 0.1])}
+    keys = jax.vmap(jax.random.key)(jnp.array([1, 2], dtype=jnp.uint32))
+    batched = jax.jit(jax.vmap(lambda d, k: evaluate(static, nested, d, k)))(dyn, keys)
+    for i in range(2):
+        one = evaluate(static, nested, {k: x[i] for k, x in dyn.items()}, keys[i])
+        np.testing.assert_allclose(np.asarray(batched["loss"][i]), np.asarray(one["loss"]), rtol=1e-10)
+
+
+def test_exponents_hand_cases():
+    assert th.exponents(1.0, 0.25) == (2.5, 2.0)
+    assert th.exponents(1.0, 0.25, "isotropic") == (2.0, 2.0)
+    assert th.width_exponent(1.0, 0.25) == -1.5          # a - 1 < b
+    assert th.width_exponent(1.0, 1.0) == -2.0           # capped at b = 2 alpha
+    assert th.samples_exponent(1.0, 2.0) == -4.0         # capped at 2b (THEORY.md: -4.04 measured)
+    assert th.samples_exponent(1.0, 0.25, "isotropic") == -1.0  # MRS: alpha_MRS = 2 alpha - 1 = 1
+
+
+def test_theory_regimes_from_slice():
+    base = dict(alpha=1.0, beta=0.25, teacher="power", latent_dim=4096, ridge=0.0, noise=0.0)
+    p = th.predict("width", {**base, "samples": INF}, [16, 512])
+    assert p.slope == -1.5 and "model bottleneck" in p.regime and p.valid[1] == 1024
+    p = th.predict("samples", {**base, "width": INF}, [16, 512])
+    assert p.slope == -1.5 and "data bottleneck" in p.regime
+    p = th.predict("samples", {**base, "width": 8}, [64, 8192])
+    assert p.slope == -1.0 and p.metric == "excess"
+    p = th.predict("width", {**base, "samples": 64}, [8, 512])
+    assert p.slope is None  # double-descent crossover: no exponent
+
+
+def test_ols_finite_size_formula_matches_simulation():
+    """E L(P) = L_inf (1 + N/(P - N - 1)) for Gaussian features (Bahri et al. 2021)."""
+    v, N, Ps, seeds = 64, 6, (12, 24, 96), 400
+    static = dict(latent_dim=v, teacher="power", minnorm=True, width_inf=False)
+    nested = dict(width=(N,), samples=Ps + (INF,))
+    dyn = {"alpha": jnp.full(seeds, 1.0), "beta": jnp.full(seeds, 0.25), "ridge": jnp.zeros(seeds), "noise": jnp.zeros(seeds)}
+    keys = jax.vmap(jax.random.key)(jnp.arange(seeds, dtype=jnp.uint32))
+    out = jax.jit(jax.vmap(lambda d, k: evaluate(static, nested, d, k)))(dyn, keys)
+    excess = np.asarray(out["excess"])[:, 0, :-1]  # (seeds, P)
+    l_inf = np.asarray(out["approx"])[:, 0, 0]
+    # condition on each seed's features: E[excess | W] = l_inf N / (P - N - 1)
+    pred = l_inf[:, None] * N / (np.array(Ps) - N - 1.0)
+    ratio = excess.mean(0) / pred.mean(0)
+    se = (excess / pred.mean(0)).std(0) / math.sqrt(seeds)
+    assert np.all(np.abs(ratio - 1) < 4 * se + 0.02), (ratio, se)
