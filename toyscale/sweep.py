@@ -143,14 +143,24 @@ def set_precision(precision: str) -> None:
     jax.config.update("jax_enable_x64", precision == "float64")
 
 
-def _program(model: Model, static: dict, nested: dict, counter: list) -> Callable:
+_PROGRAMS: dict = {}  # (model, static, nested, x64) -> jitted program, reused across runs in one process
+
+
+def _program(model: Model, static: dict, nested: dict) -> Callable:
     import jax
 
+    key = (model.name, json.dumps(static, sort_keys=True, default=str), json.dumps(nested, default=str),
+           bool(jax.config.jax_enable_x64))
+    if key in _PROGRAMS:
+        return _PROGRAMS[key][0]
+    traces = [0]
+
     def one(dyn, seed):
-        counter[0] += 1  # runs at trace time only: counts compilations
+        traces[0] += 1  # runs at trace time only: counts compilations
         return model.evaluate(static, nested, dyn, jax.random.key(seed))
 
-    return jax.jit(jax.vmap(one))
+    _PROGRAMS[key] = (jax.jit(jax.vmap(one)), traces)
+    return _PROGRAMS[key][0]
 
 
 def _chunk_cells(model: Model, group: Group, memory_mb: float) -> int:
@@ -196,15 +206,15 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
         for k in range(0, len(todo), size):
             work.append((gi, g, min(size, len(g.cells)), todo[k:k + size]))
 
-    counter = [0]
     programs: dict = {}
+    traces_before = sum(t[0] for _, t in _PROGRAMS.values())
     failed, computed, statuses = [], 0, {}
     bar = tqdm(total=len(work), desc=f"{exp.name}", unit="chunk", disable=not progress, file=sys.stderr)
     for k, (gi, g, size, cells) in enumerate(work):
         padded = cells + [cells[-1]] * (size - len(cells))
         try:
             if gi not in programs:
-                programs[gi] = _program(model, g.static, g.nested, counter)
+                programs[gi] = _program(model, g.static, g.nested)
             dyn = {}
             for n, v in padded[0].dyn.items():
                 vals = [c.dyn[n] for c in padded]
@@ -256,7 +266,7 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
         if on_chunk is not None:
             on_chunk(k)
     bar.close()
-    return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed, compiles=counter[0],
+    return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed, compiles=sum(t[0] for _, t in _PROGRAMS.values()) - traces_before,
         seconds=time.perf_counter() - t0, statuses=statuses)
 
 

@@ -146,27 +146,42 @@ def evaluate(static, nested, dyn, key):
     theta_pop = _nested_solve(S + ridge * eyeN, c, Ns)
     approx_col = _quad_loss(theta_pop, S, c, bDb)
 
-    minnorm = static["minnorm"]
-    # Dual (kernel) solves, min-norm only: for each width N, one Cholesky serves all P < N.
+    # Dual (kernel) solves for P < N. Kernels nest in P for a fixed width N: K_N = F[:, :N] F[:, :N]^T,
+    # accumulated over blocks of features. Min-norm: one Cholesky of K_N serves every P < N.
+    # Ridge > 0: the shift P * ridge changes with P, so each P gets one batched Cholesky over
+    # all widths N > P (P x P matrices: cheap where P is small, which is where they occur).
     dual = {}
-    if minnorm:
-        K = jnp.zeros((Pmax, Pmax), dtype)
-        prev = 0
-        for N in Ns:
-            N = int(N)
-            K = K + F[:, prev:N] @ F[:, prev:N].T
-            prev = N
+    kernels = {}
+    K = jnp.zeros((Pmax, Pmax), dtype)
+    prev = 0
+    for N in Ns:
+        N = int(N)
+        K = K + F[:, prev:N] @ F[:, prev:N].T
+        prev = N
+        if any(P < N for P in Pf):
+            kernels[N] = K
+    colmask = {N: (jnp.arange(Nmax) < N).astype(dtype) for N in kernels}
+    if static["minnorm"]:
+        for N, KN in kernels.items():
             small = [P for P in Pf if P < N]
-            if not small:
-                continue
             m = max(small)
-            A = _nested_solve(K[:m, :m], y[:m], small)  # (len(small), m): dual coefficients
-            colmask = (jnp.arange(Nmax) < N).astype(dtype)
-            theta = A @ (F[:m] * colmask[None, :])
+            A = _nested_solve(KN[:m, :m], y[:m], small)  # (len(small), m): dual coefficients
+            theta = A @ (F[:m] * colmask[N][None, :])
             for P, l in zip(small, _quad_loss(theta, S, c, bDb)):
                 dual[(N, P)] = l
+    else:
+        for P in Pf:
+            wide = [N for N in kernels if N > P]
+            if not wide:
+                continue
+            Ks = jnp.stack([kernels[N][:P, :P] for N in wide]) + P * ridge * jnp.eye(P, dtype=dtype)
+            A = jax.vmap(lambda Kn: jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(Kn), True), y[:P]))(Ks)
+            theta = (A @ F[:P]) * jnp.stack([colmask[N] for N in wide])
+            for N, l in zip(wide, _quad_loss(theta, S, c, bDb)):
+                dual[(N, P)] = l
 
-    # Primal solves: for each P, one Cholesky of the cumulative Gram serves all N (<= P if min-norm).
+    # Primal solves for N <= P: the Gram of the first P samples accumulates over blocks of
+    # samples; one Cholesky of its leading min(P, Nmax) block serves every N <= P.
     G = jnp.zeros((Nmax, Nmax), dtype)
     r = jnp.zeros((Nmax,), dtype)
     prev = 0
@@ -178,16 +193,16 @@ def evaluate(static, nested, dyn, key):
         G = G + F[prev:P].T @ F[prev:P]
         r = r + F[prev:P].T @ y[prev:P]
         prev = P
-        prim = [int(N) for N in Ns if (not minnorm or N <= P)]
+        prim = [int(N) for N in Ns if N <= P]
         col = jnp.full((len(Ns),), jnp.nan, dtype)
         if prim:
             m = max(prim)
             theta = _nested_solve(G[:m, :m] + P * ridge * jnp.eye(m, dtype=dtype), r[:m], prim)
             theta = jnp.pad(theta, ((0, 0), (0, Nmax - m)))
             col = col.at[: len(prim)].set(_quad_loss(theta, S, c, bDb))
-        for i, N in enumerate(Ns):
-            if (int(N), P) in dual:
-                col = col.at[i].set(dual[(int(N), P)])
+        wide = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
+        if wide:
+            col = col.at[jnp.asarray(wide)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in wide]))
         cols.append(col)
     loss = jnp.stack(cols, axis=1)
     approx = jnp.broadcast_to(approx_col[:, None], loss.shape)
