@@ -94,7 +94,7 @@ def _cmd_run(args) -> int:
           f"{s.seconds:.1f} s; status {s.statuses or {}}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)
-    if not args.no_report and exp.checks:
+    if not args.no_report and (exp.checks or exp.phases):
         _report(out)
     return 1 if s.failed_chunks else 0
 
@@ -102,8 +102,11 @@ def _cmd_run(args) -> int:
 def _report(out, figures=None) -> None:
     from toyscale.report import make_report, table
 
-    entries = make_report(out, figures=figures)
-    print(table(entries))
+    entries, phases = make_report(out, figures=figures)
+    if entries:
+        print(table(entries))
+    for ph in phases:
+        print(f"phase diagram {ph['name']}: {len(ph['cells'])} cells -> {ph['figure']}")
     print(f"\nwrote {Path(out) / 'summary.json'}, {Path(out) / 'report.md'}, figures in "
           f"{figures or Path(out) / 'figures'}")
 

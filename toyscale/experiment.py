@@ -46,7 +46,8 @@ import numpy as np
 from toyscale.errors import UserError
 from toyscale.models import get_model
 
-TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "quick", "run")
+TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "quick", "run")
+PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show")
 CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric")
 RUN_KEYS = ("memory_mb",)
 MAX_CONFIGS = 5_000_000
@@ -65,6 +66,24 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """A phase diagram: the check ``axis`` fitted in every cell of the ``over`` grid.
+
+    ``where`` fixes every other swept axis; ``show`` lists metrics mapped beside the fitted
+    exponent (seed-mean at the largest fitted axis value).
+    """
+
+    name: str
+    axis: str
+    over: tuple[str, str]
+    where: Mapping[str, Any]
+    fit_range: tuple[float, float] | None = None
+    tolerance: float = 0.1
+    metric: str | None = None
+    show: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment: model, fixed params, swept axes, seeds, checks."""
 
@@ -73,6 +92,7 @@ class Experiment:
     params: Mapping[str, Any]
     sweep: Mapping[str, tuple]
     checks: tuple[Check, ...] = ()
+    phases: tuple["Phase", ...] = ()
     precision: str = "float64"
     description: str = ""
     name: str = "experiment"
@@ -235,9 +255,9 @@ def _apply_quick(doc: dict) -> dict:
         return doc
     if not isinstance(q, dict):
         raise UserError("quick", "expected a table")
-    bad = set(q) - {"seeds", "params", "sweep", "checks"}
+    bad = set(q) - {"seeds", "params", "sweep", "checks", "phases"}
     if bad:
-        raise UserError(f"quick.{sorted(bad)[0]}", "unknown key; allowed: seeds, params, sweep, checks")
+        raise UserError(f"quick.{sorted(bad)[0]}", "unknown key; allowed: seeds, params, sweep, checks, phases")
     for k, v in q.items():
         if k in ("params", "sweep") and isinstance(v, dict):
             doc.setdefault(k, {}).update(v)
@@ -305,7 +325,8 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     if model.check_config is not None:
         model.check_config({n: list(exp.values(n)) for n in names})
     checks = _checks(doc.get("checks", []), exp, model)
-    return Experiment(**{**exp.__dict__, "checks": checks})
+    phases = _phases(doc.get("phases", []), exp, model)
+    return Experiment(**{**exp.__dict__, "checks": checks, "phases": phases})
 
 
 def _match(values: tuple, x) -> Any:
@@ -315,22 +336,31 @@ def _match(values: tuple, x) -> Any:
     return None
 
 
-def _checks(raw, exp: Experiment, model) -> tuple[Check, ...]:
+def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
     if not isinstance(raw, list):
-        raise UserError("checks", "expected an array of tables ([[checks]])")
+        raise UserError(table, f"expected an array of tables ([[{table}]])")
     out, seen = [], set()
     metric_names = [m.name for m in model.metrics]
+    keys = CHECK_KEYS if table == "checks" else PHASE_KEYS
     for i, c in enumerate(raw):
-        f = f"checks[{i}]"
+        f = f"{table}[{i}]"
         if not isinstance(c, dict):
             raise UserError(f, "expected a table")
-        bad = set(c) - set(CHECK_KEYS)
+        bad = set(c) - set(keys)
         if bad:
-            raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(CHECK_KEYS)}")
+            raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(keys)}")
         axis = c.get("axis")
         swept = [k for k, v in exp.sweep.items() if len(v) > 1]
         if axis not in exp.sweep:
             raise UserError(f"{f}.axis", f"{axis!r} is not a swept axis; allowed: {', '.join(exp.sweep) or '(none swept)'}")
+        over = ()
+        if table == "phases":
+            over = c.get("over")
+            if (not isinstance(over, list) or len(over) != 2 or len(set(over)) != 2
+                    or not all(o in exp.sweep and o != axis for o in over)):
+                raise UserError(f"{f}.over", f"expected two swept axes other than {axis!r}; allowed: "
+                                             f"{', '.join(a for a in exp.sweep if a != axis)}")
+            over = tuple(over)
         where_in = c.get("where", {})
         if not isinstance(where_in, dict):
             raise UserError(f"{f}.where", "expected a table, e.g. {samples = inf}")
@@ -338,7 +368,7 @@ def _checks(raw, exp: Experiment, model) -> tuple[Check, ...]:
         for k, x in where_in.items():
             if k not in exp.sweep:
                 raise UserError(f"{f}.where.{k}", f"not a swept axis; allowed: {', '.join(a for a in exp.sweep if a != axis)}")
-            if k == axis:
+            if k == axis or k in over:
                 raise UserError(f"{f}.where.{k}", "is the check's own axis")
             p = model.param(k)
             xv = p.coerce(x, f"{f}.where.{k}")
@@ -347,10 +377,10 @@ def _checks(raw, exp: Experiment, model) -> tuple[Check, ...]:
                 raise UserError(f"{f}.where.{k}", f"{x!r} is not a swept value; allowed: {list(exp.sweep[k])}")
             where[k] = m
         for k in swept:
-            if k != axis and k not in where:
+            if k != axis and k not in where and k not in over:
                 raise UserError(f"{f}.where", f"axis {k!r} varies; fix it with where.{k} (one of {list(exp.sweep[k])})")
         for k, vals in exp.sweep.items():
-            if k != axis and k not in where:
+            if k != axis and k not in where and k not in over:
                 where[k] = vals[0]
         fr = c.get("fit_range")
         if fr is not None:
@@ -370,5 +400,16 @@ def _checks(raw, exp: Experiment, model) -> tuple[Check, ...]:
         if name in seen:
             raise UserError(f"{f}.name", f"duplicate check name {name!r}")
         seen.add(name)
-        out.append(Check(name=name, axis=axis, where=where, fit_range=fr, tolerance=float(tol), metric=metric))
+        if table == "phases":
+            show = c.get("show", [])
+            if not isinstance(show, list) or any(m not in metric_names for m in show):
+                raise UserError(f"{f}.show", f"expected a list of metrics; allowed: {', '.join(metric_names)}")
+            out.append(Phase(name=name, axis=axis, over=over, where=where, fit_range=fr, tolerance=float(tol),
+                             metric=metric, show=tuple(show)))
+        else:
+            out.append(Check(name=name, axis=axis, where=where, fit_range=fr, tolerance=float(tol), metric=metric))
     return tuple(out)
+
+
+def _phases(raw, exp: Experiment, model) -> tuple[Phase, ...]:
+    return _checks(raw, exp, model, table="phases")

@@ -154,6 +154,91 @@ def table(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def evaluate_phase(df, model, fixed: dict, phase: dict, n_boot: int = 200) -> dict:
+    """Fit ``phase['axis']`` in every cell of the ``phase['over']`` grid (a phase diagram).
+
+    Returns ``{"name", "axis", "over", "values": [v1s, v2s], "cells": [entry, ...],
+    "maps": {"fitted", "ci_low", "ci_high", "theory", METRIC...}}`` with maps shaped
+    (len(v1s), len(v2s)); each cell entry is :func:`evaluate_check`'s.
+    """
+    o1, o2 = phase["over"]
+    v1s = sorted(set(df[o1]), key=float) if df[o1].dtype != object else sorted(set(df[o1]))
+    v2s = sorted(set(df[o2]), key=float) if df[o2].dtype != object else sorted(set(df[o2]))
+    names = ["fitted", "ci_low", "ci_high", "theory"] + list(phase.get("show", []))
+    maps = {k: np.full((len(v1s), len(v2s)), np.nan) for k in names}
+    cells = []
+    for i, a in enumerate(v1s):
+        for j, b in enumerate(v2s):
+            check = dict(phase, name=f"{phase['name']}[{o1}={a:g},{o2}={b:g}]", where={**phase["where"], o1: a, o2: b})
+            e = evaluate_check(df, model, fixed, check, n_boot=n_boot)
+            e.pop("_plot", None)
+            for k in ("fitted", "ci_low", "ci_high", "theory"):
+                maps[k][i, j] = np.nan if e.get(k) is None else e[k]
+            sel = df[np.isclose(df[o1].astype(float), float(a)) & np.isclose(df[o2].astype(float), float(b))]
+            for k, v in phase["where"].items():
+                sel = sel[sel[k] == v] if isinstance(v, str) else sel[np.isclose(sel[k].astype(float), float(_unjson(v)))]
+            ok = sel[sel["status"] == "ok"]
+            if len(ok):
+                xmax = (e.get("fit_range") or [None, ok[phase["axis"]].astype(float).max()])[1]
+                at = ok[np.isclose(ok[phase["axis"]].astype(float), xmax)]
+                for k in phase.get("show", []):
+                    maps[k][i, j] = at[k].mean()
+            e[o1], e[o2] = a, b
+            cells.append(e)
+    return {"name": phase["name"], "axis": phase["axis"], "over": [o1, o2], "values": [v1s, v2s],
+            "cells": cells, "maps": maps}
+
+
+def plot_phase(ph: dict, path: Path) -> None:
+    """Heatmaps: fitted exponent, theory exponent (where theory gives one), shown metrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("fitted", f"fitted slope along {ph['axis']}")]
+    if np.isfinite(ph["maps"]["theory"]).any():
+        panels.append(("theory", "theory slope"))
+    panels += [(k, k) for k in ph["maps"] if k not in ("fitted", "ci_low", "ci_high", "theory")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.8), dpi=110, squeeze=False)
+    (o1, o2), (v1s, v2s) = ph["over"], ph["values"]
+    lims = np.nanmin([np.nanmin(ph["maps"][k]) for k in ("fitted", "theory") if np.isfinite(ph["maps"][k]).any()]), \
+        np.nanmax([np.nanmax(ph["maps"][k]) for k in ("fitted", "theory") if np.isfinite(ph["maps"][k]).any()])
+    for ax, (k, title) in zip(axes[0], panels):
+        m = ph["maps"][k]
+        kw = dict(vmin=lims[0], vmax=lims[1], cmap="viridis") if k in ("fitted", "theory") else dict(cmap="magma")
+        im = ax.imshow(m.T, origin="lower", aspect="auto", **kw)
+        ax.set_xticks(range(len(v1s)), [f"{v:.2g}" for v in v1s], fontsize=7, rotation=45)
+        ax.set_yticks(range(len(v2s)), [f"{v:.2g}" for v in v2s], fontsize=7)
+        ax.set_xlabel(o1)
+        ax.set_ylabel(o2)
+        ax.set_title(title, fontsize=9)
+        if k in ("fitted", "theory") and m.size <= 120:
+            for i in range(m.shape[0]):
+                for j in range(m.shape[1]):
+                    if np.isfinite(m[i, j]):
+                        ax.text(i, j, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=5, color="w")
+        fig.colorbar(im, ax=ax, shrink=0.85)
+    fig.suptitle(f"{ph['name']}: phase diagram", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _clean(x):
+    """JSON-safe copy: NaN/inf floats become None, numpy scalars become Python numbers."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
 def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int = 1000) -> list[dict]:
     """Regenerate ``summary.json``, ``report.md`` and the check figures from stored results."""
     store = ResultStore(out)
@@ -173,9 +258,18 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
             e["figure"] = str(fig)
             del e["_plot"]
         entries.append(e)
+    phases = []
+    for phase in meta.get("phases", []):
+        ph = evaluate_phase(df, model, fixed, phase)
+        fig = figdir / f"{ph['name']}.png"
+        plot_phase(ph, fig)
+        phases.append({"name": ph["name"], "axis": ph["axis"], "over": ph["over"], "values": ph["values"],
+                       "figure": str(fig), "maps": {k: v.tolist() for k, v in ph["maps"].items()},
+                       "cells": [{k: v for k, v in c.items() if not k.startswith("_")} for c in ph["cells"]]})
+    if phases:
+        _atomic_write_bytes(store.root / "phases.json", json.dumps(_clean(phases), indent=2, default=float).encode())
     counts = df["status"].value_counts().to_dict()
-    summary = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in e.items()} for e in entries]
-    _atomic_write_bytes(store.root / "summary.json", json.dumps(summary, indent=2, default=float).encode())
+    _atomic_write_bytes(store.root / "summary.json", json.dumps(_clean(entries), indent=2, default=float).encode())
     md = [f"# {meta['name']}: theory vs fit", "", meta.get("description", ""), "",
           f"Rows: {len(df)} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}).", "",
           "Slopes are d log(metric) / d log(axis); CI: percentile bootstrap over seeds.", "", table(entries), ""]
@@ -183,5 +277,12 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
         md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law): {e['theory_note']}"
                   + (f" — {e['reason']}" if e.get("reason") else "")
                   + (f" ![{e['name']}](figures/{e['name']}.png)" if e.get("figure") and not figures else ""))
+    for ph in phases:
+        fitted = np.array(ph["maps"]["fitted"], float)
+        md.append(f"\n## Phase diagram {ph['name']}: slope along {ph['axis']} over {ph['over'][0]} x {ph['over'][1]}\n")
+        md.append(f"{np.isfinite(fitted).sum()} of {fitted.size} cells fitted; slopes from {np.nanmin(fitted):+.3f} "
+                  f"to {np.nanmax(fitted):+.3f}. Cells in phases.json." if np.isfinite(fitted).any() else "No cell fitted.")
+        if not figures:
+            md.append(f"\n![{ph['name']}](figures/{ph['name']}.png)")
     _atomic_write_bytes(store.root / "report.md", "\n".join(md).encode())
-    return entries
+    return entries, phases

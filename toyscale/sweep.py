@@ -190,6 +190,8 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     store = ResultStore(out)
     store.init({"name": exp.name, "fingerprint": exp.fingerprint(), "experiment": exp.to_dict(),
                 "checks": [dict(c.__dict__, where={k: _j(v) for k, v in c.where.items()}) for c in exp.checks],
+                "phases": [dict(q.__dict__, where={k: _j(v) for k, v in q.where.items()}, over=list(q.over),
+                                show=list(q.show)) for q in exp.phases],
                 "description": exp.description})
     done = store.done_hashes()
     already = sum(1 for h in set(p.hashes) if h in done)
