@@ -81,6 +81,8 @@ class Model:
         ``values`` maps each parameter to the list of values the sweep takes. Raise
         :class:`toyscale.errors.UserError` naming the field.
       precision: ``"float64"`` or ``"float32"``, the default of experiments of this model.
+      example: a tiny experiment (``{"params": ..., "sweep": ..., "seeds": ...}``) that runs in
+        seconds; the conformance tests run it for every registered model.
       references: papers the model and its theory come from.
     """
 
@@ -95,6 +97,7 @@ class Model:
     cell_bytes: Callable[[Mapping[str, Any], Mapping[str, tuple]], int] | None = None
     check_config: Callable[[Mapping[str, list]], None] | None = None
     precision: str = "float32"
+    example: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[str, ...] = field(default_factory=tuple)
 
     def param(self, name: str) -> Param:

@@ -246,6 +246,8 @@ MODEL = register(
         cell_bytes=cell_bytes,
         check_config=check_config,
         precision="float64",
+        example={"seeds": 2, "params": {"latent_dim": 64},
+                 "sweep": {"width": [4, 8, 16], "samples": [6, 12, math.inf], "ridge": [0.0, 1e-3]}},
         references=(
             "Maloney, Roberts & Sully 2022, A Solvable Model of Neural Scaling Laws",
             "Bahri, Dyer, Kaplan, Lee & Sharma 2021, Explaining Neural Scaling Laws",

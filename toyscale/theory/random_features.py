@@ -84,6 +84,8 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
     The default fit range stops at ``latent_dim / 4``, before the finite-v plateau, and (for
     ridge > 0) before the ridge cut-off ``k ~ ridge^(-1/(2 alpha))``.
     """
+    if axis not in ("width", "samples"):
+        return Prediction(f"no theory for axis {axis!r}", None, note="random features: theory along width and samples")
     alpha, beta = float(params["alpha"]), float(params["beta"])
     teacher, v = params["teacher"], float(params["latent_dim"])
     ridge, noise = float(params["ridge"]), float(params["noise"])
