@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from toyscale.errors import UserError
-from toyscale.fit import fit_scaling
+from toyscale.fit import fit_scaling, goodness_of_fit, heldout_error, range_sensitivity
 from toyscale.models import get_model
 from toyscale.store import ResultStore, _atomic_write_bytes
 
@@ -84,6 +84,10 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     fit = fit_scaling(np.array(xs), np.array(Ys), law=law, n_boot=n_boot if law == "power" else min(n_boot, 200))
     entry.update(fitted=fit.slope, ci_low=fit.ci_low, ci_high=fit.ci_high, fit_params=fit.params,
                  ci_level=fit.level, bootstrap=fit.resampled)
+    ymean = np.mean(np.array(Ys), axis=1)
+    entry.update(heldout_error(xs, ymean, law=law, n_holdout=1))
+    entry.update(goodness_of_fit(ymean, fit.predict(np.array(xs))))
+    entry.update(range_sensitivity(xs, ymean, law=law, threshold=entry["tolerance"]))
     if pred.slope is None:
         entry["agrees"] = None
     else:
@@ -143,14 +147,16 @@ def plot_check(entry: dict, path: Path) -> None:
 
 def table(entries: list[dict]) -> str:
     """Markdown table: per check, regime, theory slope vs fitted slope with its CI."""
-    lines = ["| check | regime | axis | theory | fitted [95% CI] | agrees | points | fit range |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| check | regime | axis | theory | fitted [95% CI] | agrees | points | fit range | held-out err | range-sensitive |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         ci = f" [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e.get("fitted") is not None else ""
         agrees = {True: "yes", False: "NO", None: "—"}[e.get("agrees")]
         fr = "—" if not e.get("fit_range") else f"{e['fit_range'][0]:g}–{e['fit_range'][1]:g}"
         lines.append(f"| {e['name']} | {e['regime']} | {e['axis']} | {_fmt(e['theory'])} | "
-                     f"{_fmt(e.get('fitted'))}{ci} | {agrees} | {e['n_points']} | {fr} |")
+                     f"{_fmt(e.get('fitted'))}{ci} | {agrees} | {e['n_points']} | {fr} | "
+                     f"{'—' if e.get('heldout_rel_error') is None else format(e['heldout_rel_error'], '.1%')} | "
+                     f"{ {True: 'yes', False: 'no', None: '—'}[e.get('range_sensitive')] } |")
     return "\n".join(lines)
 
 

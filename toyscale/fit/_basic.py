@@ -31,11 +31,24 @@ class SlopeFit:
     level: float = 0.95
     n_boot: int = 0
     resampled: str = "seeds"
+    boot: tuple = field(default=(), repr=False)  # bootstrap replicates (slope, params) for intervals
 
     def predict(self, x):
         """Evaluate the fitted law at ``x``."""
         x = np.asarray(x, dtype=float)
         return self.params.get("E", 0.0) + self.params["A"] * x**self.slope
+
+    def prediction_interval(self, x, level: float | None = None):
+        """Bootstrap interval of the fitted curve at ``x`` (e.g. extrapolated sizes).
+
+        This is the interval of the *predicted seed-mean* value, from refitting on each
+        bootstrap resample -- distinct from the parameter interval (``ci_low``, ``ci_high``).
+        """
+        level = self.level if level is None else level
+        x = np.asarray(x, dtype=float)
+        preds = np.array([p.get("E", 0.0) + p["A"] * x**s for s, p in self.boot])
+        q = (1 - level) / 2
+        return np.quantile(preds, q, axis=0), np.quantile(preds, 1 - q, axis=0)
 
 
 def fit_power_law(x, y) -> tuple[float, float]:
@@ -123,9 +136,9 @@ def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 
                     continue
                 xb, yb = x[idx], y[idx]
             if np.all(np.isfinite(yb)) and np.all(yb > 0):
-                boots.append(_fit(law, xb, yb)[0])
+                boots.append(_fit(law, xb, yb))
     q = (1 - level) / 2
-    lo, hi = (np.quantile(boots, [q, 1 - q]) if boots else (np.nan, np.nan))
+    lo, hi = (np.quantile([b[0] for b in boots], [q, 1 - q]) if boots else (np.nan, np.nan))
     return SlopeFit(law=law, slope=slope, ci_low=float(lo), ci_high=float(hi), params=params, n_points=len(x),
                     fit_range=(float(x[0]), float(x[-1])), level=level, n_boot=len(boots),
-                    resampled="seeds" if s >= 2 else "points")
+                    resampled="seeds" if s >= 2 else "points", boot=tuple(boots))

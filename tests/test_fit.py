@@ -1,0 +1,130 @@
+"""Fitting toolkit: recovery of known laws, interval coverage, the Chinchilla replication,
+batched JAX fits against the SciPy path, validation statistics, the `toyscale fit` CLI."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toyscale import fit as F
+from toyscale.cli import main
+
+DATA = Path(__file__).parent.parent / "toyscale" / "data" / "chinchilla_svg_extracted.csv"
+
+
+def test_exact_recovery_without_noise():
+    x = np.geomspace(4, 4096, 12)
+    s, A = F.fit_power_law(x, 3.0 * x**-0.7)
+    assert np.isclose(s, -0.7, atol=1e-12) and np.isclose(A, 3.0, rtol=1e-10)
+    s, A, E = F.fit_offset_power_law(x, 0.2 + 3.0 * x**-0.7)
+    assert np.isclose(s, -0.7, atol=1e-6) and np.isclose(A, 3.0, rtol=1e-5) and np.isclose(E, 0.2, rtol=1e-5)
+
+
+def _coverage(n_rep, law, n_boot, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.geomspace(8, 1024, 10)
+    hits = 0
+    for _ in range(n_rep):
+        E = 0.1 if law == "offset" else 0.0
+        Y = (E + 2.0 * x[:, None] ** -0.8) * np.exp(0.05 * rng.standard_normal((len(x), 8)))  # 8 seeds
+        f = F.fit_scaling(x, Y, law=law, n_boot=n_boot, seed=int(rng.integers(1 << 30)))
+        hits += f.ci_low <= -0.8 <= f.ci_high
+    return hits / n_rep
+
+
+def test_coverage_power_and_offset_small():
+    # 40 replicates: if the true coverage is 0.95, P(fraction < 0.80) = P(Bin(40, .95) <= 31) < 1e-3
+    assert _coverage(40, "power", 300) >= 0.80
+    assert _coverage(40, "offset", 150, seed=1) >= 0.80
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("law", ["power", "offset"])
+def test_coverage_200_replicates(law):
+    assert _coverage(200, law, 500) >= 0.90
+
+
+@pytest.mark.slow
+def test_joint_recovery_and_coverage():
+    rng = np.random.default_rng(3)
+    N = np.repeat(np.geomspace(1e7, 1e10, 8), 6)
+    D = np.tile(np.geomspace(1e9, 1e12, 6), 8)
+    truth = dict(E=1.7, A=400.0, B=1500.0, a=0.34, b=0.28)
+    hits = {"a": 0, "b": 0}
+    reps = 40
+    for _ in range(reps):
+        L = (truth["E"] + truth["A"] * N ** -truth["a"] + truth["B"] * D ** -truth["b"]) * np.exp(0.01 * rng.standard_normal(len(N)))
+        f = F.bootstrap_joint(F.fit_joint_vp, N, D, L, n_boot=60, seed=int(rng.integers(1 << 30)))
+        assert abs(f.a - truth["a"]) < 0.05 and abs(f.b - truth["b"]) < 0.05
+        for k in hits:
+            hits[k] += f.ci[k][0] <= truth[k] <= f.ci[k][1]
+    assert min(hits.values()) / reps >= 0.85  # 40 replicates, bootstrap over points
+
+
+def _chinchilla():
+    df = pd.read_csv(DATA).sort_values("loss").iloc[:-5]  # drop the 5 highest-loss points
+    N = df["Model Size"].to_numpy(float)
+    return N, df["Training FLOP"].to_numpy(float) / (6 * N), df["loss"].to_numpy(float)
+
+
+REF = {"E": 1.82, "a": 0.348, "b": 0.366}  # Besiroglu et al. 2024 replication of Hoffmann et al. 2022
+
+
+def test_chinchilla_huber_batched_within_one_percent():
+    f = F.fit_joint(*_chinchilla(), method="huber", batched=True)
+    for k, v in REF.items():
+        assert abs(getattr(f, k) / v - 1) < 0.01, (k, getattr(f, k))
+
+
+def test_chinchilla_vp_interval_covers_reference():
+    f = F.bootstrap_joint(F.fit_joint_vp, *_chinchilla(), n_boot=100)
+    for k, v in REF.items():
+        assert f.ci[k][0] <= v <= f.ci[k][1], (k, f.ci[k])
+
+
+def test_batched_offset_fits_match_scipy():
+    rng = np.random.default_rng(0)
+    x = np.geomspace(8, 1024, 12)
+    E, A, a = rng.uniform(0.01, 0.5, 100), rng.uniform(0.5, 5, 100), rng.uniform(0.3, 2.0, 100)
+    Y = (E[:, None] + A[:, None] * x ** -a[:, None]) * np.exp(0.02 * rng.standard_normal((100, 12)))
+    got = np.asarray(F.fit_offset_batched(x, Y)["slope"])
+    ref = np.array([F.fit_offset_power_law(x, y)[0] for y in Y])
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+    got = np.asarray(F.fit_power_batched(x, Y)["slope"])
+    np.testing.assert_allclose(got, [F.fit_power_law(x, y)[0] for y in Y], atol=1e-10)
+
+
+def test_broken_power_law_recovers_segments():
+    x = np.geomspace(1, 1e4, 30)
+    y = F.broken_power_law(x, 0.0, 2.0, 0.3, ((100.0, 0.7, 0.3),)) * np.exp(0.005 * np.random.default_rng(0).standard_normal(30))
+    f = F.fit_broken_power_law(x, y)
+    np.testing.assert_allclose(f.slopes, [-0.3, -1.0], atol=0.03)
+    assert abs(np.log(f.breaks[0][0] / 100)) < 0.2
+
+
+def test_validation_flags_a_bend_but_not_a_straight_law():
+    x = np.geomspace(8, 4096, 10)
+    straight = 2.0 * x**-0.8
+    assert F.range_sensitivity(x, straight)["range_sensitive"] is False
+    assert F.heldout_error(x, straight)["heldout_rel_error"] < 1e-10
+    bent = F.broken_power_law(x, 0.0, 2.0, 0.3, ((128.0, 0.7, 0.2),))
+    assert F.range_sensitivity(x, bent)["range_sensitive"] is True
+    assert F.heldout_error(x, bent)["heldout_rel_error"] > 0.05
+    fit = F.fit_scaling(x, np.stack([straight] * 3, 1) * np.exp(0.01 * np.random.default_rng(1).standard_normal((10, 3))))
+    lo, hi = fit.prediction_interval([1e5])
+    assert lo[0] < 2.0 * 1e5**-0.8 * 1.2 and hi[0] > 2.0 * 1e5**-0.8 * 0.8
+
+
+def test_fit_cli(tmp_path, capsys):
+    x = np.geomspace(8, 1024, 8)
+    rows = [{"width": w, "seed": s, "loss": 0.1 + 2 * w**-0.6 * (1 + 0.01 * s)} for w in x for s in range(3)]
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    assert main(["fit", str(tmp_path / "t.csv"), "--x", "width", "--y", "loss", "--law", "offset", "--seed-col", "seed",
+                 "--boot", "50", "--json"]) == 0
+    import json
+    out = json.loads(capsys.readouterr().out)
+    assert abs(out["slope"] + 0.6) < 1e-3
+    assert main(["fit", str(tmp_path / "t.csv"), "--x", "depth"]) == 2
+    assert "--x: no column 'depth'" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "missing.csv"), "--x", "width"]) == 2
