@@ -278,7 +278,7 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
     _atomic_write_bytes(store.root / "summary.json", json.dumps(_clean(entries), indent=2, default=float).encode())
     md = [f"# {meta['name']}: theory vs fit", "", meta.get("description", ""), "",
           f"Rows: {len(df)} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}).", "",
-          "Slopes are d log(metric) / d log(axis); CI: percentile bootstrap over seeds.", "", table(entries), ""]
+          "Slopes are d log(metric) / d log(axis); CI: seed bootstrap (SE with Student-t quantiles).", "", table(entries), ""]
     for e in entries:
         md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law): {e['theory_note']}"
                   + (f" — {e['reason']}" if e.get("reason") else "")
