@@ -160,6 +160,8 @@ def test_theory_regimes_from_measured_fraction():
     assert weak.regime.startswith("weak")
     assert weak.slope == pytest.approx(th.tail_slope(xs, 1000, 0.5))
     assert weak.curve is not None and np.all(np.diff(weak.curve(np.array(xs))) < 0)
+    off = th.predict("width", base, xs, stats={"represented_fraction": np.array([0.001, 0.001, 0.002])})
+    assert off.slope is None and off.regime.startswith("decay")
     mid = th.predict("width", base, xs, stats={"represented_fraction": np.array([0.3, 0.4, 0.5])})
     assert mid.slope is None
     ovl = th.predict("width", {**base, "_metric": "mean_sq_overlap"}, xs,

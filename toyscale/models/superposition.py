@@ -67,6 +67,7 @@ METRICS = (
     Metric("loss", f"training loss (fresh samples: population loss) averaged over the last {FINAL_FRACTION:.0%} of steps"),
     Metric("loss_curve", f"loss averaged over windows ending at {CURVE_POINTS} log-spaced steps (curve_steps)", size=CURVE_POINTS),
     Metric("final_drift", "(mean loss of the previous stretch - of the last stretch) / last: ~0 when converged"),
+    Metric("loss_sem", "standard error of the final-stretch mean over its steps, relative to it (sampling noise of loss)"),
     Metric("represented_fraction", f"fraction of features with row norm ||W_i|| > {REPRESENTED_NORM}"),
     Metric("mean_sq_overlap", "mean over pairs i != j of represented features of (W_i.W_j / |W_i||W_j|)^2"),
     Metric("overlap_times_m", "mean_sq_overlap * m (1 for random unit vectors; ~const in strong superposition)"),
@@ -291,7 +292,7 @@ def evaluate(static, nested, dyn, key) -> dict:
       key: PRNG key of the seed.
 
     Returns:
-      ``loss``, ``loss_curve``, ``final_drift``, ``represented_fraction``,
+      ``loss``, ``loss_curve``, ``final_drift``, ``loss_sem``, ``represented_fraction``,
       ``mean_sq_overlap``, ``overlap_times_m`` and ``diverged`` (any non-finite step loss).
     """
     del nested
@@ -303,7 +304,8 @@ def evaluate(static, nested, dyn, key) -> dict:
     lo, hi = curve_steps(steps)
     cs = jnp.concatenate([jnp.zeros((1,), losses.dtype), jnp.cumsum(losses)])
     curve = (cs[hi] - cs[lo]) / jnp.asarray(hi - lo, losses.dtype)
-    out = {"loss": last, "loss_curve": curve, "final_drift": (prev - last) / last,
+    sem = jnp.std(losses[steps - k:]) / jnp.sqrt(jnp.asarray(k, losses.dtype)) / last
+    out = {"loss": last, "loss_curve": curve, "final_drift": (prev - last) / last, "loss_sem": sem,
            **diagnostics(params["W"], dyn["width"])}
     out["diverged"] = ~jnp.all(jnp.isfinite(losses))
     return out

@@ -31,8 +31,9 @@ from toyscale.models.base import Prediction
 
 #: Represented fraction at or above which a width sweep is in the strong regime.
 STRONG_FRACTION = 0.9
-#: A sweep is weak when at most this many features per dimension are represented (``frac n / m``).
-WEAK_PER_DIM = 1.5
+#: A sweep is weak when between these many features per dimension are represented (``frac n / m``);
+#: below the lower bound the decay wins and even the frequent features are switched off.
+WEAK_PER_DIM = (0.2, 1.5)
 #: Second moment E[v^2] of an active feature's value, per ``value_dist``.
 VALUE_SECOND_MOMENT = {"uniform02": 4.0 / 3.0, "uniform01": 1.0 / 3.0}
 
@@ -96,8 +97,10 @@ def classify(fraction: Sequence[float], widths: Sequence[float], n: int) -> str:
     """Regime of a width sweep from its measured represented fractions.
 
     ``"strong"`` when every fraction is at least :data:`STRONG_FRACTION`; ``"weak"`` when at
-    every width at most ``WEAK_PER_DIM * m`` features are represented (``fraction ~ m / n``);
-    ``"intermediate"`` otherwise (including missing values).
+    every width between ``0.2 m`` and ``1.5 m`` features are represented (``fraction ~ m / n``,
+    :data:`WEAK_PER_DIM`); ``"decayed"`` when fewer than ``0.2 m`` are at some width (the weight
+    decay switches off features the width could hold); ``"intermediate"`` otherwise (including
+    missing values).
     """
     f = np.asarray(fraction, dtype=float)
     m = np.asarray(widths, dtype=float)
@@ -105,8 +108,9 @@ def classify(fraction: Sequence[float], widths: Sequence[float], n: int) -> str:
         return "intermediate"
     if np.all(f >= STRONG_FRACTION):
         return "strong"
-    if np.all(f * n <= WEAK_PER_DIM * m):
-        return "weak"
+    lo, hi = WEAK_PER_DIM
+    if np.all(f * n <= hi * m):
+        return "weak" if np.all(f * n >= lo * m) else "decayed"
     return "intermediate"
 
 
@@ -160,5 +164,8 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
                               note=f"slope of the finite-n tail sum sum_(i>m) p_i over these widths "
                                    f"(n = {n}); asymptotically m^-alpha = m^{-alpha:g}; {source}")
         return Prediction(name, None, metric=metric, note=f"represented rows nearly orthogonal; {source}")
+    if regime == "decayed":
+        return Prediction("decay-dominated (fewer than m/5 features represented)", None, metric=metric,
+                          note=f"weight decay switches off features the width could hold; measured only; {source}")
     return Prediction("intermediate superposition", None, metric=metric,
                       note=f"neither all features nor about m represented; measured only; {source}")
