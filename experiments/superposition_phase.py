@@ -139,8 +139,8 @@ def plot_curves(df, path: Path) -> list[dict]:
         ax.set_xlabel("step")
         ax.set_ylabel("loss (window mean)")
         ax.set_title(f"weight_decay = {wd:g}; colour = width {widths[0]}..{widths[-1]}", fontsize=8)
-    fig.suptitle(f"loss curves (dots: final-stretch mean; dashed: unconverged, drift > {DRIFT_FLAG:.0%} "
-                 f"and > {NOISE_FLAG:g} s.e.)", fontsize=9)
+    fig.suptitle(f"loss curves; dots: final-stretch mean\ndashed: unconverged (drift > {DRIFT_FLAG:.0%} "
+                 f"and > {NOISE_FLAG:g} s.e.)", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

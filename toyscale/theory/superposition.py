@@ -155,14 +155,14 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
     if regime == "weak":
         name = "weak superposition"
         if metric == "loss":
-            if len(xs) < 2 or alpha <= 0:
-                return Prediction(name + (", alpha = 0" if alpha <= 0 else ""), None, metric=metric,
-                                  note=f"tail sum has no power law at alpha = 0; {source}")
+            if len(xs) < 2:
+                return Prediction(name, None, metric=metric, note=f"one width: no slope; {source}")
             s = tail_slope(xs, n, alpha)
+            asym = f"m^{-alpha:g}" if alpha > 0 else "1 - ln(m)/ln(n) (no power law at alpha = 0)"
             return Prediction(name, s, metric=metric, valid=valid,
                               curve=lambda x: weak_loss(x, n, alpha, dist),
                               note=f"slope of the finite-n tail sum sum_(i>m) p_i over these widths "
-                                   f"(n = {n}); asymptotically m^-alpha = m^{-alpha:g}; {source}")
+                                   f"(n = {n}); asymptotically {asym}; {source}")
         return Prediction(name, None, metric=metric, note=f"represented rows nearly orthogonal; {source}")
     if regime == "decayed":
         return Prediction("decay-dominated (fewer than m/5 features represented)", None, metric=metric,
