@@ -13,6 +13,8 @@ weak  (about m / n)         L ~ sum_{i>m} p_i  ~ m^-alpha      the n - m rarest 
 strong (about 1)            L ~ 1 / m                          all features packed into R^m; the
                                                                mean squared overlap of n unit
                                                                vectors in R^m is ~ 1 / m
+decayed (below m / (5 n))   no prediction                      the decay switches off features the
+                                                               width could hold
 ==========================  =================================  ===================================
 
 At finite ``n`` the tail sum bends away from ``m^-alpha`` (it vanishes at ``m = n``), so the
@@ -41,7 +43,7 @@ VALUE_SECOND_MOMENT = {"uniform02": 4.0 / 3.0, "uniform01": 1.0 / 3.0}
 def feature_probs(n: int, alpha: float) -> np.ndarray:
     """Activation probabilities ``p_i = i^-(1+alpha) / sum_{j<=n} j^-(1+alpha)``, ``i = 1..n``.
 
-    >>> float(feature_probs(4, 0.0).sum())
+    >>> round(float(feature_probs(4, 0.0).sum()), 12)
     1.0
     """
     p = np.arange(1, int(n) + 1, dtype=np.float64) ** (-(1.0 + float(alpha)))
