@@ -1,0 +1,375 @@
+"""Toy model of superposition, trained with signed weight decay (THEORY.md section 2).
+
+Liu, Liu & Gore 2025, *Superposition Yields Robust Neural Scaling*; Elhage et al. 2022, *Toy
+Models of Superposition*.
+
+Data (fresh every step, no fixed data set): ``n`` features, feature ``i`` active with
+probability ``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` and then valued ``v ~ Uniform(0, 2)``
+(``value_dist = "uniform02"``, Liu et al.) or ``Uniform[0, 1)`` (``"uniform01"``, Anthropic).
+One uniform per entry suffices: ``x_i = c u_i / p_i`` if ``u_i < p_i`` else 0 (``c`` = 2 or 1),
+because ``u / p`` given ``u < p`` is Uniform[0, 1).
+
+Network: ``y = ReLU(x W W^T + b)``, ``W in R^(n x m)`` initialised ``N(0, 1/m)``, ``b ~ N(0, 1)``.
+Loss: ``mean_i I_i (y_i - x_i)^2`` over batch and outputs, importance ``I_i = r^(i-1)``
+(``importance = r``; 1 = plain MSE).
+
+Optimiser: Adam (0.9, 0.999, 1e-8), then :func:`signed_weight_decay` on ``W`` only, then the
+learning rate: linear warm-up to ``lr`` over ``warmup`` steps, cosine decay to 5 % of ``lr``.
+
+Widths are a ``shape`` parameter: a width-``m`` model trained in a bucket of ``M >= m`` columns
+keeps columns ``j >= m`` exactly zero (zero init, zero gradient -- ``x W W^T`` is linear in each
+column -- and a masked update), and column ``j`` is initialised from ``fold_in(key, j)``, so the
+padded model computes the unpadded one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from toyscale.errors import UserError
+from toyscale.models import register
+from toyscale.models.base import Metric, Model
+from toyscale.params import Param
+from toyscale.theory import superposition as theory
+
+#: Points of the stored loss curve (log-spaced steps, see :func:`curve_steps`).
+CURVE_POINTS = 16
+#: The ``loss`` metric is the mean over the last ``FINAL_FRACTION`` of the steps.
+FINAL_FRACTION = 0.1
+#: A feature is represented when its row norm ``||W_i||`` exceeds this.
+REPRESENTED_NORM = 0.5
+#: Learning rate at the end of the cosine schedule, as a fraction of the peak.
+END_LR_FRACTION = 0.05
+
+PARAMS = (
+    Param("n_features", int, 1000, "n, number of features", low=2, high=100_000, role="static"),
+    Param("width", int, 32, "m, hidden width (columns of W)", low=1, high=100_000, role="shape"),
+    Param("alpha", float, 0.2, "feature frequencies p_i ~ i^-(1+alpha), normalised", low=0.0),
+    Param("weight_decay", float, -1.0, "signed decay on W: > 0 decoupled decay (weak), < 0 row-norm growth to 1 (strong)"),
+    Param("lr", float, 1e-2, "peak learning rate (Adam)", low=0.0, low_open=True),
+    Param("batch_size", int, 2048, "fresh samples per step", low=1, role="static"),
+    Param("steps", int, 20000, "training steps", low=1, role="static"),
+    Param("warmup", int, 2000, "linear warm-up steps, then cosine decay to 5 % of lr", low=0, role="static"),
+    Param("value_dist", str, "uniform02", "value of an active feature: 'uniform02' U(0,2) (Liu et al.), 'uniform01' U[0,1) (Anthropic)",
+          choices=("uniform02", "uniform01"), role="static"),
+    Param("importance", float, 1.0, "importance weights I_i = importance^(i-1) in the loss (1: plain MSE; Anthropic: < 1)",
+          low=0.0, low_open=True, high=1.0),
+)
+
+METRICS = (
+    Metric("loss", f"training loss (fresh samples: population loss) averaged over the last {FINAL_FRACTION:.0%} of steps"),
+    Metric("loss_curve", f"loss averaged over windows ending at {CURVE_POINTS} log-spaced steps (curve_steps)", size=CURVE_POINTS),
+    Metric("final_drift", "(mean loss of the previous stretch - of the last stretch) / last: ~0 when converged"),
+    Metric("loss_sem", "standard error of the final-stretch mean over its steps, relative to it (sampling noise of loss)"),
+    Metric("represented_fraction", f"fraction of features with row norm ||W_i|| > {REPRESENTED_NORM}"),
+    Metric("mean_sq_overlap", "mean over pairs i != j of represented features of (W_i.W_j / |W_i||W_j|)^2"),
+    Metric("overlap_times_m", "mean_sq_overlap * m (1 for random unit vectors; ~const in strong superposition)"),
+)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def feature_probs(n: int, alpha, dtype=None) -> jax.Array:
+    """``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` for ``i = 1..n`` (``alpha`` may be traced)."""
+    i = jnp.arange(1, n + 1, dtype=dtype or jnp.result_type(float))
+    logp = -(1.0 + alpha) * jnp.log(i)
+    return jax.nn.softmax(logp)
+
+
+def sample_features(key, p: jax.Array, batch: int, value_dist: str = "uniform02") -> jax.Array:
+    """A batch ``(batch, n)`` of sparse features: ``x_i = c u_i / p_i`` if ``u_i < p_i`` else 0.
+
+    ``P(x_i != 0) = p_i``, and given activity ``x_i ~ Uniform(0, c)``, ``c = 2`` for
+    ``"uniform02"``, ``1`` for ``"uniform01"``: one uniform per entry (THEORY.md section 2).
+    """
+    c = 2.0 if value_dist == "uniform02" else 1.0
+    u = jax.random.uniform(key, (batch, p.shape[0]), dtype=p.dtype)
+    return jnp.where(u < p, (c * u) / p, 0.0)
+
+
+# ----------------------------------------------------------------------------- network
+
+
+def _column_normal(key, shape, dtype=jnp.float32):
+    """Standard normal ``(n, M)`` whose column ``j`` depends only on ``fold_in(key, j)``."""
+    n, cols = shape
+    return jax.vmap(lambda j: jax.random.normal(jax.random.fold_in(key, j), (n,), dtype), out_axes=1)(jnp.arange(cols))
+
+
+class TiedReLU(nn.Module):
+    """``y = ReLU(x W W^T + b)`` for one example ``x`` of shape ``(n,)`` (Elhage et al. 2022).
+
+    ``W`` is initialised standard normal per column; :func:`init_params` rescales it to
+    ``N(0, 1/m)`` and zeroes the padded columns.
+    """
+
+    n_features: int
+    width: int  # columns of W (the bucket size)
+
+    @nn.compact
+    def __call__(self, x):
+        W = self.param("W", _column_normal, (self.n_features, self.width), x.dtype)
+        b = self.param("b", nn.initializers.normal(1.0), (self.n_features,), x.dtype)
+        return nn.relu((x @ W) @ W.T + b)
+
+
+def column_mask(bucket: int, m, dtype) -> jax.Array:
+    """``(bucket,)`` with ones on the first ``m`` entries (``m`` may be traced)."""
+    return (jnp.arange(bucket) < m).astype(dtype)
+
+
+def init_params(key, net: TiedReLU, m, dtype) -> dict:
+    """Parameters of a width-``m`` model in ``net.width >= m`` columns: ``W ~ N(0, 1/m)``, padded columns 0."""
+    params = net.init(key, jnp.zeros((net.n_features,), dtype))["params"]
+    mask = column_mask(net.width, m, dtype)
+    return {"W": params["W"] * mask / jnp.sqrt(jnp.asarray(m, dtype)), "b": params["b"]}
+
+
+# ----------------------------------------------------------------------------- optimiser
+
+
+class SignedWeightDecayState(NamedTuple):
+    """No state: the decay depends only on the current parameters."""
+
+
+def signed_weight_decay(weight_decay) -> optax.GradientTransformation:
+    """Signed weight decay of Liu, Liu & Gore 2025, as an optax transformation chained after Adam.
+
+    Adds ``d`` to the update direction (the learning rate scales it afterwards, as in AdamW):
+
+    * ``wd >= 0``: ``d = wd W``, so ``W <- W (1 - lr wd)`` (decoupled decay; weak superposition);
+    * ``wd < 0``:  ``d = -wd W_i (1 - 1/||W_i||)`` row-wise, so
+      ``W <- W + lr wd W (1 - 1/||W_i||)``: rows longer than 1 shrink, shorter ones grow
+      (strong superposition at ``wd = -1``).
+
+    ``weight_decay`` may be a traced scalar. Rows are the leading axis of a 2-D parameter; the
+    norm is taken over the last axis. Apply to ``W`` only with :func:`optax.masked`.
+
+    Example::
+
+        opt = optax.chain(optax.scale_by_adam(), optax.masked(signed_weight_decay(-1.0),
+                          {"W": True, "b": False}), optax.scale_by_learning_rate(1e-2))
+    """
+
+    def init_fn(params):
+        del params
+        return SignedWeightDecayState()
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError("signed_weight_decay needs the parameters (pass params to update)")
+
+        def one(u, w):
+            norm = jnp.sqrt(jnp.sum(w * w, axis=-1, keepdims=True))
+            grow = 1.0 - 1.0 / jnp.maximum(norm, jnp.finfo(w.dtype).tiny ** 0.5)
+            factor = jnp.where(weight_decay >= 0, 1.0, grow).astype(w.dtype)
+            return u + jnp.abs(weight_decay).astype(w.dtype) * factor * w
+
+        return jax.tree.map(one, updates, params), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def lr_schedule(lr, steps: int, warmup: int):
+    """Linear warm-up from 0 to ``lr`` over ``warmup`` steps, then cosine decay to 5 % of ``lr``.
+
+    ``lr`` may be traced (the engine vmaps it); ``steps`` and ``warmup`` are static.
+    """
+    decay = max(1, steps - warmup)
+
+    def schedule(t):
+        t = jnp.asarray(t, jnp.result_type(float))
+        warm = lr * jnp.minimum(1.0, (t + 1.0) / max(1, warmup))
+        prog = jnp.clip((t - warmup) / decay, 0.0, 1.0)
+        cos = lr * (END_LR_FRACTION + (1.0 - END_LR_FRACTION) * 0.5 * (1.0 + jnp.cos(jnp.pi * prog)))
+        return jnp.where(t < warmup, warm, cos)
+
+    return schedule
+
+
+def make_optimizer(lr, weight_decay, steps: int, warmup: int) -> optax.GradientTransformation:
+    """Adam(0.9, 0.999, 1e-8) -> signed weight decay on ``W`` -> warm-up + cosine learning rate."""
+    return optax.chain(
+        optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
+        optax.masked(signed_weight_decay(weight_decay), {"W": True, "b": False}),
+        optax.scale_by_learning_rate(lr_schedule(lr, steps, warmup)),
+    )
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def curve_steps(steps: int, k: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of the loss curve: ``(lo, hi)`` step indices; point ``j`` is the mean loss of steps
+    ``lo[j] <= t < hi[j]``, with ``hi`` log-spaced from 1 to ``steps`` and ``lo = hi / r``
+    (``r = steps^(1/k)``, one log-bin), at least one step wide."""
+    hi = np.unique(np.round(np.geomspace(1, steps, k)).astype(int))
+    hi = np.concatenate([hi, np.full(k - len(hi), steps)]) if len(hi) < k else hi
+    r = max(steps ** (1.0 / k), 1.0 + 1e-9)
+    lo = np.minimum(np.floor(hi / r).astype(int), hi - 1)
+    return lo, hi
+
+
+def _stretch(steps: int) -> int:
+    return max(1, int(math.ceil(FINAL_FRACTION * steps)))
+
+
+def train(static: dict, dyn: dict, key) -> tuple[dict, jax.Array]:
+    """Train one model; return the final parameters and the per-step loss ``(steps,)``.
+
+    ``static``: ``n_features``, ``width`` (bucket), ``batch_size``, ``steps``, ``warmup``,
+    ``value_dist``; ``dyn``: ``width`` (true m), ``alpha``, ``weight_decay``, ``lr``,
+    ``importance``. One ``lax.scan`` over steps; the loss at step t is measured on that step's
+    fresh batch before the update (an unbiased estimate of the population loss).
+    """
+    n, bucket = int(static["n_features"]), int(static["width"])
+    steps, batch = int(static["steps"]), int(static["batch_size"])
+    dtype = jnp.result_type(float)
+    m = dyn["width"]
+    k_init, k_data = jax.random.split(key)
+    net = TiedReLU(n, bucket)
+    params = init_params(k_init, net, m, dtype)
+    mask = {"W": column_mask(bucket, m, dtype)[None, :], "b": jnp.ones((), dtype)}
+    p = feature_probs(n, dyn["alpha"], dtype)
+    imp = jnp.asarray(dyn["importance"], dtype) ** jnp.arange(n, dtype=dtype)
+    opt = make_optimizer(dyn["lr"], dyn["weight_decay"], steps, int(static["warmup"]))
+    apply = jax.vmap(net.apply, in_axes=(None, 0))
+
+    def loss_fn(prm, x):
+        y = apply({"params": prm}, x)
+        return jnp.mean(imp * (y - x) ** 2)
+
+    def step(carry, t):
+        prm, state = carry
+        x = sample_features(jax.random.fold_in(k_data, t), p, batch, static["value_dist"])
+        loss, g = jax.value_and_grad(loss_fn)(prm, x)
+        upd, state = opt.update(g, state, prm)
+        upd = jax.tree.map(lambda u, mk: u * mk, upd, mask)  # padded columns stay exactly 0
+        return (optax.apply_updates(prm, upd), state), loss
+
+    (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), jnp.arange(steps))
+    return params, losses
+
+
+def diagnostics(W: jax.Array, m) -> dict:
+    """Represented fraction and mean squared overlap of the rows of ``W`` (n, M).
+
+    ``represented_fraction = mean_i 1{||W_i|| > 0.5}``; ``mean_sq_overlap`` = mean over ordered
+    pairs ``i != j`` of represented rows of ``(w_i . w_j)^2``, ``w_i = W_i / ||W_i||``, computed
+    as ``(||w^T w||_F^2 - R) / (R (R - 1))`` (an ``M x M`` Gram instead of ``n x n``); 0 when
+    fewer than two rows are represented. Random unit vectors in ``R^m`` give ``1/m``
+    (Liu, Liu & Gore 2025 compare it with ``1/m``).
+    """
+    norms = jnp.sqrt(jnp.sum(W * W, axis=1))
+    rep = norms > REPRESENTED_NORM
+    R = jnp.sum(rep).astype(W.dtype)
+    Wn = jnp.where(rep[:, None], W / jnp.maximum(norms, 1e-30)[:, None], 0.0)
+    G = Wn.T @ Wn
+    pairs = R * (R - 1.0)
+    ovl = jnp.where(pairs > 0, (jnp.sum(G * G) - R) / jnp.maximum(pairs, 1.0), 0.0)
+    ovl = jnp.maximum(ovl, 0.0)
+    return {"represented_fraction": R / W.shape[0], "mean_sq_overlap": ovl,
+            "overlap_times_m": ovl * jnp.asarray(m, W.dtype)}
+
+
+def evaluate(static, nested, dyn, key) -> dict:
+    """Train one superposition model and return its metrics (scalars; ``loss_curve`` ``(16,)``).
+
+    Args:
+      static: ``n_features``, ``width`` (bucket size M), ``batch_size``, ``steps``, ``warmup``,
+        ``value_dist``.
+      nested: unused (this model has no nested axes).
+      dyn: traced scalars ``width`` (true m <= M), ``alpha``, ``weight_decay``, ``lr``,
+        ``importance``.
+      key: PRNG key of the seed.
+
+    Returns:
+      ``loss``, ``loss_curve``, ``final_drift``, ``loss_sem``, ``represented_fraction``,
+      ``mean_sq_overlap``, ``overlap_times_m`` and ``diverged`` (any non-finite step loss).
+    """
+    del nested
+    steps = int(static["steps"])
+    params, losses = train(static, dyn, key)
+    k = _stretch(steps)
+    last = jnp.mean(losses[steps - k:])
+    prev = jnp.mean(losses[max(0, steps - 2 * k):steps - k]) if steps >= 2 * k else last
+    lo, hi = curve_steps(steps)
+    cs = jnp.concatenate([jnp.zeros((1,), losses.dtype), jnp.cumsum(losses)])
+    curve = (cs[hi] - cs[lo]) / jnp.asarray(hi - lo, losses.dtype)
+    sem = jnp.std(losses[steps - k:]) / jnp.sqrt(jnp.asarray(k, losses.dtype)) / last
+    out = {"loss": last, "loss_curve": curve, "final_drift": (prev - last) / last, "loss_sem": sem,
+           **diagnostics(params["W"], dyn["width"])}
+    out["diverged"] = ~jnp.all(jnp.isfinite(losses))
+    return out
+
+
+def exact_bucket(name: str, value: Any) -> Any:
+    """Bucket of a shape parameter: the width itself (one compiled program per width)."""
+    return int(value)
+
+
+def pow2_bucket(name: str, value: Any) -> Any:
+    """Bucket of a shape parameter: the next power of two (fewer programs, padded columns)."""
+    return 1 << max(0, int(math.ceil(math.log2(max(1, int(value))))))
+
+
+def bucket(name: str, value: Any) -> Any:
+    """Width buckets by backend: exact widths on CPU, next power of two on accelerators.
+
+    On a CPU the models of a program run one after another anyway, so padding only adds work
+    (measured, 2-core CPU, n = 1000, batch 256: a step costs ~3.2 ms + 0.044 ms per column, so
+    power-of-two buckets over widths 10..100 cost ~10 % more than exact widths, against ~5 s
+    saved per avoided compile). On a GPU one small model leaves the device idle: fewer,
+    larger vmapped programs win.
+    """
+    return exact_bucket(name, value) if jax.default_backend() == "cpu" else pow2_bucket(name, value)
+
+
+def cell_bytes(static, nested) -> int:
+    n, M, B = int(static["n_features"]), int(static["width"]), int(static["batch_size"])
+    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 4 * static["steps"]) + (1 << 20)
+
+
+def check_config(values) -> None:
+    for n in values["n_features"]:
+        for m in values["width"]:
+            if m > n:
+                raise UserError("sweep.width", f"{m} exceeds n_features = {n}; allowed: width <= n_features")
+    for s in values["steps"]:
+        for w in values["warmup"]:
+            if w >= s:
+                raise UserError("params.warmup", f"{w} >= steps = {s}; allowed: warmup < steps")
+
+
+EXAMPLE = {"seeds": 2, "params": {"n_features": 64, "batch_size": 32, "steps": 40, "warmup": 4},
+           "sweep": {"width": [4, 8], "weight_decay": [-1.0, 0.5]}}
+
+_extra = {"example": EXAMPLE} if "example" in Model.__dataclass_fields__ else {}
+
+MODEL = register(
+    Model(
+        name="superposition",
+        summary="toy model of superposition y = ReLU(x W W^T + b), signed weight decay, trained by Adam",
+        params=PARAMS,
+        metrics=METRICS,
+        evaluate=evaluate,
+        theory=theory.predict,
+        bucket=bucket,
+        cell_bytes=cell_bytes,
+        check_config=check_config,
+        precision="float32",
+        references=(
+            "Liu, Liu & Gore 2025, Superposition Yields Robust Neural Scaling",
+            "Elhage et al. 2022, Toy Models of Superposition",
+        ),
+        **_extra,
+    )
+)

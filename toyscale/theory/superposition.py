@@ -1,0 +1,173 @@
+"""Theory for the toy model of superposition (THEORY.md section 2).
+
+Liu, Liu & Gore 2025, *Superposition Yields Robust Neural Scaling*; Elhage et al. 2022, *Toy
+Models of Superposition*. Features ``i = 1..n`` are active with probability
+``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)``; a width-``m`` network ``y = ReLU(x W W^T + b)``
+reconstructs them.
+
+==========================  =================================  ===================================
+regime (represented frac.)  law of the final loss L(m)         why
+==========================  =================================  ===================================
+weak  (about m / n)         L ~ sum_{i>m} p_i  ~ m^-alpha      the n - m rarest features are dropped;
+                                                               each costs Var(x_i) ~ p_i E[v^2] / n
+strong (about 1)            L ~ 1 / m                          all features packed into R^m; the
+                                                               mean squared overlap of n unit
+                                                               vectors in R^m is ~ 1 / m
+decayed (below m / (5 n))   no prediction                      the decay switches off features the
+                                                               width could hold
+==========================  =================================  ===================================
+
+At finite ``n`` the tail sum bends away from ``m^-alpha`` (it vanishes at ``m = n``), so the
+weak-regime prediction for a finite width range is the fitted slope of the *finite-n* tail sum
+over the same widths, with ``-alpha`` as its asymptote.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from toyscale.models.base import Prediction
+
+#: Represented fraction at or above which a width sweep is in the strong regime.
+STRONG_FRACTION = 0.9
+#: A sweep is weak when between these many features per dimension are represented (``frac n / m``);
+#: below the lower bound the decay wins and even the frequent features are switched off.
+WEAK_PER_DIM = (0.2, 1.5)
+#: Second moment E[v^2] of an active feature's value, per ``value_dist``.
+VALUE_SECOND_MOMENT = {"uniform02": 4.0 / 3.0, "uniform01": 1.0 / 3.0}
+
+
+def feature_probs(n: int, alpha: float) -> np.ndarray:
+    """Activation probabilities ``p_i = i^-(1+alpha) / sum_{j<=n} j^-(1+alpha)``, ``i = 1..n``.
+
+    >>> round(float(feature_probs(4, 0.0).sum()), 12)
+    1.0
+    """
+    p = np.arange(1, int(n) + 1, dtype=np.float64) ** (-(1.0 + float(alpha)))
+    return p / p.sum()
+
+
+def tail_sum(m, n: int, alpha: float) -> np.ndarray:
+    """Weak-regime loss proxy ``T(m) = sum_{i>m} p_i`` at finite ``n`` (Liu, Liu & Gore 2025).
+
+    The expected number of active features a width-``m`` network in weak superposition cannot
+    represent (it keeps the ``m`` most frequent). ``T(m) ~ m^-alpha / (alpha zeta(1+alpha))``
+    for ``1 << m << n``; ``T(n) = 0``.
+
+    Args:
+      m: width(s), array-like of numbers in ``[0, n]`` (rounded down).
+      n: number of features.
+      alpha: frequency exponent.
+
+    Returns:
+      array shaped like ``m``.
+
+    >>> round(float(tail_sum(0, 10, 0.5)), 12)
+    1.0
+    """
+    c = np.concatenate([[0.0], np.cumsum(feature_probs(n, alpha))])
+    k = np.clip(np.floor(np.asarray(m, dtype=np.float64)).astype(int), 0, int(n))
+    return 1.0 - c[k]
+
+
+def tail_slope(xs: Sequence[float], n: int, alpha: float) -> float:
+    """Least-squares log-log slope of :func:`tail_sum` over the widths ``xs`` (finite-n prediction).
+
+    >>> round(tail_slope([10, 16, 25, 40, 63, 100], 1000, 0.2), 2)
+    -0.4
+    """
+    from toyscale.fit import fit_power_law
+
+    xs = np.asarray(xs, dtype=float)
+    return fit_power_law(xs, tail_sum(xs, n, alpha))[0]
+
+
+def weak_loss(m, n: int, alpha: float, value_dist: str = "uniform02") -> np.ndarray:
+    """Weak-regime loss curve ``L(m) ~= E[v^2] T(m) / n``: each dropped feature ``i`` costs
+    its variance ``p_i E[v^2] - p_i^2 E[v]^2 ~= p_i E[v^2]``, averaged over the ``n`` outputs.
+
+    A finite-size *shape* for the figure; the prefactor ignores the interference of the
+    represented features and the importance weights.
+    """
+    return VALUE_SECOND_MOMENT.get(value_dist, 4.0 / 3.0) * tail_sum(m, n, alpha) / float(n)
+
+
+def classify(fraction: Sequence[float], widths: Sequence[float], n: int) -> str:
+    """Regime of a width sweep from its measured represented fractions.
+
+    ``"strong"`` when every fraction is at least :data:`STRONG_FRACTION`; ``"weak"`` when at
+    every width between ``0.2 m`` and ``1.5 m`` features are represented (``fraction ~ m / n``,
+    :data:`WEAK_PER_DIM`); ``"decayed"`` when fewer than ``0.2 m`` are at some width (the weight
+    decay switches off features the width could hold); ``"intermediate"`` otherwise (including
+    missing values).
+    """
+    f = np.asarray(fraction, dtype=float)
+    m = np.asarray(widths, dtype=float)
+    if f.size == 0 or not np.all(np.isfinite(f)):
+        return "intermediate"
+    if np.all(f >= STRONG_FRACTION):
+        return "strong"
+    lo, hi = WEAK_PER_DIM
+    if np.all(f * n <= hi * m):
+        return "weak" if np.all(f * n >= lo * m) else "decayed"
+    return "intermediate"
+
+
+def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
+    """Predicted width exponent of ``loss`` (or of ``mean_sq_overlap``) for one slice.
+
+    The regime is read off the measured represented fraction (``stats``, the seed-mean at each
+    width) with :func:`classify`; without stats, from the sign of the weight decay (``wd < 0``:
+    the row-norm growth term drives strong superposition; ``wd > 0``: weak). The metric is
+    ``params.get("_metric", "loss")``.
+
+    * weak, ``loss``: slope of :func:`tail_sum` over ``xs`` at the actual ``n`` (asymptote
+      ``-alpha``), with the curve :func:`weak_loss`;
+    * strong, ``loss`` and ``mean_sq_overlap``: ``-1``; ``overlap_times_m``: ``0``;
+    * otherwise: no exponent.
+    """
+    metric = params.get("_metric") or "loss"
+    if axis != "width":
+        return Prediction(f"no theory for axis {axis!r}", None, metric=metric)
+    n, alpha = int(params["n_features"]), float(params["alpha"])
+    wd = float(params.get("weight_decay", 0.0))
+    dist = params.get("value_dist", "uniform02")
+    xs = [float(x) for x in xs if math.isfinite(float(x))]
+    valid = (1.0, n / 2.0)
+    frac = None if not stats else stats.get("represented_fraction")
+    if frac is not None and len(frac) == len(xs):
+        regime = classify(frac, xs, n)
+        source = f"represented fraction {np.nanmin(frac):.2f}..{np.nanmax(frac):.2f}"
+    else:
+        regime = "strong" if wd < 0 else ("weak" if wd > 0 else "intermediate")
+        source = f"assumed from weight_decay = {wd:g} (no measured represented fraction)"
+    if regime == "strong":
+        name = "strong superposition"
+        if metric in ("loss", "mean_sq_overlap"):
+            why = "squared overlaps of n unit vectors in R^m ~ 1/m" if metric == "mean_sq_overlap" else \
+                "interference of all n features packed into R^m ~ 1/m"
+            return Prediction(name, -1.0, metric=metric, valid=valid,
+                              note=f"{metric} ~ m^-1: {why} (Liu, Liu & Gore 2025); {source}")
+        if metric == "overlap_times_m":
+            return Prediction(name, 0.0, metric=metric, valid=valid, note=f"overlap * m ~ const; {source}")
+        return Prediction(name, None, metric=metric, note=f"no prediction for {metric}; {source}")
+    if regime == "weak":
+        name = "weak superposition"
+        if metric == "loss":
+            if len(xs) < 2:
+                return Prediction(name, None, metric=metric, note=f"one width: no slope; {source}")
+            s = tail_slope(xs, n, alpha)
+            asym = f"m^{-alpha:g}" if alpha > 0 else "1 - ln(m)/ln(n) (no power law at alpha = 0)"
+            return Prediction(name, s, metric=metric, valid=valid,
+                              curve=lambda x: weak_loss(x, n, alpha, dist),
+                              note=f"slope of the finite-n tail sum sum_(i>m) p_i over these widths "
+                                   f"(n = {n}); asymptotically {asym}; {source}")
+        return Prediction(name, None, metric=metric, note=f"represented rows nearly orthogonal; {source}")
+    if regime == "decayed":
+        return Prediction("decay-dominated (fewer than m/5 features represented)", None, metric=metric,
+                          note=f"weight decay switches off features the width could hold; measured only; {source}")
+    return Prediction("intermediate superposition", None, metric=metric,
+                      note=f"neither all features nor about m represented; measured only; {source}")
