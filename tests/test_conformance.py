@@ -69,3 +69,13 @@ def test_theory_answers_for_every_swept_axis(name):
         xs = [x for x in exp.sweep[axis] if isinstance(x, (int, float)) and math.isfinite(x)]
         pred = m.theory(axis, params, xs)
         assert isinstance(pred, Prediction) and pred.regime
+
+
+def test_user_model_registered_first_does_not_hide_builtins():
+    # Regression: the built-ins were loaded only while the registry was empty.
+    import subprocess
+    import sys
+
+    code = ("import toyscale.models as M; M._REGISTRY['_mine'] = object(); "
+            "names = M.list_models(); assert {'random_features', 'superposition'} <= set(names), names")
+    subprocess.run([sys.executable, "-c", code], check=True)

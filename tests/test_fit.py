@@ -91,6 +91,14 @@ def test_batched_offset_fits_match_scipy():
     got = np.asarray(F.fit_offset_batched(x, Y)["slope"])
     ref = np.array([F.fit_offset_power_law(x, y)[0] for y in Y])
     np.testing.assert_allclose(got, ref, atol=1e-4)
+    # per-curve axis values take the other (elementwise) path: same answers
+    per_curve = np.asarray(F.fit_offset_batched(np.broadcast_to(x, Y.shape), Y)["slope"])
+    np.testing.assert_allclose(per_curve, got, atol=1e-8)
+    # a curve with no offset (E = 0) and one that is flat (A = 0) hit the NNLS boundary
+    edge = np.stack([3.0 * x ** -0.7, np.full_like(x, 0.25)])
+    fb = F.fit_offset_batched(x, edge)
+    assert abs(float(fb["slope"][0]) + 0.7) < 1e-4 and float(fb["E"][0]) < 1e-6
+    assert abs(float(fb["E"][1]) - 0.25) < 1e-9 and float(fb["A"][1]) < 1e-9
     got = np.asarray(F.fit_power_batched(x, Y)["slope"])
     np.testing.assert_allclose(got, [F.fit_power_law(x, y)[0] for y in Y], atol=1e-10)
 
@@ -128,3 +136,14 @@ def test_fit_cli(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "t.csv"), "--x", "depth"]) == 2
     assert "--x: no column 'depth'" in capsys.readouterr().err
     assert main(["fit", str(tmp_path / "missing.csv"), "--x", "width"]) == 2
+
+
+def test_batched_fits_are_float64_even_with_x64_off():
+    import jax
+
+    x = np.geomspace(8, 1024, 12)
+    Y = 0.1 + 2.0 * x[None, :] ** -0.8 * np.array([[1.0], [1.5]])
+    with jax.enable_x64(False):
+        out = F.fit_offset_batched(x, Y)
+    assert out["slope"].dtype == np.float64
+    np.testing.assert_allclose(np.asarray(out["slope"]), -0.8, atol=1e-6)

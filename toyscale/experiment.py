@@ -96,7 +96,7 @@ class Experiment:
     precision: str = "float64"
     description: str = ""
     name: str = "experiment"
-    memory_mb: float = 1024.0
+    memory_mb: float | None = None  # None: default_memory_mb() of the backend at run time
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def values(self, name: str) -> tuple:
@@ -314,12 +314,14 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     run = doc.get("run", {})
     if not isinstance(run, dict) or set(run) - set(RUN_KEYS):
         raise UserError("run", f"expected a table with keys {', '.join(RUN_KEYS)}")
-    memory_mb = run.get("memory_mb", 1024.0)
-    if isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float)) or memory_mb <= 0:
+    memory_mb = run.get("memory_mb")
+    if memory_mb is not None and (isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float))
+                                  or memory_mb <= 0):
         raise UserError("run.memory_mb", f"expected a positive number, got {memory_mb!r}")
 
     exp = Experiment(model=model.name, seeds=seeds, params=params, sweep=sweep, precision=precision,
-                     description=str(doc.get("description", "")), name=name, memory_mb=float(memory_mb), raw=doc)
+                     description=str(doc.get("description", "")), name=name,
+                     memory_mb=None if memory_mb is None else float(memory_mb), raw=doc)
     if exp.n_configs > MAX_CONFIGS:
         raise UserError("sweep", f"{exp.n_configs} configurations; allowed: at most {MAX_CONFIGS}")
     if model.check_config is not None:

@@ -40,7 +40,12 @@ def slice_stats(sel, model, axis: str, xs) -> dict:
 
 
 def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> dict:
-    """Fit one check on the rows of ``df`` and compare with the model's theory."""
+    """Fit one check on the rows of ``df`` and compare with the model's theory.
+
+    Where the theory predicts no exponent (``pred.slope is None``) the data are shown unfitted,
+    unless ``check["fit_always"]`` (phase-diagram cells): then the slope is fitted over the
+    theory's validity interval (or ``fit_range``) and ``agrees`` is ``None``.
+    """
     axis, where = check["axis"], {k: _unjson(v) for k, v in check["where"].items()}
     sel = df
     for k, v in where.items():
@@ -72,7 +77,7 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
-    if pred.slope is None:
+    if pred.slope is None and not check.get("fit_always"):
         entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
                      reason="theory predicts no exponent in this regime; data shown, no fit")
         entry["_plot"] = (sel, xs_all, metric, None, pred, (lo, hi))
@@ -165,7 +170,9 @@ def evaluate_phase(df, model, fixed: dict, phase: dict, n_boot: int = 200) -> di
 
     Returns ``{"name", "axis", "over", "values": [v1s, v2s], "cells": [entry, ...],
     "maps": {"fitted", "ci_low", "ci_high", "theory", METRIC...}}`` with maps shaped
-    (len(v1s), len(v2s)); each cell entry is :func:`evaluate_check`'s.
+    (len(v1s), len(v2s)); each cell entry is :func:`evaluate_check`'s. Every cell is fitted, also
+    where the theory predicts no exponent (``theory`` is NaN there): the fitted map is the
+    measured phase diagram, the theory map says where theory has something to compare.
     """
     o1, o2 = phase["over"]
     v1s = sorted(set(df[o1]), key=float) if df[o1].dtype != object else sorted(set(df[o1]))
@@ -175,7 +182,7 @@ def evaluate_phase(df, model, fixed: dict, phase: dict, n_boot: int = 200) -> di
     cells = []
     for i, a in enumerate(v1s):
         for j, b in enumerate(v2s):
-            check = dict(phase, name=f"{phase['name']}[{o1}={a:g},{o2}={b:g}]", where={**phase["where"], o1: a, o2: b})
+            check = dict(phase, fit_always=True, name=f"{phase['name']}[{o1}={a:g},{o2}={b:g}]", where={**phase["where"], o1: a, o2: b})
             e = evaluate_check(df, model, fixed, check, n_boot=n_boot)
             e.pop("_plot", None)
             for k in ("fitted", "ci_low", "ci_high", "theory"):

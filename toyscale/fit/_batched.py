@@ -4,8 +4,8 @@ A vmapped ``while_loop`` runs until its slowest lane finishes (jax-ml/jax #20628
 estimator here uses a fixed amount of work: a fixed exponent grid and a fixed number of
 golden-section steps (variable projection), or a fixed number of optimiser steps.
 
-Call these with 64-bit mode on (``jax.config.update("jax_enable_x64", True)`` at start-up, as
-``toyscale run`` does for float64 experiments) to match the SciPy path to 1e-4 or better.
+They compute in float64 whatever the global setting (each switches JAX's 64-bit mode on for its
+own call with ``jax.enable_x64``), to match the SciPy path to 1e-4 or better.
 """
 
 from __future__ import annotations
@@ -19,31 +19,28 @@ import numpy as np
 _GOLD = 0.5 * (np.sqrt(5.0) - 1.0)
 
 
-def _nnls2(M, t):
-    """min ||M c - t||^2 over c >= 0 for M with 2 columns, closed form (all 4 active sets)."""
-    G = M.T @ M
-    h = M.T @ t
-    det = G[0, 0] * G[1, 1] - G[0, 1] ** 2
-    c_both = jnp.array([G[1, 1] * h[0] - G[0, 1] * h[1], G[0, 0] * h[1] - G[0, 1] * h[0]]) / det
-    c0 = jnp.array([jnp.maximum(h[0] / G[0, 0], 0.0), 0.0])
-    c1 = jnp.array([0.0, jnp.maximum(h[1] / G[1, 1], 0.0)])
-    cands = jnp.stack([jnp.where(jnp.all(c_both >= 0), c_both, c0), c0, c1])
-    res = jnp.sum((cands @ M.T - t) ** 2, axis=1)
-    i = jnp.argmin(res)
-    return cands[i], res[i]
+def _x64(fn):
+    """Run ``fn`` with JAX's 64-bit mode on (the fits are float64 by contract)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with jax.enable_x64(True):
+            return fn(*args, **kwargs)
+    return wrapper
 
 
-def _vp_offset_one(x, y, a):
-    M = jnp.stack([jnp.ones_like(x), x ** (-a)], axis=1) / y[:, None]
-    return _nnls2(M, jnp.ones_like(y))
-
-
+@_x64
 def fit_offset_batched(x, Y, *, a_max: float = 6.0, grid: int = 300, steps: int = 60):
     """Fit ``y = E + A x^(-a)`` to each row of ``Y`` by variable projection, all at once.
 
-    Same estimator as :func:`toyscale.fit.fit_offset_power_law` (relative residual, NNLS for
-    (E, A) >= 0): the exponent is located on a ``grid`` of ``(0.02, a_max]`` and refined by
-    ``steps`` golden-section iterations inside the bracketing grid cells.
+    Same estimator as :func:`toyscale.fit.fit_offset_power_law` (relative residual
+    ``sum_j ((E + A x_j^-a) / y_j - 1)^2``, NNLS for (E, A) >= 0): the exponent is located on a
+    ``grid`` of ``(0.02, a_max]`` and refined by ``steps`` golden-section iterations (one new
+    residual each) inside the bracketing grid cells.
+
+    The grid stage needs, per curve and grid exponent, only five weighted sums
+    (``sum w``, ``sum w f``, ``sum w f^2`` with ``w = 1/y^2``, and ``sum f/y``, ``sum 1/y``,
+    ``f = x^-a``), so for a shared ``x`` it is two (c, n) x (n, grid) matrix products; the
+    2 x 2 NNLS is solved in closed form from them.
 
     Args:
       x: (n,) axis values shared by all curves, or (c, n).
@@ -53,34 +50,88 @@ def fit_offset_batched(x, Y, *, a_max: float = 6.0, grid: int = 300, steps: int 
       dict of (c,) arrays ``slope`` (= -a), ``A``, ``E``, ``rss`` (relative residual sum of squares).
     """
     Y = jnp.asarray(Y)
-    x = jnp.broadcast_to(jnp.asarray(x, Y.dtype), Y.shape)
-    return _offset_kernel(x, Y, a_max, grid, steps)
+    x = jnp.asarray(x, Y.dtype)
+    if x.ndim == 1:
+        return _offset_kernel_shared(x, Y, a_max, grid, steps)
+    return _offset_kernel(jnp.broadcast_to(x, Y.shape), Y, a_max, grid, steps)
+
+
+def _nnls2_sums(g00, g01, g11, h0, h1, n):
+    """Closed-form 2-column NNLS from the normal-equation sums; returns (E, A, rss) (broadcast)."""
+    det = g00 * g11 - g01 ** 2
+    eb, ab = (g11 * h0 - g01 * h1) / det, (g00 * h1 - g01 * h0) / det
+    both_ok = (eb >= 0) & (ab >= 0)
+    e0 = jnp.maximum(h0 / g00, 0.0)          # A = 0
+    a1 = jnp.maximum(h1 / g11, 0.0)          # E = 0
+    r_both = jnp.where(both_ok, n - (eb * h0 + ab * h1), jnp.inf)  # at the unconstrained optimum
+    r0 = n - 2 * e0 * h0 + e0 ** 2 * g00
+    r1 = n - 2 * a1 * h1 + a1 ** 2 * g11
+    r_both, r0, r1 = jnp.broadcast_arrays(r_both, r0, r1)
+    i = jnp.argmin(jnp.stack([r_both, r0, r1]), axis=0)
+    E = jnp.where(i == 0, eb, jnp.where(i == 1, e0, 0.0))
+    A = jnp.where(i == 0, ab, jnp.where(i == 1, 0.0, a1))
+    return E, A, jnp.minimum(jnp.minimum(r_both, r0), r1)
+
+
+def _refine(x, Y, lo, hi, steps):
+    """Golden-section search of the exact relative residual on [lo, hi] per curve (vectorised)."""
+    def rss(a):
+        f = x ** (-a[:, None])
+        w1 = 1.0 / Y
+        E, A, _ = _nnls2_sums(jnp.sum(w1 ** 2, 1), jnp.sum(w1 ** 2 * f, 1), jnp.sum((w1 * f) ** 2, 1),
+                              jnp.sum(w1, 1), jnp.sum(w1 * f, 1), x.shape[1])
+        r = (E[:, None] + A[:, None] * f) * w1 - 1.0
+        return jnp.sum(r * r, 1), E, A
+
+    c, d = hi - _GOLD * (hi - lo), lo + _GOLD * (hi - lo)
+    fc, fd = rss(c)[0], rss(d)[0]
+
+    def step(_, s):
+        lo, hi, c, d, fc, fd = s
+        left = fc < fd
+        # left: the minimum is in [lo, d]; new points c' = d - g (d - lo), d' = c (reuse fc)
+        nlo, nhi = jnp.where(left, lo, c), jnp.where(left, d, hi)
+        new = jnp.where(left, nhi - _GOLD * (nhi - nlo), nlo + _GOLD * (nhi - nlo))
+        fnew = rss(new)[0]
+        nc, nd = jnp.where(left, new, d), jnp.where(left, c, new)
+        nfc, nfd = jnp.where(left, fnew, fd), jnp.where(left, fc, fnew)
+        return nlo, nhi, nc, nd, nfc, nfd
+
+    lo, hi, *_ = jax.lax.fori_loop(0, steps, step, (lo, hi, c, d, fc, fd))
+    a = 0.5 * (lo + hi)
+    r, E, A = rss(a)
+    return {"slope": -a, "A": A, "E": E, "rss": r}
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _offset_kernel_shared(x, Y, a_max, grid, steps):
+    agrid = jnp.linspace(0.02, a_max, grid, dtype=Y.dtype)
+    P = x[None, :] ** (-agrid[:, None])                      # (grid, n)
+    w1 = 1.0 / Y                                             # (c, n)
+    w2 = w1 * w1
+    g00 = jnp.sum(w2, 1)[:, None]
+    g01, g11 = w2 @ P.T, w2 @ (P * P).T                      # (c, grid)
+    h0, h1 = jnp.sum(w1, 1)[:, None], w1 @ P.T
+    _, _, res = _nnls2_sums(g00, g01, g11, h0, h1, x.shape[0])
+    i = jnp.argmin(res, axis=1)
+    lo, hi = agrid[jnp.maximum(i - 1, 0)], agrid[jnp.minimum(i + 1, grid - 1)]
+    return _refine(jnp.broadcast_to(x, Y.shape), Y, lo, hi, steps)
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
 def _offset_kernel(x, Y, a_max, grid, steps):
     agrid = jnp.linspace(0.02, a_max, grid, dtype=Y.dtype)
-
-    def one(xc, yc):
-        res = jax.vmap(lambda a: _vp_offset_one(xc, yc, a)[1])(agrid)
-        i = jnp.argmin(res)
-        lo, hi = agrid[jnp.maximum(i - 1, 0)], agrid[jnp.minimum(i + 1, grid - 1)]
-        f = lambda a: _vp_offset_one(xc, yc, a)[1]  # noqa: E731
-
-        def step(_, s):
-            lo, hi = s
-            c, d = hi - _GOLD * (hi - lo), lo + _GOLD * (hi - lo)
-            left = f(c) < f(d)
-            return jnp.where(left, lo, c), jnp.where(left, d, hi)
-
-        lo, hi = jax.lax.fori_loop(0, steps, step, (lo, hi))
-        a = 0.5 * (lo + hi)
-        (E, A), rss = _vp_offset_one(xc, yc, a)
-        return {"slope": -a, "A": A, "E": E, "rss": rss}
-
-    return jax.vmap(one)(x, Y)
+    P = x[:, None, :] ** (-agrid[None, :, None])             # (c, grid, n)
+    w1 = (1.0 / Y)[:, None, :]
+    w2 = w1 * w1
+    _, _, res = _nnls2_sums(jnp.sum(w2, 2), jnp.sum(w2 * P, 2), jnp.sum(w2 * P * P, 2),
+                            jnp.sum(w1, 2), jnp.sum(w1 * P, 2), x.shape[1])
+    i = jnp.argmin(res, axis=1)
+    lo, hi = agrid[jnp.maximum(i - 1, 0)], agrid[jnp.minimum(i + 1, grid - 1)]
+    return _refine(x, Y, lo, hi, steps)
 
 
+@_x64
 def fit_power_batched(x, Y):
     """Least squares ``log y = log A + slope log x`` for each row of ``Y`` (closed form)."""
     Y = jnp.asarray(Y)
@@ -100,6 +151,7 @@ def huber_objective_jax(theta, logN, logD, logL, delta=1e-3):
     return jnp.sum(jnp.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta)))
 
 
+@_x64
 def fit_joint_huber_batched(N, D, L, starts, *, delta: float = 1e-3, steps: int = 60, max_backtracking: int = 8):
     """Run L-BFGS (optax, fixed ``steps``) from every start at once; return all end points.
 

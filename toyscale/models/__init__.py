@@ -6,6 +6,7 @@ from toyscale.errors import UserError
 from toyscale.models.base import Metric, Model, Prediction
 
 _REGISTRY: dict[str, Model] = {}
+_BUILTINS_LOADED = False
 
 
 def register(model: Model) -> Model:
@@ -15,14 +16,13 @@ def register(model: Model) -> Model:
 
 
 def _load_builtin() -> None:
-    if _REGISTRY:
+    # A flag, not "registry is empty": a user (or test) model registered before the first lookup
+    # must not hide the built-in models.
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
         return
-    from toyscale.models import random_features  # noqa: F401
-
-    try:
-        from toyscale.models import superposition  # noqa: F401
-    except ImportError:  # pragma: no cover - model not present in this build
-        pass
+    _BUILTINS_LOADED = True
+    from toyscale.models import random_features, superposition  # noqa: F401
 
 
 def list_models() -> list[str]:
