@@ -22,22 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from toyscale.fit import fit_scaling
+from toyscale.models import superposition as sp
 from toyscale.models.superposition import curve_steps
 from toyscale.store import ResultStore
 from toyscale.theory import superposition as th
 
-#: A run is flagged unconverged when its loss fell by more than this fraction between the last
-#: two 10 % stretches of training AND by more than ``NOISE_FLAG`` standard errors of that
-#: difference (``sqrt(2) loss_sem``: the per-step losses are fresh-sample estimates, so a drift
-#: of a few percent can be sampling noise at small batch).
-DRIFT_FLAG = 0.05
-NOISE_FLAG = 3.0
-
-
-def unconverged(df):
-    """Boolean mask of the rows whose final loss is still falling beyond noise (see DRIFT_FLAG)."""
-    sem = df["loss_sem"] if "loss_sem" in df else 0.0
-    return (df.final_drift > DRIFT_FLAG) & (df.final_drift > NOISE_FLAG * np.sqrt(2.0) * sem)
+#: Convergence flag: the model's own (``toyscale.models.superposition.unconverged``).
+DRIFT_FLAG, NOISE_FLAG = sp.DRIFT_FLAG, sp.NOISE_FLAG
+unconverged = sp.unconverged
 
 
 def phase_table(df) -> dict:

@@ -186,6 +186,24 @@ def test_end_to_end_tiny_sweep(tmp_path):
     m = get_model("superposition")
     assert m.param("width").role == "shape" and m.param("weight_decay").role == "dynamic"
     assert run_experiment(exp, tmp_path, progress=False).computed == 0  # resumed: nothing to do
+    # the report counts the runs the model flags unconverged and draws the slice's loss curves
+    from toyscale.report import make_report
+
+    entries, _ = make_report(tmp_path)
+    e = entries[0]
+    strong = df[df.weight_decay == -1.0]
+    assert e["n_runs"] == len(strong) == 6
+    assert e["n_unconverged"] == int(sp.unconverged(strong).sum())
+    assert len(e["unconverged_runs"]) == e["n_unconverged"]
+    assert (tmp_path / "figures" / "strong_curves.png").stat().st_size > 0
+
+
+def test_unconverged_flag_needs_drift_beyond_noise():
+    import pandas as pd
+
+    df = pd.DataFrame({"final_drift": [0.01, 0.10, 0.10, -0.2], "loss_sem": [0.0, 0.001, 0.05, 0.0]})
+    # 1 %: below the 5 % threshold; 10 % with s.e. 0.1 %: flagged; 10 % with s.e. 5 %: noise; falling back up: no
+    assert sp.unconverged(df).tolist() == [False, True, False, False]
 
 
 @pytest.mark.slow

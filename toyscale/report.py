@@ -74,6 +74,13 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
             continue
         xs.append(x)
         Ys.append(vals)
+    if model.unconverged is not None:
+        ok_rows = sel[sel["status"] == "ok"]
+        flag = np.asarray(model.unconverged(ok_rows), bool) if len(ok_rows) else np.zeros(0, bool)
+        bad = ok_rows[flag]
+        entry["n_runs"] = int(len(ok_rows))
+        entry["n_unconverged"] = int(flag.sum())
+        entry["unconverged_runs"] = [{axis: _unjson(r[axis]), "seed": int(r["seed"])} for _, r in bad.iterrows()][:50]
     entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
@@ -150,10 +157,47 @@ def plot_check(entry: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_curves(entry: dict, model, fixed: dict, path: Path) -> None:
+    """Training curves of a check's slice (``model.curve``), colour = axis value, one line per
+    seed; runs the model flags unconverged (``model.unconverged``) dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sel = entry["_plot"][0]
+    sel = sel[sel["status"] == "ok"]
+    metric, xfn = model.curve
+    axis = entry["axis"]
+    if sel.empty or metric not in sel:
+        return
+    flag = np.asarray(model.unconverged(sel), bool) if model.unconverged is not None else np.zeros(len(sel), bool)
+    vals = sorted(set(float(v) for v in sel[axis]))
+    cmap = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=110)
+    for (_, r), bad in zip(sel.iterrows(), flag):
+        params = {**fixed, **{k: _unjson(r[k]) for k in r.index if k in model.param_names}}
+        c = cmap(vals.index(float(r[axis])) / max(1, len(vals) - 1))
+        ax.plot(xfn(params), np.asarray(r[metric], float), "--" if bad else "-", color=c, lw=0.8, alpha=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(metric)
+    n_bad = int(flag.sum())
+    ax.set_title(f"{entry['name']}: {metric}; colour = {axis} {vals[0]:g}..{vals[-1]:g}\n"
+                 f"{n_bad} of {len(sel)} runs flagged unconverged (dashed)", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def table(entries: list[dict]) -> str:
     """Markdown table: per check, regime, theory slope vs fitted slope with its CI."""
-    lines = ["| check | regime | axis | theory | fitted [95% CI] | agrees | points | fit range | held-out err | range-sensitive |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    conv = any("n_unconverged" in e for e in entries)
+    lines = ["| check | regime | axis | theory | fitted [95% CI] | agrees | points | fit range | held-out err | range-sensitive |"
+             + (" unconverged runs |" if conv else ""),
+             "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if conv else "")]
     for e in entries:
         ci = f" [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e.get("fitted") is not None else ""
         agrees = {True: "yes", False: "NO", None: "—"}[e.get("agrees")]
@@ -161,7 +205,8 @@ def table(entries: list[dict]) -> str:
         lines.append(f"| {e['name']} | {e['regime']} | {e['axis']} | {_fmt(e['theory'])} | "
                      f"{_fmt(e.get('fitted'))}{ci} | {agrees} | {e['n_points']} | {fr} | "
                      f"{'—' if e.get('heldout_rel_error') is None else format(e['heldout_rel_error'], '.1%')} | "
-                     f"{ {True: 'yes', False: 'no', None: '—'}[e.get('range_sensitive')] } |")
+                     f"{ {True: 'yes', False: 'no', None: '—'}[e.get('range_sensitive')] } |"
+                     + (f" {e['n_unconverged']} of {e['n_runs']} |" if "n_unconverged" in e else (" — |" if conv else "")))
     return "\n".join(lines)
 
 
@@ -269,6 +314,10 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
             fig = figdir / f"{e['name']}.png"
             plot_check(e, fig)
             e["figure"] = str(fig)
+            if model.curve is not None:
+                cfig = figdir / f"{e['name']}_curves.png"
+                plot_curves(e, model, fixed, cfig)
+                e["curves_figure"] = str(cfig)
             del e["_plot"]
         entries.append(e)
     phases = []
@@ -289,6 +338,9 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
     for e in entries:
         md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law): {e['theory_note']}"
                   + (f" — {e['reason']}" if e.get("reason") else "")
+                  + (f" Unconverged runs ({e['n_unconverged']}): "
+                     + ", ".join(f"{e['axis']}={u[e['axis']]:g} seed {u['seed']}" for u in e["unconverged_runs"]) + "."
+                     if e.get("n_unconverged") else "")
                   + (f" ![{e['name']}](figures/{e['name']}.png)" if e.get("figure") and not figures else ""))
     for ph in phases:
         fitted = np.array(ph["maps"]["fitted"], float)

@@ -84,6 +84,12 @@ class Model:
       example: a tiny experiment (``{"params": ..., "sweep": ..., "seeds": ...}``) that runs in
         seconds; the conformance tests run it for every registered model.
       references: papers the model and its theory come from.
+      unconverged: optional ``unconverged(df) -> boolean Series``: which stored rows (a pandas
+        DataFrame of ``status == "ok"`` rows) were still changing when training stopped. The
+        report counts and lists them per check; fits are not changed.
+      curve: optional ``(metric, steps)``: ``metric`` is a per-row training curve and
+        ``steps(params) -> array`` its x values from the row's parameters; the report draws the
+        curves of each check's slice beside the check's figure.
     """
 
     name: str
@@ -99,6 +105,8 @@ class Model:
     precision: str = "float32"
     example: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[str, ...] = field(default_factory=tuple)
+    unconverged: Callable[[Any], Any] | None = None
+    curve: tuple[str, Callable[[Mapping[str, Any]], Any]] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:

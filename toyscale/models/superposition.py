@@ -45,6 +45,12 @@ CURVE_POINTS = 16
 FINAL_FRACTION = 0.1
 #: A feature is represented when its row norm ``||W_i||`` exceeds this.
 REPRESENTED_NORM = 0.5
+#: A run is flagged unconverged when its loss fell by more than ``DRIFT_FLAG`` between the last
+#: two 10 % stretches of training AND by more than ``NOISE_FLAG`` standard errors of that
+#: difference (``sqrt(2) loss_sem``: the per-step losses are fresh-sample estimates, so a drift
+#: of a few percent can be sampling noise at small batch).
+DRIFT_FLAG = 0.05
+NOISE_FLAG = 3.0
 #: Learning rate at the end of the cosine schedule, as a fraction of the peak.
 END_LR_FRACTION = 0.05
 
@@ -338,6 +344,17 @@ def cell_bytes(static, nested) -> int:
     return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 4 * static["steps"]) + (1 << 20)
 
 
+def unconverged(df):
+    """Rows whose final loss is still falling beyond sampling noise (see ``DRIFT_FLAG``)."""
+    sem = df["loss_sem"] if "loss_sem" in df else 0.0
+    return (df["final_drift"] > DRIFT_FLAG) & (df["final_drift"] > NOISE_FLAG * np.sqrt(2.0) * sem)
+
+
+def _curve_x(params) -> np.ndarray:
+    lo, hi = curve_steps(int(params["steps"]))
+    return np.sqrt(np.maximum(lo, 1) * hi)
+
+
 def check_config(values) -> None:
     for n in values["n_features"]:
         for m in values["width"]:
@@ -366,6 +383,8 @@ MODEL = register(
         cell_bytes=cell_bytes,
         check_config=check_config,
         precision="float32",
+        unconverged=unconverged,
+        curve=("loss_curve", _curve_x),
         references=(
             "Liu, Liu & Gore 2025, Superposition Yields Robust Neural Scaling",
             "Elhage et al. 2022, Toy Models of Superposition",
