@@ -369,8 +369,6 @@ def check_config(values) -> None:
 EXAMPLE = {"seeds": 2, "params": {"n_features": 64, "batch_size": 32, "steps": 40, "warmup": 4},
            "sweep": {"width": [4, 8], "weight_decay": [-1.0, 0.5]}}
 
-_extra = {"example": EXAMPLE} if "example" in Model.__dataclass_fields__ else {}
-
 MODEL = register(
     Model(
         name="superposition",
@@ -389,6 +387,6 @@ MODEL = register(
             "Liu, Liu & Gore 2025, Superposition Yields Robust Neural Scaling",
             "Elhage et al. 2022, Toy Models of Superposition",
         ),
-        **_extra,
+        example=EXAMPLE,
     )
 )
