@@ -109,3 +109,21 @@ def test_ols_finite_size_formula_matches_simulation():
     ratio = excess.mean(0) / pred.mean(0)
     se = (excess / pred.mean(0)).std(0) / math.sqrt(seeds)
     assert np.all(np.abs(ratio - 1) < 4 * se + 0.02), (ratio, se)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1e-3])
+def test_gram_accumulation_and_direct_paths_agree(monkeypatch, ridge):
+    """The accelerator path (Grams accumulated over blocks) and the CPU path (formed directly)."""
+    import jax
+
+    from toyscale.models import random_features as rf
+
+    static = {"latent_dim": 128, "teacher": "power", "minnorm": ridge == 0.0, "width_inf": False,
+              "activation": "linear", "learner": "ridge"}
+    nested = {"width": (4.0, 8.0, 16.0, 24.0), "samples": (8.0, 12.0, 20.0, 32.0, float("inf"))}
+    dyn = {"alpha": 1.0, "beta": 0.25, "ridge": ridge, "noise": 0.1}
+    out = {}
+    for acc in (False, True):
+        monkeypatch.setattr(rf, "_accumulate_grams", lambda acc=acc: acc)
+        out[acc] = np.asarray(rf.evaluate(static, nested, dyn, jax.random.key(1))["loss"])
+    np.testing.assert_allclose(out[False], out[True], rtol=1e-9)
