@@ -7,7 +7,7 @@
 ``toyscale.fit.fit_scaling`` (bootstrap CI over seeds, or over points with one seed), drawn beside
 the represented fraction at the largest width and the theory exponent of the regime that fraction
 implies (``toyscale.theory.superposition``: -1 strong, finite-n tail-sum slope weak, none
-between). Cells with a run whose ``final_drift`` exceeds ``DRIFT_FLAG`` are marked ``*``. Writes
+between). Cells with a run whose ``final_drift`` exceeds the model's ``DRIFT_FLAG`` (``toyscale.models.superposition.unconverged``) are marked ``*``. Writes
 ``DIR/phase.json`` too. ``curves``: the stored loss curves (``loss_curve`` at ``curve_steps``),
 one panel per weight decay, with unconverged runs listed.
 """
@@ -23,14 +23,8 @@ import numpy as np
 
 from toyscale.fit import fit_scaling
 from toyscale.models import superposition as sp
-from toyscale.models.superposition import curve_steps
 from toyscale.store import ResultStore
 from toyscale.theory import superposition as th
-
-#: Convergence flag: the model's own (``toyscale.models.superposition.unconverged``).
-DRIFT_FLAG, NOISE_FLAG = sp.DRIFT_FLAG, sp.NOISE_FLAG
-unconverged = sp.unconverged
-
 
 def phase_table(df) -> dict:
     """Fitted width exponent, its CI, represented fraction and theory exponent per (wd, alpha) cell."""
@@ -51,7 +45,7 @@ def phase_table(df) -> dict:
             frac = np.array([ok[ok.width == x].represented_fraction.mean() for x in xs])
             cell = {"weight_decay": wd, "alpha": a, "widths": xs, "n_seeds": len(seeds),
                     "represented_fraction": frac.tolist(), "max_drift": float(ok.final_drift.max()),
-                    "unconverged": int(unconverged(ok).sum())}
+                    "unconverged": int(sp.unconverged(ok).sum())}
             pred = th.predict("width", {"n_features": n, "alpha": a, "weight_decay": wd}, xs,
                               stats={"represented_fraction": frac})
             cell.update(regime=pred.regime, theory=pred.slope)
@@ -96,8 +90,8 @@ def plot_phase(ph: dict, path: Path) -> None:
         fig.colorbar(im, ax=ax, shrink=0.85)
     w = ph["cells"][0]["widths"]
     fig.suptitle(f"superposition phase diagram: n = {ph['n_features']}, widths {w[0]:g}..{w[-1]:g} "
-                 f"({len(w)}), {ph['cells'][0]['n_seeds']} seed(s); * = a run's loss still falling > {DRIFT_FLAG:.0%} "
-                 f"(and > {NOISE_FLAG:g} s.e.) over the last 10 % of steps", fontsize=9)
+                 f"({len(w)}), {ph['cells'][0]['n_seeds']} seed(s); * = a run's loss still falling > {sp.DRIFT_FLAG:.0%} "
+                 f"(and > {sp.NOISE_FLAG:g} s.e.) over the last 10 % of steps", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -112,13 +106,12 @@ def plot_curves(df, path: Path) -> list[dict]:
     import matplotlib.pyplot as plt
 
     steps = int(df.steps.iloc[0])
-    lo, hi = curve_steps(steps)
-    t = np.sqrt(np.maximum(lo, 1) * hi)
+    t = sp.curve_midpoints(steps)
     wds = sorted(set(df.weight_decay.astype(float)))
     widths = sorted(set(df.width))
     cmap = plt.get_cmap("viridis")
     fig, axes = plt.subplots(1, len(wds), figsize=(4.5 * len(wds), 3.8), dpi=110, squeeze=False)
-    flagged = unconverged(df)
+    flagged = sp.unconverged(df)
     for ax, wd in zip(axes[0], wds):
         sel = df[np.isclose(df.weight_decay, wd)]
         for idx, r in sel.iterrows():
@@ -131,8 +124,8 @@ def plot_curves(df, path: Path) -> list[dict]:
         ax.set_xlabel("step")
         ax.set_ylabel("loss (window mean)")
         ax.set_title(f"weight_decay = {wd:g}; colour = width {widths[0]}..{widths[-1]}", fontsize=8)
-    fig.suptitle(f"loss curves; dots: final-stretch mean\ndashed: unconverged (drift > {DRIFT_FLAG:.0%} "
-                 f"and > {NOISE_FLAG:g} s.e.)", fontsize=8)
+    fig.suptitle(f"loss curves; dots: final-stretch mean\ndashed: unconverged (drift > {sp.DRIFT_FLAG:.0%} "
+                 f"and > {sp.NOISE_FLAG:g} s.e.)", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -175,8 +168,8 @@ def main(argv=None) -> int:
                   f"{c['max_drift']:6.3f} {c['regime']}")
     else:
         bad = plot_curves(df, fig)
-        print(f"{len(bad)} of {len(df)} runs flagged unconverged (final_drift > {DRIFT_FLAG} and > "
-              f"{NOISE_FLAG:g} sqrt(2) loss_sem); final_drift range {df.final_drift.min():+.3f}..{df.final_drift.max():+.3f}:")
+        print(f"{len(bad)} of {len(df)} runs flagged unconverged (final_drift > {sp.DRIFT_FLAG} and > "
+              f"{sp.NOISE_FLAG:g} sqrt(2) loss_sem); final_drift range {df.final_drift.min():+.3f}..{df.final_drift.max():+.3f}:")
         for b in bad:
             print("  ", b)
     print(f"wrote {fig}")

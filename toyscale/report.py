@@ -74,13 +74,15 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
             continue
         xs.append(x)
         Ys.append(vals)
+    entry["_sel"] = sel  # private (not written): the slice, for figures and phase maps
     if model.unconverged is not None:
         ok_rows = sel[sel["status"] == "ok"]
         flag = np.asarray(model.unconverged(ok_rows), bool) if len(ok_rows) else np.zeros(0, bool)
-        bad = ok_rows[flag]
+        entry["_unconverged"] = flag  # aligned with the slice's ok rows
         entry["n_runs"] = int(len(ok_rows))
         entry["n_unconverged"] = int(flag.sum())
-        entry["unconverged_runs"] = [{axis: _unjson(r[axis]), "seed": int(r["seed"])} for _, r in bad.iterrows()][:50]
+        entry["unconverged_runs"] = [{axis: _unjson(r[axis]), "seed": int(r["seed"])}
+                                     for _, r in ok_rows[flag].iterrows()][:50]
     entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
@@ -165,13 +167,13 @@ def plot_curves(entry: dict, model, fixed: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sel = entry["_plot"][0]
+    sel = entry["_sel"]
     sel = sel[sel["status"] == "ok"]
     metric, xfn = model.curve
     axis = entry["axis"]
     if sel.empty or metric not in sel:
         return
-    flag = np.asarray(model.unconverged(sel), bool) if model.unconverged is not None else np.zeros(len(sel), bool)
+    flag = entry.get("_unconverged", np.zeros(len(sel), bool))
     vals = sorted(set(float(v) for v in sel[axis]))
     cmap = plt.get_cmap("viridis")
     fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=110)
@@ -210,6 +212,13 @@ def table(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _drop_private(entry: dict) -> dict:
+    """Remove the in-memory keys (``_sel``, ``_plot``, ...) that are not written to JSON."""
+    for k in [k for k in entry if k.startswith("_")]:
+        del entry[k]
+    return entry
+
+
 def evaluate_phase(df, model, fixed: dict, phase: dict, n_boot: int = 200) -> dict:
     """Fit ``phase['axis']`` in every cell of the ``phase['over']`` grid (a phase diagram).
 
@@ -229,12 +238,10 @@ def evaluate_phase(df, model, fixed: dict, phase: dict, n_boot: int = 200) -> di
         for j, b in enumerate(v2s):
             check = dict(phase, fit_always=True, name=f"{phase['name']}[{o1}={a:g},{o2}={b:g}]", where={**phase["where"], o1: a, o2: b})
             e = evaluate_check(df, model, fixed, check, n_boot=n_boot)
-            e.pop("_plot", None)
+            sel = e["_sel"]
+            _drop_private(e)
             for k in ("fitted", "ci_low", "ci_high", "theory"):
                 maps[k][i, j] = np.nan if e.get(k) is None else e[k]
-            sel = df[np.isclose(df[o1].astype(float), float(a)) & np.isclose(df[o2].astype(float), float(b))]
-            for k, v in phase["where"].items():
-                sel = sel[sel[k] == v] if isinstance(v, str) else sel[np.isclose(sel[k].astype(float), float(_unjson(v)))]
             ok = sel[sel["status"] == "ok"]
             if len(ok):
                 xmax = (e.get("fit_range") or [None, ok[phase["axis"]].astype(float).max()])[1]
@@ -318,8 +325,7 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
                 cfig = figdir / f"{e['name']}_curves.png"
                 plot_curves(e, model, fixed, cfig)
                 e["curves_figure"] = str(cfig)
-            del e["_plot"]
-        entries.append(e)
+        entries.append(_drop_private(e))
     phases = []
     for phase in meta.get("phases", []):
         ph = evaluate_phase(df, model, fixed, phase)
@@ -327,7 +333,7 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
         plot_phase(ph, fig)
         phases.append({"name": ph["name"], "axis": ph["axis"], "over": ph["over"], "values": ph["values"],
                        "figure": str(fig), "maps": {k: v.tolist() for k, v in ph["maps"].items()},
-                       "cells": [{k: v for k, v in c.items() if not k.startswith("_")} for c in ph["cells"]]})
+                       "cells": ph["cells"]})
     if phases:
         _atomic_write_bytes(store.root / "phases.json", json.dumps(_clean(phases), indent=2, default=float).encode())
     counts = df["status"].value_counts().to_dict()

@@ -50,10 +50,7 @@ def fit_offset_batched(x, Y, *, a_max: float = 6.0, grid: int = 300, steps: int 
       dict of (c,) arrays ``slope`` (= -a), ``A``, ``E``, ``rss`` (relative residual sum of squares).
     """
     Y = jnp.asarray(Y)
-    x = jnp.asarray(x, Y.dtype)
-    if x.ndim == 1:
-        return _offset_kernel_shared(x, Y, a_max, grid, steps)
-    return _offset_kernel(jnp.broadcast_to(x, Y.shape), Y, a_max, grid, steps)
+    return _offset_kernel(jnp.asarray(x, Y.dtype), Y, a_max, grid, steps)
 
 
 def _nnls2_sums(g00, g01, g11, h0, h1, n):
@@ -75,11 +72,13 @@ def _nnls2_sums(g00, g01, g11, h0, h1, n):
 
 def _refine(x, Y, lo, hi, steps):
     """Golden-section search of the exact relative residual on [lo, hi] per curve (vectorised)."""
+    w1 = 1.0 / Y                                  # loop invariants: only f = x^-a changes
+    w2 = w1 * w1
+    g00, h0 = jnp.sum(w2, 1), jnp.sum(w1, 1)
+
     def rss(a):
         f = x ** (-a[:, None])
-        w1 = 1.0 / Y
-        E, A, _ = _nnls2_sums(jnp.sum(w1 ** 2, 1), jnp.sum(w1 ** 2 * f, 1), jnp.sum((w1 * f) ** 2, 1),
-                              jnp.sum(w1, 1), jnp.sum(w1 * f, 1), x.shape[1])
+        E, A, _ = _nnls2_sums(g00, jnp.sum(w2 * f, 1), jnp.sum(w2 * f * f, 1), h0, jnp.sum(w1 * f, 1), x.shape[1])
         r = (E[:, None] + A[:, None] * f) * w1 - 1.0
         return jnp.sum(r * r, 1), E, A
 
@@ -104,34 +103,20 @@ def _refine(x, Y, lo, hi, steps):
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
-def _offset_kernel_shared(x, Y, a_max, grid, steps):
+def _offset_kernel(x, Y, a_max, grid, steps):
+    """Grid stage + golden-section refinement; ``x`` is (n,) shared or (c, n) per curve."""
     agrid = jnp.linspace(0.02, a_max, grid, dtype=Y.dtype)
-    P = x[None, :] ** (-agrid[:, None])                      # (grid, n)
-    w1 = 1.0 / Y                                             # (c, n)
+    P = x[..., None, :] ** (-agrid[:, None])      # (grid, n) shared, (c, grid, n) per curve
+    sub = "cn,gn->cg" if x.ndim == 1 else "cn,cgn->cg"  # shared x: plain matrix products
+    w1 = 1.0 / Y
     w2 = w1 * w1
-    g00 = jnp.sum(w2, 1)[:, None]
-    g01, g11 = w2 @ P.T, w2 @ (P * P).T                      # (c, grid)
-    h0, h1 = jnp.sum(w1, 1)[:, None], w1 @ P.T
-    _, _, res = _nnls2_sums(g00, g01, g11, h0, h1, x.shape[0])
+    _, _, res = _nnls2_sums(jnp.sum(w2, 1)[:, None], jnp.einsum(sub, w2, P), jnp.einsum(sub, w2, P * P),
+                            jnp.sum(w1, 1)[:, None], jnp.einsum(sub, w1, P), Y.shape[1])
     i = jnp.argmin(res, axis=1)
     lo, hi = agrid[jnp.maximum(i - 1, 0)], agrid[jnp.minimum(i + 1, grid - 1)]
     return _refine(jnp.broadcast_to(x, Y.shape), Y, lo, hi, steps)
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3, 4))
-def _offset_kernel(x, Y, a_max, grid, steps):
-    agrid = jnp.linspace(0.02, a_max, grid, dtype=Y.dtype)
-    P = x[:, None, :] ** (-agrid[None, :, None])             # (c, grid, n)
-    w1 = (1.0 / Y)[:, None, :]
-    w2 = w1 * w1
-    _, _, res = _nnls2_sums(jnp.sum(w2, 2), jnp.sum(w2 * P, 2), jnp.sum(w2 * P * P, 2),
-                            jnp.sum(w1, 2), jnp.sum(w1 * P, 2), x.shape[1])
-    i = jnp.argmin(res, axis=1)
-    lo, hi = agrid[jnp.maximum(i - 1, 0)], agrid[jnp.minimum(i + 1, grid - 1)]
-    return _refine(x, Y, lo, hi, steps)
-
-
-@_x64
 def fit_power_batched(x, Y):
     """Least squares ``log y = log A + slope log x`` for each row of ``Y`` (closed form)."""
     Y = jnp.asarray(Y)

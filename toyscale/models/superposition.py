@@ -350,9 +350,14 @@ def unconverged(df):
     return (df["final_drift"] > DRIFT_FLAG) & (df["final_drift"] > NOISE_FLAG * np.sqrt(2.0) * sem)
 
 
-def _curve_x(params) -> np.ndarray:
-    lo, hi = curve_steps(int(params["steps"]))
+def curve_midpoints(steps: int) -> np.ndarray:
+    """Step at which each ``loss_curve`` window is drawn: the geometric middle of the window."""
+    lo, hi = curve_steps(steps)
     return np.sqrt(np.maximum(lo, 1) * hi)
+
+
+def _curve_x(params) -> np.ndarray:
+    return curve_midpoints(int(params["steps"]))
 
 
 def check_config(values) -> None:
