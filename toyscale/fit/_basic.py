@@ -24,6 +24,9 @@ class SlopeFit:
         points), the lower end clipped at 0 (both coefficients are fitted as non-negative).
       n_points: number of x values fitted; ``fit_range``: (min x, max x) fitted.
       n_boot: bootstrap replicates; ``resampled``: ``"seeds"`` or ``"points"``.
+      n_boot_at_bound: offset law: replicates whose exponent landed on an end of the search
+        interval (not identified on that resample); when > 0 the slope interval reaches the
+        bound only because the search stops there, so its end there is not determined.
     """
 
     law: str
@@ -38,6 +41,7 @@ class SlopeFit:
     resampled: str = "seeds"
     boot: tuple = field(default=(), repr=False)  # bootstrap replicates (slope, params) for intervals
     params_ci: dict = field(default_factory=dict)
+    n_boot_at_bound: int = 0
 
     def predict(self, x):
         """Evaluate the fitted law at ``x``."""
@@ -97,8 +101,7 @@ def _offset_fit(x, y, a_max: float = 6.0) -> tuple[float, float, float, bool]:
                           options={"xatol": 1e-8})
     a = float(opt.x)
     E, A = _vp_residual(a, x, y)[1]
-    at_bound = bool(a - A_MIN < 1e-4 or a_max - a < 1e-4)
-    return a, float(A), float(E), at_bound
+    return a, float(A), float(E), _on_bound(a, a_max)
 
 
 def fit_offset_power_law(x, y, a_max: float = 6.0) -> tuple[float, float, float]:
@@ -171,7 +174,12 @@ def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 
         params_ci[k] = (max(plo, 0.0), phi)
     return SlopeFit(law=law, slope=slope, ci_low=lo, ci_high=hi, params=params, n_points=len(x),
                     fit_range=(float(x[0]), float(x[-1])), level=level, n_boot=len(boots),
-                    resampled="seeds" if s >= 2 else "points", boot=tuple(boots), params_ci=params_ci)
+                    resampled="seeds" if s >= 2 else "points", boot=tuple(boots), params_ci=params_ci,
+                    n_boot_at_bound=sum(law == "offset" and _on_bound(-b[0]) for b in boots))
+
+
+def _on_bound(a, a_max: float = 6.0) -> bool:
+    return bool(a - A_MIN < 1e-4 or a_max - a < 1e-4)
 
 
 def _interval(estimate, reps, s, level) -> tuple[float, float]:

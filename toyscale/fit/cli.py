@@ -79,7 +79,7 @@ def add_parser(sub) -> None:
                    help="huber: run the 4500 starts as one jitted batch (default: off)")
     p.add_argument("--boot", type=_int_or_raw, default=None, metavar="B",
                    help="bootstrap resamples for intervals (default: 1000 for power/offset, 0 for joint)")
-    p.add_argument("--breaks", type=_int_or_raw, default=1, help="number of breaks (broken; default: 1)")
+    p.add_argument("--breaks", type=_int_or_raw, default=1, help="number of breaks of --law broken (default: 1)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (default: text)")
     p.set_defaults(func=run)
 
@@ -201,13 +201,23 @@ def run(args) -> int:
         ymean = np.nanmean(Y, 1)
         out.update(slope=res.slope, ci=[res.ci_low, res.ci_high],
                    params=res.params, params_ci={k: list(v) for k, v in res.params_ci.items()},
-                   bootstrap=res.resampled, n_boot=res.n_boot, n_x=len(np.unique(xs)),
+                   bootstrap=res.resampled, n_boot=res.n_boot, n_boot_at_bound=res.n_boot_at_bound,
+                   ci_determined=_ci_determined(res), n_x=len(np.unique(xs)),
                    **F.heldout_error(xs, ymean, law=args.law), **F.range_sensitivity(xs, ymean, law=args.law))
     if args.json:
         print(json.dumps(_finite(out), indent=2))
     else:
         _print(out)
     return 0
+
+
+def _ci_determined(res) -> bool:
+    """False when bootstrap refits with an unidentified exponent (on the search bound) drive the
+    interval: any of them with seeds (they inflate the standard error), or at least the tail
+    fraction (1 - level) / 2 of them with points (they reach the percentile)."""
+    if not res.n_boot_at_bound:
+        return True
+    return res.resampled == "points" and res.n_boot_at_bound / res.n_boot < (1 - res.level) / 2
 
 
 def _finite(v):
@@ -241,7 +251,13 @@ def _print(out: dict) -> None:
     ci = out.get("params_ci", out.get("ci")) or {}
     if "slope" in out:
         boot = f"({out['n_boot']} {out['bootstrap']} bootstrap)" if out["n_boot"] else "(no bootstrap)"
-        print(f"  slope = {out['slope']:+.4f}{_fmt_ci(out['ci'], '+.4f') if out['n_boot'] else ''} {boot}")
+        if not out["ci_determined"]:
+            ci = {}
+            boot = "95% CI not determined " + boot
+        print(f"  slope = {out['slope']:+.4f}{_fmt_ci(out['ci'], '+.4f') if out['n_boot'] and ci else ''} {boot}")
+        if out.get("n_boot_at_bound"):
+            print(f"    ({out['n_boot_at_bound']} of {out['n_boot']} bootstrap refits put the exponent on an end of "
+                  "its search interval: not identified on those resamples)")
         if out.get("heldout_rel_error") is not None:
             print(f"  held-out error at x = {out['heldout_x']}: {out['heldout_rel_error']:.2%}")
         if "slope_lower" in out:
@@ -252,7 +268,7 @@ def _print(out: dict) -> None:
                 print(f"    ({out['range_note']})")
     for k, v in out.get("params", {}).items():
         if isinstance(v, (int, float)):
-            extra = _fmt_ci(ci.get(k), ".4g") if isinstance(ci, dict) and (k in ci or out.get("n_boot")) else ""
+            extra = _fmt_ci(ci.get(k), ".4g") if isinstance(ci, dict) and k in ci else ""
             print(f"  {k} = {v:.4g}{extra}")
         else:
             print(f"  {k} = {v}")
