@@ -19,8 +19,14 @@ class SlopeFit:
         slope ± t_{s-1} · SE_boot · sqrt(s/(s-1)); with one seed, the percentile interval of
         a bootstrap over points.
       params: ``{"A": ..., "E": ...}`` (``E`` only for the offset law).
+      params_ci: ``{name: (low, high)}`` bootstrap intervals of every entry of ``params`` at
+        ``level``, by the same rule as the slope's (t interval with seeds, percentile with
+        points), the lower end clipped at 0 (both coefficients are fitted as non-negative).
       n_points: number of x values fitted; ``fit_range``: (min x, max x) fitted.
       n_boot: bootstrap replicates; ``resampled``: ``"seeds"`` or ``"points"``.
+      n_boot_at_bound: offset law: replicates whose exponent landed on an end of the search
+        interval (not identified on that resample); when > 0 the slope interval reaches the
+        bound only because the search stops there, so its end there is not determined.
     """
 
     law: str
@@ -34,6 +40,8 @@ class SlopeFit:
     n_boot: int = 0
     resampled: str = "seeds"
     boot: tuple = field(default=(), repr=False)  # bootstrap replicates (slope, params) for intervals
+    params_ci: dict = field(default_factory=dict)
+    n_boot_at_bound: int = 0
 
     def predict(self, x):
         """Evaluate the fitted law at ``x``."""
@@ -57,11 +65,18 @@ def fit_power_law(x, y) -> tuple[float, float]:
     """Least squares on ``log y = log A + slope log x``; returns ``(slope, A)``.
 
     Ordinary least squares in log-log space (the maximum-likelihood fit under multiplicative
-    log-normal noise). Requires ``y > 0``.
+    log-normal noise). Requires ``y > 0`` and at least two distinct ``x`` (else ``ValueError``:
+    a line through points at one abscissa has no slope).
     """
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    if len(np.unique(lx)) < 2:
+        raise ValueError("fit_power_law needs at least 2 distinct x values")
     slope, intercept = np.polyfit(lx, ly, 1)
     return float(slope), float(np.exp(intercept))
+
+
+#: lower end of the exponent search of the offset law (the upper end is ``a_max``)
+A_MIN = 0.02
 
 
 def _vp_residual(a, x, y):
@@ -71,17 +86,14 @@ def _vp_residual(a, x, y):
     return rnorm, coef
 
 
-def fit_offset_power_law(x, y, a_max: float = 6.0) -> tuple[float, float, float]:
-    """Fit ``y = E + A x^(-a)`` by variable projection; returns ``(slope=-a, A, E)``.
+def _offset_fit(x, y, a_max: float = 6.0) -> tuple[float, float, float, bool]:
+    """Variable-projection fit of ``y = E + A x^-a``; returns ``(a, A, E, at_bound)``.
 
-    For each exponent ``a`` the linear coefficients ``(E, A) >= 0`` are the non-negative least
-    squares solution of the relative residual ``(E + A x^-a - y) / y`` (a first-order log
-    residual); ``a`` is found by a grid search then bounded Brent refinement. Separating the
-    linear from the nonlinear parameters avoids the badly conditioned direct 3-parameter fit
-    (Golub & Pereyra 1973; used for scaling laws by Open-Athena/scaling-law-analysis).
+    ``at_bound`` is true when the exponent estimate sits on an end of the search interval
+    ``[A_MIN, a_max]`` (within 1e-4, far below the grid step): the data do not identify it.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
-    grid = np.linspace(0.02, a_max, 300)
+    grid = np.linspace(A_MIN, a_max, 300)
     res = [(_vp_residual(a, x, y)[0], a) for a in grid]
     i = int(np.argmin([r for r, _ in res]))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
@@ -89,7 +101,23 @@ def fit_offset_power_law(x, y, a_max: float = 6.0) -> tuple[float, float, float]
                           options={"xatol": 1e-8})
     a = float(opt.x)
     E, A = _vp_residual(a, x, y)[1]
-    return -a, float(A), float(E)
+    return a, float(A), float(E), _on_bound(a, a_max)
+
+
+def fit_offset_power_law(x, y, a_max: float = 6.0) -> tuple[float, float, float]:
+    """Fit ``y = E + A x^(-a)`` by variable projection; returns ``(slope=-a, A, E)``.
+
+    For each exponent ``a`` the linear coefficients ``(E, A) >= 0`` are the non-negative least
+    squares solution of the relative residual ``(E + A x^-a - y) / y`` (a first-order log
+    residual); ``a`` is found by a grid search on ``[0.02, a_max]`` then bounded Brent
+    refinement. Separating the linear from the nonlinear parameters avoids the badly
+    conditioned direct 3-parameter fit (Golub & Pereyra 1973; used for scaling laws by
+    Open-Athena/scaling-law-analysis). When the data do not identify the exponent (a nearly
+    flat curve, too few points) the estimate lands on an end of the search interval;
+    :func:`toyscale.fit.range_sensitivity` reports such fits as not determined.
+    """
+    a, A, E, _ = _offset_fit(x, y, a_max)
+    return -a, A, E
 
 
 def _fit(law, x, y):
@@ -134,25 +162,39 @@ def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 
                 xb = x
             else:
                 idx = np.sort(rng.integers(0, len(x), len(x)))
-                if len(np.unique(idx)) < 3:
-                    continue
                 xb, yb = x[idx], y[idx]
+                if len(np.unique(xb)) < 3:  # distinct x, not rows: a table may repeat x values
+                    continue
             if np.all(np.isfinite(yb)) and np.all(yb > 0):
                 boots.append(_fit(law, xb, yb))
+    lo, hi = _interval(slope, [b[0] for b in boots], s, level)
+    params_ci = {}
+    for k, v in params.items():
+        plo, phi = _interval(v, [b[1][k] for b in boots], s, level)
+        params_ci[k] = (max(plo, 0.0), phi)
+    return SlopeFit(law=law, slope=slope, ci_low=lo, ci_high=hi, params=params, n_points=len(x),
+                    fit_range=(float(x[0]), float(x[-1])), level=level, n_boot=len(boots),
+                    resampled="seeds" if s >= 2 else "points", boot=tuple(boots), params_ci=params_ci,
+                    n_boot_at_bound=sum(law == "offset" and _on_bound(-b[0]) for b in boots))
+
+
+def _on_bound(a, a_max: float = 6.0) -> bool:
+    return bool(a - A_MIN < 1e-4 or a_max - a < 1e-4)
+
+
+def _interval(estimate, reps, s, level) -> tuple[float, float]:
+    """Bootstrap interval of one quantity from its replicates ``reps`` (``s`` seeds, 1 = points)."""
     q = (1 - level) / 2
-    if not boots:
-        lo, hi = np.nan, np.nan
-    elif s >= 2:
+    if len(reps) < 2:
+        return float("nan"), float("nan")
+    if s >= 2:
         # Few seeds: a percentile interval under-covers (87.5 % at s = 8 in 200 replicates).
         # Use the bootstrap standard error, rescaled by sqrt(s/(s-1)) (the resampled mean's
         # variance is (s-1)/s of the unbiased one), with Student-t quantiles on s-1 dof.
         from scipy.stats import t as student_t
 
-        se = np.std([b[0] for b in boots], ddof=1) * np.sqrt(s / (s - 1))
+        se = np.std(reps, ddof=1) * np.sqrt(s / (s - 1))
         half = student_t.ppf(1 - q, s - 1) * se
-        lo, hi = slope - half, slope + half
-    else:
-        lo, hi = np.quantile([b[0] for b in boots], [q, 1 - q])
-    return SlopeFit(law=law, slope=slope, ci_low=float(lo), ci_high=float(hi), params=params, n_points=len(x),
-                    fit_range=(float(x[0]), float(x[-1])), level=level, n_boot=len(boots),
-                    resampled="seeds" if s >= 2 else "points", boot=tuple(boots))
+        return float(estimate - half), float(estimate + half)
+    lo, hi = np.quantile(reps, [q, 1 - q])
+    return float(lo), float(hi)

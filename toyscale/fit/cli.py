@@ -23,6 +23,26 @@ EPILOG = """examples:
 """
 
 
+LAWS = ("power", "offset", "broken", "joint")
+METHODS = ("vp", "huber")
+
+
+def _int_or_raw(text: str):
+    """argparse type: an int, or the raw text (``run`` rejects it with a one-line user error)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _error(parser, message):
+    """One-line argparse errors (missing FILE, unknown option), status 2, like every user error."""
+    import sys
+
+    print(f"toyscale: fit: {message}; allowed: see `toyscale fit --help`", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def add_parser(sub) -> None:
     import argparse
 
@@ -30,21 +50,37 @@ def add_parser(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Fit a power law, a power law with offset, a broken power law, or the joint "
                                    "law L(N, D) = E + A N^-a + B D^-b to columns of a CSV or Parquet file.")
+    p.error = lambda message: _error(p, message)
+    parse_known = p.parse_known_args
+
+    def strict_parse(args=None, namespace=None):  # unknown options: one line from here, not two from the top
+        ns, extra = parse_known(args, namespace)
+        if extra:
+            _error(p, f"unrecognized arguments: {' '.join(extra)}")
+        return ns, extra
+
+    p.parse_known_args = strict_parse
     p.add_argument("file", help="CSV or Parquet table")
-    p.add_argument("--law", default="power", choices=["power", "offset", "broken", "joint"])
-    p.add_argument("--x", help="axis column (power, offset, broken)")
+    p.add_argument("--law", default="power", metavar="{" + ",".join(LAWS) + "}",
+                   help="y = A x^s (power), y = E + A x^s (offset), smoothly broken power law (broken), "
+                        "L = E + A N^-a + B D^-b (joint) (default: power)")
+    p.add_argument("--x", help="axis column (power, offset, broken; required for them)")
     p.add_argument("--y", default="loss", help="response column (default: loss)")
-    p.add_argument("--seed-col", help="column of seeds: bootstrap over seeds (power, offset)")
-    p.add_argument("--n", help="model-size column (joint)")
-    p.add_argument("--d", help="data-size column (joint)")
+    p.add_argument("--seed-col", help="column of seeds: bootstrap over seeds (power, offset; default: "
+                                      "bootstrap over points)")
+    p.add_argument("--n", help="model-size column (joint; required for it)")
+    p.add_argument("--d", help="data-size column (joint; or --flops)")
     p.add_argument("--flops", help="compute column; D = FLOP / (6 N) (joint, instead of --d)")
-    p.add_argument("--drop-highest", type=int, default=0, metavar="K", help="drop the K rows with highest y")
-    p.add_argument("--method", default="vp", choices=["vp", "huber"], help="joint-law estimator (default vp)")
-    p.add_argument("--batched", action="store_true", help="huber: run the 4500 starts as one jitted batch")
-    p.add_argument("--boot", type=int, default=0, help="bootstrap resamples for intervals (default: 1000 for "
-                                                        "power/offset, 0 for joint)")
-    p.add_argument("--breaks", type=int, default=1, help="number of breaks (broken)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--drop-highest", type=_int_or_raw, default=0, metavar="K",
+                   help="drop the K rows with highest y (default: 0)")
+    p.add_argument("--method", default="vp", metavar="{" + ",".join(METHODS) + "}",
+                   help="joint-law estimator: variable projection or Huber/L-BFGS-B multi-start (default: vp)")
+    p.add_argument("--batched", action="store_true",
+                   help="huber: run the 4500 starts as one jitted batch (default: off)")
+    p.add_argument("--boot", type=_int_or_raw, default=None, metavar="B",
+                   help="bootstrap resamples for intervals (default: 1000 for power/offset, 0 for joint)")
+    p.add_argument("--breaks", type=_int_or_raw, default=1, help="number of breaks of --law broken (default: 1)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (default: text)")
     p.set_defaults(func=run)
 
 
@@ -52,12 +88,18 @@ def _load(path: str):
     import pandas as pd
 
     p = Path(path)
-    if not p.exists():
-        raise UserError(path, "no such file")
+    kind = "Parquet" if p.suffix in (".parquet", ".pq") else "CSV"
+    if not p.is_file():
+        raise UserError("FILE", f"no such file {path!r}; allowed: a readable CSV or Parquet file")
     try:
-        return pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
+        df = pd.read_parquet(p) if kind == "Parquet" else pd.read_csv(p)
     except Exception as e:  # noqa: BLE001 - any parse error is the user's file
-        raise UserError(path, f"cannot read as {'Parquet' if p.suffix in ('.parquet', '.pq') else 'CSV'}: {e}") from None
+        msg = " ".join(str(e).split())  # one line
+        raise UserError("FILE", f"cannot read {path!r} as {kind}: {msg}; allowed: a {kind} table with a "
+                                "header row") from None
+    if len(df.columns) == 0 or len(df) == 0:
+        raise UserError("FILE", f"{path!r} has no rows; allowed: a table with a header row and data rows")
+    return df
 
 
 def _col(df, name, flag):
@@ -65,16 +107,56 @@ def _col(df, name, flag):
         raise UserError(flag, f"required for this law; allowed: one of the columns {list(df.columns)}")
     if name not in df.columns:
         raise UserError(flag, f"no column {name!r}; allowed: {list(df.columns)}")
-    v = np.asarray(df[name], float)
-    if not np.all(np.isfinite(v)) or np.any(v <= 0):
-        raise UserError(flag, f"column {name!r} must be finite and positive for a log-log fit")
+    try:
+        v = np.asarray(df[name], float)
+    except (TypeError, ValueError):
+        raise UserError(flag, f"column {name!r} is not numeric; allowed: a numeric column of "
+                              f"{list(df.columns)}") from None
+    bad = ~np.isfinite(v) | (v <= 0)
+    if bad.any():
+        raise UserError(flag, f"column {name!r} has {int(bad.sum())} non-positive or missing values "
+                              f"(first: {float(v[int(np.argmax(bad))])}); allowed: finite values > 0 "
+                              "(the fit is in log-log space)")
     return v
+
+
+def _int_flag(value, flag, lo, hi=None):
+    allowed = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+    if not isinstance(value, int):
+        raise UserError(flag, f"{value!r} is not an integer; allowed: {allowed}")
+    if value < lo or (hi is not None and value > hi):
+        raise UserError(flag, f"{value} is out of range; allowed: {allowed}")
+    return value
+
+
+def _check_args(args, n_rows):
+    """Validate the flags that do not need the columns (before any compute)."""
+    if args.law not in LAWS:
+        raise UserError("--law", f"unknown law {args.law!r}; allowed: {', '.join(LAWS)}")
+    if args.method not in METHODS:
+        raise UserError("--method", f"unknown method {args.method!r}; allowed: {', '.join(METHODS)}")
+    if args.boot is not None:
+        _int_flag(args.boot, "--boot", 0)
+        if args.law == "broken" and args.boot:
+            raise UserError("--boot", "no bootstrap for --law broken; allowed: --boot with power, offset, joint")
+    _int_flag(args.breaks, "--breaks", 1)
+    _int_flag(args.drop_highest, "--drop-highest", 0)
+    if n_rows - args.drop_highest < 3:
+        raise UserError("--drop-highest", f"{args.drop_highest} would leave {n_rows - args.drop_highest} of "
+                                          f"{n_rows} rows; allowed: an integer in [0, {max(n_rows - 3, 0)}]")
+
+
+def _distinct(v, flag, name, need, what):
+    k = len(np.unique(v))
+    if k < need:
+        raise UserError(flag, f"column {name!r} has {k} distinct values; allowed: at least {need} ({what})")
 
 
 def run(args) -> int:
     from toyscale import fit as F
 
     df = _load(args.file)
+    _check_args(args, len(df))
     y_col = args.y
     _col(df, y_col, "--y")
     if args.drop_highest:
@@ -87,21 +169,27 @@ def run(args) -> int:
             D = _col(df, args.flops, "--flops") / (6 * N)
         else:
             D = _col(df, args.d, "--d")
+        _distinct(N, "--n", args.n, 3, "model sizes, for the N exponent")
+        _distinct(D, "--flops" if args.flops else "--d", args.flops or args.d, 3, "data sizes, for the D exponent")
+        if len(y) < 6:
+            raise UserError("FILE", f"{len(y)} rows; allowed: at least 6 rows for the 5-parameter joint law")
         if args.method == "huber":
-            import jax
-
-            jax.config.update("jax_enable_x64", True)
+            # SciPy path is NumPy float64; the batched path runs under its own scoped jax.enable_x64
             fitter = lambda n, d, l: F.fit_joint(n, d, l, method="huber", batched=args.batched)  # noqa: E731
         else:
             fitter = F.fit_joint_vp
-        res = F.bootstrap_joint(fitter, N, D, y, n_boot=args.boot) if args.boot else fitter(N, D, y)
-        out.update(method=args.method, params=res.as_dict(), ci=res.ci, objective=res.objective)
+        boot = args.boot or 0
+        res = F.bootstrap_joint(fitter, N, D, y, n_boot=boot) if boot else fitter(N, D, y)
+        out.update(method=args.method, params=res.as_dict(), ci=res.ci, objective=res.objective, n_boot=boot)
     elif args.law == "broken":
         x = _col(df, args.x, "--x")
+        need = 3 * args.breaks + 3  # (b, c0) + 3 per break, and at least one residual dof
+        _distinct(x, "--x", args.x, need, f"{3 * args.breaks + 2} parameters for --breaks {args.breaks}, plus one")
         res = F.fit_broken_power_law(x, y, n_breaks=args.breaks)
         out.update(params={"c": res.c, "b": res.b, "c0": res.c0, "breaks": res.breaks}, slopes=res.slopes)
     else:
         x = _col(df, args.x, "--x")
+        _distinct(x, "--x", args.x, 3, f"for the {'2' if args.law == 'power' else '3'}-parameter {args.law} law")
         if args.seed_col:
             if args.seed_col not in df.columns:
                 raise UserError("--seed-col", f"no column {args.seed_col!r}; allowed: {list(df.columns)}")
@@ -109,29 +197,78 @@ def run(args) -> int:
             xs, Y = table.index.to_numpy(float), table.to_numpy(float)
         else:
             xs, Y = x, y[:, None]
-        res = F.fit_scaling(xs, Y, law=args.law, n_boot=args.boot or 1000)
-        out.update(slope=res.slope, ci=[res.ci_low, res.ci_high], params=res.params, bootstrap=res.resampled,
-                   **F.heldout_error(xs, np.nanmean(Y, 1), law=args.law), **F.range_sensitivity(xs, np.nanmean(Y, 1), law=args.law))
+        res = F.fit_scaling(xs, Y, law=args.law, n_boot=1000 if args.boot is None else args.boot)
+        ymean = np.nanmean(Y, 1)
+        out.update(slope=res.slope, ci=[res.ci_low, res.ci_high],
+                   params=res.params, params_ci={k: list(v) for k, v in res.params_ci.items()},
+                   bootstrap=res.resampled, n_boot=res.n_boot, n_boot_at_bound=res.n_boot_at_bound,
+                   ci_determined=_ci_determined(res), n_x=len(np.unique(xs)),
+                   **F.heldout_error(xs, ymean, law=args.law), **F.range_sensitivity(xs, ymean, law=args.law))
     if args.json:
-        print(json.dumps(out, indent=2, default=float))
+        print(json.dumps(_finite(out), indent=2))
     else:
         _print(out)
     return 0
 
 
+def _ci_determined(res) -> bool:
+    """False when bootstrap refits with an unidentified exponent (on the search bound) drive the
+    interval: any of them with seeds (they inflate the standard error), or at least the tail
+    fraction (1 - level) / 2 of them with points (they reach the percentile)."""
+    if not res.n_boot_at_bound:
+        return True
+    return res.resampled == "points" and res.n_boot_at_bound / res.n_boot < (1 - res.level) / 2
+
+
+def _finite(v):
+    """JSON-safe copy: NaN/inf -> null (strict JSON has no NaN), tuples -> lists, NumPy -> Python."""
+    if isinstance(v, dict):
+        return {k: _finite(u) for k, u in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(u) for u in v]
+    if isinstance(v, (np.integer, bool, int)) and not isinstance(v, np.floating):
+        return v if isinstance(v, (bool, int)) else int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
+def _fmt_ci(lo_hi, fmt):
+    if lo_hi is None or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in lo_hi):
+        return "  (no interval)"
+    return f"  95% CI [{lo_hi[0]:{fmt}}, {lo_hi[1]:{fmt}}]"
+
+
+def _half(slope, se):
+    return "not determined" if slope is None else f"{slope:+.3f} ± {se:.3f}"
+
+
 def _print(out: dict) -> None:
-    print(f"law: {out['law']}" + (f" ({out['method']})" if "method" in out else "") + f", {out['n_points']} points")
-    ci = out.get("ci") or {}
+    head = f"law: {out['law']}" + (f" ({out['method']})" if "method" in out else "") + f", {out['n_points']} rows"
+    if "n_x" in out and out["n_x"] != out["n_points"]:
+        head += f" at {out['n_x']} x values"
+    print(head)
+    ci = out.get("params_ci", out.get("ci")) or {}
     if "slope" in out:
-        print(f"  slope = {out['slope']:+.4f}  95% CI [{out['ci'][0]:+.4f}, {out['ci'][1]:+.4f}] ({out['bootstrap']} bootstrap)")
+        boot = f"({out['n_boot']} {out['bootstrap']} bootstrap)" if out["n_boot"] else "(no bootstrap)"
+        if not out["ci_determined"]:
+            ci = {}
+            boot = "95% CI not determined " + boot
+        print(f"  slope = {out['slope']:+.4f}{_fmt_ci(out['ci'], '+.4f') if out['n_boot'] and ci else ''} {boot}")
+        if out.get("n_boot_at_bound"):
+            print(f"    ({out['n_boot_at_bound']} of {out['n_boot']} bootstrap refits put the exponent on an end of "
+                  "its search interval: not identified on those resamples)")
         if out.get("heldout_rel_error") is not None:
             print(f"  held-out error at x = {out['heldout_x']}: {out['heldout_rel_error']:.2%}")
-        if out.get("range_sensitive") is not None:
-            print(f"  lower/upper-half slopes {out['slope_lower']:+.3f} / {out['slope_upper']:+.3f}"
-                  f"{'  (RANGE-SENSITIVE)' if out['range_sensitive'] else ''}")
+        if "slope_lower" in out:
+            flag = {True: "  (RANGE-SENSITIVE)", False: "", None: "  (range sensitivity not determined)"}
+            print(f"  lower/upper-half slopes {_half(out['slope_lower'], out['slope_lower_se'])} / "
+                  f"{_half(out['slope_upper'], out['slope_upper_se'])}{flag[out['range_sensitive']]}")
+            if out.get("range_note"):
+                print(f"    ({out['range_note']})")
     for k, v in out.get("params", {}).items():
         if isinstance(v, (int, float)):
-            extra = f"  95% CI [{ci[k][0]:.4g}, {ci[k][1]:.4g}]" if isinstance(ci, dict) and k in ci else ""
+            extra = _fmt_ci(ci.get(k), ".4g") if isinstance(ci, dict) and k in ci else ""
             print(f"  {k} = {v:.4g}{extra}")
         else:
             print(f"  {k} = {v}")
