@@ -1,8 +1,21 @@
-"""toyscale: solvable toy models of neural scaling laws, swept as one jitted program."""
+"""toyscale: solvable toy models of neural scaling laws, swept as one jitted program, fitted with
+honest uncertainty, and held against the exponents theory derives.
+
+Public API::
+
+    toyscale.run(experiment, out=None, *, quick=False, set=(), progress=True) -> Results
+    toyscale.load(out) -> Results
+    toyscale.load_experiment(path, quick=False, overrides=()) -> Experiment
+    toyscale.list_models() / toyscale.get_model(name)
+    toyscale.fit            # the fitting toolkit (power, offset, joint, broken laws; bootstrap)
+    toyscale.UserError      # bad input, naming the field
+
+See ``help(toyscale.run)`` and the README.
+"""
 
 import os as _os
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def _xla_cpu_workaround() -> None:
@@ -18,3 +31,11 @@ def _xla_cpu_workaround() -> None:
 
 
 _xla_cpu_workaround()
+
+from toyscale import fit  # noqa: E402
+from toyscale.api import Results, load, run  # noqa: E402
+from toyscale.errors import UserError  # noqa: E402
+from toyscale.experiment import Experiment, load_experiment  # noqa: E402
+from toyscale.models import get_model, list_models  # noqa: E402
+
+__all__ = ["Experiment", "Results", "UserError", "fit", "get_model", "list_models", "load", "load_experiment", "run"]

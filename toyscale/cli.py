@@ -94,21 +94,30 @@ def _cmd_run(args) -> int:
           f"{s.seconds:.1f} s; status {s.statuses or {}}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)
-    if not args.no_report and (exp.checks or exp.phases):
+    if not args.no_report and (exp.checks or exp.phases or exp.frontiers):
         _report(out)
     return 1 if s.failed_chunks else 0
 
 
 def _report(out, figures=None) -> None:
-    from toyscale.report import make_report, table
+    from toyscale.report import frontier_table, make_report, table
 
-    entries, phases = make_report(out, figures=figures)
-    if entries:
-        print(table(entries))
-    for ph in phases:
+    rep = make_report(out, figures=figures)
+    if rep.checks:
+        print(table(rep.checks))
+    for e in rep.checks:
+        if e.get("reason") and e.get("fitted") is None and e.get("theory") is not None:
+            print(f"{e['name']}: not fitted: {e['reason']}")
+    for ph in rep.phases:
         print(f"phase diagram {ph['name']}: {len(ph['cells'])} cells -> {ph['figure']}")
-    print(f"\nwrote {Path(out) / 'summary.json'}, {Path(out) / 'report.md'}, figures in "
-          f"{figures or Path(out) / 'figures'}")
+    if rep.frontiers:
+        print(frontier_table(rep.frontiers))
+        for f in rep.frontiers:
+            if f.get("reason"):
+                print(f"{f['name']}: not measured: {f['reason']}")
+    written = [str(Path(out) / "summary.json"), str(Path(out) / "report.md")]
+    where = f"; {len(rep.figures)} figures in {figures or Path(out) / 'figures'}" if rep.figures else "; no figures"
+    print(f"\nwrote {', '.join(written)}{where}")
 
 
 def main(argv=None) -> int:

@@ -46,9 +46,11 @@ import numpy as np
 from toyscale.errors import UserError
 from toyscale.models import get_model
 
-TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "quick", "run")
-PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show")
-CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric")
+TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
+            "run")
+PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses")
+CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses")
+FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses")
 RUN_KEYS = ("memory_mb",)
 MAX_CONFIGS = 5_000_000
 
@@ -63,6 +65,20 @@ class Check:
     fit_range: tuple[float, float] | None = None
     tolerance: float = 0.1
     metric: str | None = None
+    statuses: tuple[str, ...] | None = None  # statuses whose rows are fitted (default: the usable ones)
+
+
+@dataclass(frozen=True)
+class FrontierSpec:
+    """A compute-optimal frontier: IsoFLOP envelope of the ``size`` x ``time`` grid in a slice."""
+
+    name: str
+    size: str
+    time: str
+    where: Mapping[str, Any]
+    metric: str | None = None
+    tolerance: float = 0.1
+    statuses: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,7 @@ class Phase:
     tolerance: float = 0.1
     metric: str | None = None
     show: tuple[str, ...] = ()
+    statuses: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,7 @@ class Experiment:
     sweep: Mapping[str, tuple]
     checks: tuple[Check, ...] = ()
     phases: tuple["Phase", ...] = ()
+    frontiers: tuple[FrontierSpec, ...] = ()
     precision: str = "float64"
     description: str = ""
     name: str = "experiment"
@@ -305,8 +323,13 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     for p in model.params:
         if p.name in params_in:
             params[p.name] = p.coerce(params_in[p.name], f"params.{p.name}")
-        elif p.name not in sweep_in:
+        elif p.name not in sweep_in and p.default_from is None:
             params[p.name] = p.default
+    for p in model.params:
+        if p.default_from is not None and p.name not in params_in and p.name not in sweep_in:
+            if p.default_from in sweep_in:
+                raise UserError(f"params.{p.name}", f"set {p.name} explicitly when {p.default_from} is swept")
+            params[p.name] = p.coerce(params[p.default_from], f"params.{p.name}")
     sweep = {}
     for k, spec in sweep_in.items():
         sweep[k] = _coerce_axis(model.param(k), _axis_values(spec, f"sweep.{k}"), f"sweep.{k}")
@@ -328,7 +351,8 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
         model.check_config({n: list(exp.values(n)) for n in names})
     checks = _checks(doc.get("checks", []), exp, model)
     phases = _phases(doc.get("phases", []), exp, model)
-    return Experiment(**{**exp.__dict__, "checks": checks, "phases": phases})
+    frontiers = _frontiers(doc.get("frontiers", []), exp, model)
+    return Experiment(**{**exp.__dict__, "checks": checks, "phases": phases, "frontiers": frontiers})
 
 
 def _match(values: tuple, x) -> Any:
@@ -396,6 +420,7 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
         metric = c.get("metric")
         if metric is not None and metric not in metric_names:
             raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")
+        statuses = _statuses(c.get("statuses"), f"{f}.statuses", model)
         name = c.get("name", axis)
         if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
             raise UserError(f"{f}.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
@@ -407,11 +432,65 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
             if not isinstance(show, list) or any(m not in metric_names for m in show):
                 raise UserError(f"{f}.show", f"expected a list of metrics; allowed: {', '.join(metric_names)}")
             out.append(Phase(name=name, axis=axis, over=over, where=where, fit_range=fr, tolerance=float(tol),
-                             metric=metric, show=tuple(show)))
+                             metric=metric, show=tuple(show), statuses=statuses))
         else:
-            out.append(Check(name=name, axis=axis, where=where, fit_range=fr, tolerance=float(tol), metric=metric))
+            out.append(Check(name=name, axis=axis, where=where, fit_range=fr, tolerance=float(tol), metric=metric,
+                             statuses=statuses))
     return tuple(out)
 
 
 def _phases(raw, exp: Experiment, model) -> tuple[Phase, ...]:
     return _checks(raw, exp, model, table="phases")
+
+
+def _statuses(raw, field: str, model):
+    if raw is None:
+        return None
+    names = model.status_names
+    if not isinstance(raw, list) or not raw or any(not isinstance(x, str) or x not in names for x in raw):
+        raise UserError(field, f"expected a non-empty list of statuses; allowed: {', '.join(names)}")
+    return tuple(raw)
+
+
+def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
+    """``[[frontiers]]``: compute-optimal frontier of a ``size`` x ``time`` grid (toyscale.frontier)."""
+    if not isinstance(raw, list):
+        raise UserError("frontiers", "expected an array of tables ([[frontiers]])")
+    out, seen = [], set()
+    metric_names = [m.name for m in model.metrics]
+    for i, c in enumerate(raw):
+        f = f"frontiers[{i}]"
+        if not isinstance(c, dict):
+            raise UserError(f, "expected a table")
+        bad = set(c) - set(FRONTIER_KEYS)
+        if bad:
+            raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(FRONTIER_KEYS)}")
+        if model.compute is None:
+            raise UserError(f, f"model {model.name} declares no training compute; frontiers need one")
+        size, time = c.get("size", "width"), c.get("time", "steps")
+        for key, ax in (("size", size), ("time", time)):
+            if not isinstance(ax, str) or ax not in exp.sweep or len(exp.sweep[ax]) < 2:
+                raise UserError(f"{f}.{key}", f"{ax!r} is not an axis swept over >= 2 values; allowed: "
+                                              f"{', '.join(a for a, v in exp.sweep.items() if len(v) > 1) or '(none)'}")
+        if size == time:
+            raise UserError(f"{f}.time", "must differ from size")
+        try:  # the where-table rules of a check along `size`, with `time` free
+            check = _checks([{k: v for k, v in c.items() if k in ("where",)} | {"axis": size, "name": "_"}],
+                            Experiment(**{**exp.__dict__, "sweep": {k: v for k, v in exp.sweep.items() if k != time}}),
+                            model)[0]
+        except UserError as e:
+            raise UserError(e.field.replace("checks[0]", f), e.message) from None
+        where = {k: v for k, v in check.where.items() if k != time}
+        metric = c.get("metric")
+        if metric is not None and metric not in metric_names:
+            raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")
+        tol = c.get("tolerance", 0.1)
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
+            raise UserError(f"{f}.tolerance", f"expected a positive number, got {tol!r}")
+        name = c.get("name", f"frontier_{size}")
+        if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name) or name in seen:
+            raise UserError(f"{f}.name", f"expected a new name of letters, digits, '-', '_' or '.', got {name!r}")
+        seen.add(name)
+        out.append(FrontierSpec(name=name, size=size, time=time, where=where, metric=metric, tolerance=float(tol),
+                                statuses=_statuses(c.get("statuses"), f"{f}.statuses", model)))
+    return tuple(out)

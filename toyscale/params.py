@@ -41,6 +41,9 @@ class Param:
       choices: allowed values for strings.
       allow_inf: numbers may be ``inf`` (e.g. ``samples = inf`` is the population limit).
       role: how the sweep engine executes swept values; see the module docstring.
+      default_from: name of another parameter whose fixed value this one takes when the
+        experiment sets neither ``params.NAME`` nor ``sweep.NAME`` (the recorded ``steps`` of a
+        trained model default to its ``horizon``: one row at the end of training).
     """
 
     name: str
@@ -53,10 +56,13 @@ class Param:
     choices: tuple[str, ...] | None = None
     allow_inf: bool = False
     role: str = "dynamic"
+    default_from: str | None = None
 
     def __post_init__(self):
         if self.role not in ROLES:
             raise ValueError(f"Param {self.name}: role must be one of {ROLES}")
+        if self.type is str and self.role != "static":
+            raise ValueError(f"Param {self.name}: a string parameter must be static (it selects code)")
 
     def allowed(self) -> str:
         """Human-readable description of the allowed values."""

@@ -2,14 +2,21 @@
 
 Fit-range rule (documented in the README): a check fits the swept values of its axis that lie
 in ``fit_range`` if the experiment gives one, else in the theory's validity interval
-(``Prediction.valid``: before finite-size plateaus). Values where any seed's status is not
-``ok`` are dropped and counted. At least 3 values are needed for a fit.
+(``Prediction.valid``: before finite-size plateaus). Rows are fitted when their status is one
+the check accepts (default: the model's *usable* statuses -- ``ok`` and e.g. ``unconverged``,
+whose metrics are valid measurements at their budget); an axis value where some seed has no
+accepted row is dropped and counted. At least 3 values are needed for a fit. Rows with a usable
+status other than ``ok`` are counted per check (``n_flagged``) and drawn dashed in the curves.
+
+Figures are drawn with matplotlib's object API (``matplotlib.figure.Figure``): no pyplot, no
+backend switch, so a notebook's backend is left alone.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +35,38 @@ def _fmt(x, nd=3):
     return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.{nd}f}"
 
 
-def slice_stats(sel, model, axis: str, xs) -> dict:
-    """Seed-mean of every scalar metric at each axis value (``ok`` rows only)."""
-    ok = sel[sel["status"] == "ok"]
+def _g(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def slice_label(where: dict, fixed: dict | None = None, keys=()) -> str:
+    """``alpha=1, beta=0.25, samples=inf``: the slice a figure shows (``where`` plus ``keys`` of ``fixed``)."""
+    items = {k: fixed[k] for k in keys if fixed and k in fixed}
+    items.update({k: _unjson(v) for k, v in where.items()})
+    return ", ".join(f"{k}={_g(v)}" for k, v in items.items())
+
+
+def _select(df, where: dict):
+    sel = df
+    for k, v in where.items():
+        v = _unjson(v)
+        sel = sel[sel[k] == v] if isinstance(v, str) else sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9)]
+    return sel
+
+
+def slice_stats(sel, model, axis: str, xs, accepted) -> dict:
+    """Seed-mean of every scalar metric at each axis value (accepted rows only)."""
+    ok = sel[sel["status"].isin(accepted)]
     out = {}
     for m in model.metrics:
-        if m.size == 0:
-            g = ok.groupby(ok[axis].astype(float))[m.name].mean()
+        if m.name in ok and (len(ok) == 0 or np.ndim(ok[m.name].iloc[0]) == 0):
+            g = ok.groupby(ok[axis].astype(float))[m.name].apply(lambda s: np.nanmean(s.to_numpy(float)) if s.notna().any() else np.nan)
             out[m.name] = np.array([g.get(float(x), np.nan) for x in xs])
     return out
+
+
+def _theory_params(model, fixed, where, axis):
+    return {k: v for k, v in {**fixed, **{k: _unjson(v) for k, v in where.items()}}.items() if k != axis}
 
 
 def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> dict:
@@ -44,48 +74,53 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
 
     Where the theory predicts no exponent (``pred.slope is None``) the data are shown unfitted,
     unless ``check["fit_always"]`` (phase-diagram cells): then the slope is fitted over the
-    theory's validity interval (or ``fit_range``) and ``agrees`` is ``None``.
+    theory's validity interval (or ``fit_range``) and ``agrees`` is ``None``. A theory curve
+    (``Prediction.curve``) is scored: ``curve_rel_error`` is the largest relative deviation
+    of the curve from the measured seed-mean over the fitted axis values
+    (``curve_rel_error_median`` the median).
     """
-    axis, where = check["axis"], {k: _unjson(v) for k, v in check["where"].items()}
-    sel = df
-    for k, v in where.items():
-        sel = sel[sel[k] == v] if isinstance(v, str) else sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9)]
-    params = {**fixed, **where}
+    axis, where = check["axis"], check["where"]
+    sel = _select(df, where)
+    accepted = tuple(check.get("statuses") or model.usable_statuses())
+    params = _theory_params(model, fixed, where, axis)
     if check.get("metric"):
         params["_metric"] = check["metric"]  # theories that predict several metrics read this
     xs_all = sorted(set(float(x) for x in sel[axis]))
-    pred = model.theory(axis, params, xs_all, stats=slice_stats(sel, model, axis, xs_all))
+    pred = model.theory.predict(axis, params, xs_all, stats=slice_stats(sel, model, axis, xs_all, accepted))
     metric = check.get("metric") or pred.metric
     law = pred.law
     lo, hi = check.get("fit_range") or pred.valid
     entry = {"name": check["name"], "model": model.name, "axis": axis, "regime": pred.regime,
              "theory": pred.slope, "metric": metric, "law": law, "where": check["where"],
-             "theory_note": pred.note, "tolerance": check.get("tolerance", 0.1)}
+             "slice": slice_label(where), "theory_note": pred.note, "tolerance": check.get("tolerance", 0.1),
+             "statuses_fitted": list(accepted)}
     seeds = sorted(set(sel["seed"]))
     xs, Ys, dropped = [], [], []
     for x in xs_all:
         if not (lo <= x <= hi) or not math.isfinite(x):
             continue
         rows = sel[np.isclose(sel[axis].astype(float), x)]
-        ok = (rows["status"] == "ok").all() and len(rows) == len(seeds)
+        ok = rows["status"].isin(accepted).all() and len(rows) == len(seeds)
         vals = rows.set_index("seed")[metric].reindex(seeds).to_numpy(float)
         if not ok or not np.all(vals > 0):
             dropped.append(x)
             continue
         xs.append(x)
         Ys.append(vals)
+    counts = sel["status"].value_counts().to_dict()
+    flagged = sel[sel["status"].isin([s for s in accepted if s != "ok"])]
+    entry.update(n_runs=int(len(sel)), status_counts={k: int(v) for k, v in counts.items()},
+                 n_flagged=int(len(flagged)),
+                 flagged_runs=[{axis: _unjson(r[axis]), "seed": int(r["seed"]), "status": r["status"]}
+                               for _, r in flagged.iterrows()][:50])
     entry["_sel"] = sel  # private (not written): the slice, for figures and phase maps
-    if model.unconverged is not None:
-        ok_rows = sel[sel["status"] == "ok"]
-        flag = np.asarray(model.unconverged(ok_rows), bool) if len(ok_rows) else np.zeros(0, bool)
-        entry["_unconverged"] = flag  # aligned with the slice's ok rows
-        entry["n_runs"] = int(len(ok_rows))
-        entry["n_unconverged"] = int(flag.sum())
-        entry["unconverged_runs"] = [{axis: _unjson(r[axis]), "seed": int(r["seed"])}
-                                     for _, r in ok_rows[flag].iterrows()][:50]
     entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
+    if pred.curve is not None and xs:
+        ymean = np.mean(np.array(Ys), axis=1)
+        rel = np.abs(np.asarray(pred.curve(np.array(xs)), float) - ymean) / ymean
+        entry.update(curve_rel_error=float(np.max(rel)), curve_rel_error_median=float(np.median(rel)))
     if pred.slope is None and not check.get("fit_always"):
         entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
                      reason="theory predicts no exponent in this regime; data shown, no fit")
@@ -93,7 +128,8 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
         return entry
     if len(xs) < 3:
         entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
-                     reason=f"only {len(xs)} usable axis values in [{lo:g}, {hi:g}]")
+                     reason=f"only {len(xs)} usable axis values in [{lo:g}, {hi:g}] (dropped: {dropped})")
+        entry["_plot"] = (sel, xs_all, metric, None, pred, (lo, hi))
         return entry
     fit = fit_scaling(np.array(xs), np.array(Ys), law=law, n_boot=n_boot if law == "power" else min(n_boot, 200))
     entry.update(fitted=fit.slope, ci_low=fit.ci_low, ci_high=fit.ci_high, fit_params=fit.params,
@@ -111,16 +147,38 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     return entry
 
 
-def plot_check(entry: dict, path: Path) -> None:
-    """Data (mean ± sd over seeds), fitted law and theory slope on log-log axes."""
-    import matplotlib
+def _figure(ncols=1, size=(5.2, 4.0)):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = Figure(figsize=(size[0] * ncols, size[1]), dpi=110)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
 
+
+def _log_axes(ax, xlabel, ylabel):
+    """Log-log axes; minor tick labels off (they overlap on axes spanning less than a decade)."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for a in (ax.xaxis, ax.yaxis):
+        a.set_minor_formatter(NullFormatter())
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+def check_figure(entry: dict):
+    """Figure of one check: data (mean ± s.e.m. over seeds), fitted law, theory slope and curve."""
     sel, xs_all, metric, fit, pred, (lo, hi) = entry["_plot"]
     axis = entry["axis"]
-    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=110)
+    fig, (ax,) = _figure()
     xs, mean, sd = [], [], []
     for x in xs_all:
         if not math.isfinite(x):
@@ -135,80 +193,75 @@ def plot_check(entry: dict, path: Path) -> None:
     ax.errorbar(xs[infit], mean[infit], yerr=sd[infit], fmt="o", color="C0", ms=4, capsize=2,
                 label=f"{metric} (mean ± s.e.m., {entry['n_seeds']} seeds)")
     if (~infit).any():
-        ax.errorbar(xs[~infit], mean[~infit], yerr=sd[~infit], fmt="o", mfc="none", color="C0", ms=4, capsize=2, alpha=0.6, label="not fitted")
+        ax.errorbar(xs[~infit], mean[~infit], yerr=sd[~infit], fmt="o", mfc="none", color="C0", ms=4, capsize=2,
+                    alpha=0.6, label="not fitted")
     if fit is not None:
         xf = np.geomspace(*entry["fit_range"], 100)
-        ax.plot(xf, fit.predict(xf), "-", color="C1",
-                label=f"fit: slope {fit.slope:+.3f} [{fit.ci_low:+.3f}, {fit.ci_high:+.3f}]")
-    if pred.slope is not None and fit is not None:
-        xm = math.sqrt(xf[0] * xf[-1])
-        ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
-        yt = ym * (xf / xm) ** pred.slope + fit.params.get("E", 0.0)
-        ax.plot(xf, yt, "--", color="k", lw=1, label=f"theory: slope {pred.slope:+.3f}")
-    if pred.curve is not None:
-        ax.plot(xs, pred.curve(xs), ":", color="C2", label="theory (finite size)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(axis)
-    ax.set_ylabel(metric)
-    ax.set_title(f"{entry['name']}: {entry['regime']}", fontsize=9)
+        ax.plot(xf, fit.predict(xf), "-", color="C1", label=f"fit: slope {fit.slope:+.3f} [{fit.ci_low:+.3f}, {fit.ci_high:+.3f}]")
+        if pred.slope is not None:
+            xm = math.sqrt(xf[0] * xf[-1])
+            ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
+            ax.plot(xf, ym * (xf / xm) ** pred.slope + fit.params.get("E", 0.0), "--", color="k", lw=1,
+                    label=f"theory: slope {pred.slope:+.3f}")
+    if pred.curve is not None and len(xs):
+        err = entry.get("curve_rel_error")
+        ax.plot(xs, pred.curve(xs), ":", color="C2",
+                label="theory curve" + (f" (max rel. err {err:.1%})" if err is not None else ""))
+    _log_axes(ax, axis, metric)
+    ax.set_title(f"{entry['name']}: {entry['regime']}\n{entry['slice'] or 'whole sweep'}", fontsize=8)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
-def plot_curves(entry: dict, model, fixed: dict, path: Path) -> None:
-    """Training curves of a check's slice (``model.curve``), colour = axis value, one line per
-    seed; runs the model flags unconverged (``model.unconverged``) dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def curves_figure(entry: dict, time_axis: str):
+    """Training curves of a check's slice along the time axis: one line per (axis value, seed),
+    colour = the check's axis value; rows with a flagged status (e.g. unconverged) marked x."""
+    from matplotlib import colormaps
 
     sel = entry["_sel"]
-    sel = sel[sel["status"] == "ok"]
-    metric, xfn = model.curve
-    axis = entry["axis"]
-    if sel.empty or metric not in sel:
-        return
-    flag = entry.get("_unconverged", np.zeros(len(sel), bool))
+    metric, axis = entry["metric"], entry["axis"]
+    where = {k: v for k, v in entry["where"].items() if k != time_axis}
+    data = _select(entry["_all"], where)
+    data = data[data["status"].isin(entry["statuses_fitted"])]
+    if data.empty or metric not in data:
+        return None
     vals = sorted(set(float(v) for v in sel[axis]))
-    cmap = plt.get_cmap("viridis")
-    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=110)
-    for (_, r), bad in zip(sel.iterrows(), flag):
-        params = {**fixed, **{k: _unjson(r[k]) for k in r.index if k in model.param_names}}
-        c = cmap(vals.index(float(r[axis])) / max(1, len(vals) - 1))
-        ax.plot(xfn(params), np.asarray(r[metric], float), "--" if bad else "-", color=c, lw=0.8, alpha=0.8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(metric)
-    n_bad = int(flag.sum())
-    ax.set_title(f"{entry['name']}: {metric}; colour = {axis} {vals[0]:g}..{vals[-1]:g}\n"
-                 f"{n_bad} of {len(sel)} runs flagged unconverged (dashed)", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    cmap = colormaps["viridis"]
+    fig, (ax,) = _figure()
+    n_flag = 0
+    for (x, seed), run in data.groupby([data[axis].astype(float), "seed"]):
+        run = run.sort_values(time_axis)
+        c = cmap(vals.index(x) / max(1, len(vals) - 1)) if x in vals else "grey"
+        ax.plot(run[time_axis].astype(float), run[metric].astype(float), "-", color=c, lw=0.8, alpha=0.8)
+        bad = run[run["status"] != "ok"]
+        n_flag += len(bad)
+        ax.plot(bad[time_axis].astype(float), bad[metric].astype(float), "x", color=c, ms=3)
+    _log_axes(ax, time_axis, metric)
+    ax.set_title(f"{entry['name']}: {metric} vs {time_axis}; colour = {axis} {vals[0]:g}..{vals[-1]:g}\n"
+                 f"{slice_label(where) or 'whole sweep'}; x = flagged ({n_flag} points)", fontsize=8)
+    return fig
 
 
 def table(entries: list[dict]) -> str:
     """Markdown table: per check, regime, theory slope vs fitted slope with its CI."""
-    conv = any("n_unconverged" in e for e in entries)
-    lines = ["| check | regime | axis | theory | fitted [95% CI] | agrees | points | fit range | held-out err | range-sensitive |"
-             + (" unconverged runs |" if conv else ""),
-             "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if conv else "")]
+    flag = any(e.get("n_flagged") for e in entries)
+    curve = any("curve_rel_error" in e for e in entries)
+    head = "| check | slice | regime | axis | theory | fitted [95% CI] | agrees | points | fit range | held-out err | range-sensitive |"
+    head += (" flagged runs |" if flag else "") + (" curve err |" if curve else "")
+    lines = [head, "|" + "---|" * (11 + flag + curve)]
     for e in entries:
-        ci = f" [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e.get("fitted") is not None else ""
+        ci = f" [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e.get("fitted") is not None and e.get("ci_low") is not None else ""
         agrees = {True: "yes", False: "NO", None: "—"}[e.get("agrees")]
         fr = "—" if not e.get("fit_range") else f"{e['fit_range'][0]:g}–{e['fit_range'][1]:g}"
-        lines.append(f"| {e['name']} | {e['regime']} | {e['axis']} | {_fmt(e['theory'])} | "
-                     f"{_fmt(e.get('fitted'))}{ci} | {agrees} | {e['n_points']} | {fr} | "
-                     f"{'—' if e.get('heldout_rel_error') is None else format(e['heldout_rel_error'], '.1%')} | "
-                     f"{ {True: 'yes', False: 'no', None: '—'}[e.get('range_sensitive')] } |"
-                     + (f" {e['n_unconverged']} of {e['n_runs']} |" if "n_unconverged" in e else (" — |" if conv else "")))
+        line = (f"| {e['name']} | {e.get('slice') or '—'} | {e['regime']} | {e['axis']} | {_fmt(e['theory'])} | "
+                f"{_fmt(e.get('fitted'))}{ci} | {agrees} | {e['n_points']} | {fr} | "
+                f"{'—' if e.get('heldout_rel_error') is None else format(e['heldout_rel_error'], '.1%')} | "
+                f"{ {True: 'yes', False: 'no', None: '—'}[e.get('range_sensitive')] } |")
+        if flag:
+            line += f" {e.get('n_flagged', 0)} of {e.get('n_runs', 0)} |"
+        if curve:
+            line += f" {format(e['curve_rel_error'], '.1%') if 'curve_rel_error' in e else '—'} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -223,72 +276,82 @@ def evaluate_phase(df, model, fixed: dict, phase: dict, n_boot: int = 200) -> di
     """Fit ``phase['axis']`` in every cell of the ``phase['over']`` grid (a phase diagram).
 
     Returns ``{"name", "axis", "over", "values": [v1s, v2s], "cells": [entry, ...],
-    "maps": {"fitted", "ci_low", "ci_high", "theory", METRIC...}}`` with maps shaped
+    "maps": {"fitted", "ci_low", "ci_high", "theory", "n_flagged", METRIC...}}`` with maps shaped
     (len(v1s), len(v2s)); each cell entry is :func:`evaluate_check`'s. Every cell is fitted, also
     where the theory predicts no exponent (``theory`` is NaN there): the fitted map is the
     measured phase diagram, the theory map says where theory has something to compare.
+    ``show`` metrics are mapped as their seed-mean at the largest fitted axis value.
     """
     o1, o2 = phase["over"]
-    v1s = sorted(set(df[o1]), key=float) if df[o1].dtype != object else sorted(set(df[o1]))
-    v2s = sorted(set(df[o2]), key=float) if df[o2].dtype != object else sorted(set(df[o2]))
-    names = ["fitted", "ci_low", "ci_high", "theory"] + list(phase.get("show", []))
+    sel0 = _select(df, {k: v for k, v in phase["where"].items()})
+
+    def values(col):
+        vs = set(sel0[col])
+        return sorted(vs, key=float) if sel0[col].dtype != object else sorted(vs)
+
+    v1s, v2s = values(o1), values(o2)
+    names = ["fitted", "ci_low", "ci_high", "theory", "n_flagged"] + list(phase.get("show", []))
     maps = {k: np.full((len(v1s), len(v2s)), np.nan) for k in names}
     cells = []
     for i, a in enumerate(v1s):
         for j, b in enumerate(v2s):
-            check = dict(phase, fit_always=True, name=f"{phase['name']}[{o1}={a:g},{o2}={b:g}]", where={**phase["where"], o1: a, o2: b})
-            e = evaluate_check(df, model, fixed, check, n_boot=n_boot)
+            check = dict(phase, fit_always=True, name=f"{phase['name']}[{o1}={_g(a)},{o2}={_g(b)}]",
+                         where={**phase["where"], o1: a, o2: b})
+            e = evaluate_check(sel0, model, fixed, check, n_boot=n_boot)
             sel = e["_sel"]
             _drop_private(e)
-            for k in ("fitted", "ci_low", "ci_high", "theory"):
+            for k in ("fitted", "ci_low", "ci_high", "theory", "n_flagged"):
                 maps[k][i, j] = np.nan if e.get(k) is None else e[k]
-            ok = sel[sel["status"] == "ok"]
+            ok = sel[sel["status"].isin(e["statuses_fitted"])]
             if len(ok):
                 xmax = (e.get("fit_range") or [None, ok[phase["axis"]].astype(float).max()])[1]
                 at = ok[np.isclose(ok[phase["axis"]].astype(float), xmax)]
                 for k in phase.get("show", []):
-                    maps[k][i, j] = at[k].mean()
+                    maps[k][i, j] = at[k].astype(float).mean()
             e[o1], e[o2] = a, b
             cells.append(e)
     return {"name": phase["name"], "axis": phase["axis"], "over": [o1, o2], "values": [v1s, v2s],
-            "cells": cells, "maps": maps}
+            "where": phase["where"], "cells": cells, "maps": maps}
 
 
-def plot_phase(ph: dict, path: Path) -> None:
-    """Heatmaps: fitted exponent, theory exponent (where theory gives one), shown metrics."""
-    import matplotlib
+def phase_figure(ph: dict, panels=None):
+    """Heatmaps: fitted exponent, theory exponent (where theory gives one), shown metrics.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [("fitted", f"fitted slope along {ph['axis']}")]
-    if np.isfinite(ph["maps"]["theory"]).any():
-        panels.append(("theory", "theory slope"))
-    panels += [(k, k) for k in ph["maps"] if k not in ("fitted", "ci_low", "ci_high", "theory")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.8), dpi=110, squeeze=False)
+    ``panels``: list of ``(map name, title, cmap, (vmin, vmax) or None)``; default: fitted,
+    theory (if any cell has one) and every ``show`` metric. Cells with a flagged run are marked *.
+    """
+    maps = ph["maps"]
+    fin = [k for k in ("fitted", "theory") if np.isfinite(maps[k]).any()]
+    lims = (min(np.nanmin(maps[k]) for k in fin), max(np.nanmax(maps[k]) for k in fin)) if fin else None
+    if panels is None:
+        panels = [("fitted", f"fitted slope along {ph['axis']}", "viridis", lims)]
+        if np.isfinite(maps["theory"]).any():
+            panels.append(("theory", "theory slope", "viridis", lims))
+        panels += [(k, k, "magma", None) for k in maps if k not in ("fitted", "ci_low", "ci_high", "theory", "n_flagged")]
+    fig, axes = _figure(len(panels), size=(4.4, 3.9))
     (o1, o2), (v1s, v2s) = ph["over"], ph["values"]
-    lims = np.nanmin([np.nanmin(ph["maps"][k]) for k in ("fitted", "theory") if np.isfinite(ph["maps"][k]).any()]), \
-        np.nanmax([np.nanmax(ph["maps"][k]) for k in ("fitted", "theory") if np.isfinite(ph["maps"][k]).any()])
-    for ax, (k, title) in zip(axes[0], panels):
-        m = ph["maps"][k]
-        kw = dict(vmin=lims[0], vmax=lims[1], cmap="viridis") if k in ("fitted", "theory") else dict(cmap="magma")
-        im = ax.imshow(m.T, origin="lower", aspect="auto", **kw)
-        ax.set_xticks(range(len(v1s)), [f"{v:.2g}" for v in v1s], fontsize=7, rotation=45)
-        ax.set_yticks(range(len(v2s)), [f"{v:.2g}" for v in v2s], fontsize=7)
+    for ax, (k, title, cmap, lim) in zip(axes, panels):
+        m = np.asarray(maps[k], float)
+        kw = dict(vmin=lim[0], vmax=lim[1]) if lim else {}
+        im = ax.imshow(m.T, origin="lower", aspect="auto", cmap=cmap, **kw)
+        ax.set_xticks(range(len(v1s)), [_g(float(f"{v:.2g}")) if not isinstance(v, str) else v for v in v1s], fontsize=7, rotation=45)
+        ax.set_yticks(range(len(v2s)), [_g(float(f"{v:.2g}")) if not isinstance(v, str) else v for v in v2s], fontsize=7)
         ax.set_xlabel(o1)
         ax.set_ylabel(o2)
         ax.set_title(title, fontsize=9)
-        if k in ("fitted", "theory") and m.size <= 120:
+        if m.size <= 200:
+            mid = np.nanmean(m) if np.isfinite(m).any() else 0.0
             for i in range(m.shape[0]):
                 for j in range(m.shape[1]):
                     if np.isfinite(m[i, j]):
-                        ax.text(i, j, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=5, color="w")
+                        star = "*" if k == "fitted" and np.asarray(maps["n_flagged"])[i, j] > 0 else ""
+                        ax.text(i, j, f"{m[i, j]:.2f}{star}", ha="center", va="center", fontsize=5,
+                                color="w" if m[i, j] < mid else "k")
         fig.colorbar(im, ax=ax, shrink=0.85)
-    fig.suptitle(f"{ph['name']}: phase diagram", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    where = slice_label(ph.get("where", {}))
+    fig.suptitle(f"{ph['name']}: slope along {ph['axis']} over {o1} x {o2}" + (f" at {where}" if where else "")
+                 + "; * = cell with flagged runs", fontsize=9)
+    return fig
 
 
 def _clean(x):
@@ -297,63 +360,120 @@ def _clean(x):
         return {k: _clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_clean(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _clean(x.tolist())
     if isinstance(x, (np.floating, float)):
         return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
+    if isinstance(x, (np.integer, np.bool_)):
+        return x.item()
     return x
 
 
-def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int = 1000) -> list[dict]:
-    """Regenerate ``summary.json``, ``report.md`` and the check figures from stored results."""
+@dataclass
+class Report:
+    """What :func:`make_report` computed: one entry per check, phase diagram and frontier."""
+
+    checks: list = field(default_factory=list)
+    phases: list = field(default_factory=list)
+    frontiers: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+
+    def __iter__(self):  # ``checks, phases = make_report(...)`` keeps working
+        return iter((self.checks, self.phases))
+
+
+def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int = 1000) -> Report:
+    """Regenerate ``summary.json``, ``report.md``, ``phases.json``, ``frontiers.json`` and the
+    figures from the stored results in ``out`` (figures into ``figures`` or ``out/figures``)."""
+    from toyscale.frontier import evaluate_frontier, frontier_figure
+
     store = ResultStore(out)
     meta = store.read_meta()
-    model = get_model(meta["experiment"]["model"])
+    model = get_model(meta["experiment"]["model"], field=str(out))
     df = store.load()
     if df.empty:
         raise UserError(str(out), "no stored rows yet; run the experiment first")
     fixed = {k: _unjson(v) for k, v in meta["experiment"]["params"].items()}
     figdir = Path(figures) if figures else store.root / "figures"
-    entries = []
+    time_axis = model.time_axis
+    swept_time = time_axis is not None and df[time_axis].nunique() > 1
+    rep = Report()
     for check in meta.get("checks", []):
         e = evaluate_check(df, model, fixed, check, n_boot=n_boot)
         if "_plot" in e:
-            fig = figdir / f"{e['name']}.png"
-            plot_check(e, fig)
-            e["figure"] = str(fig)
-            if model.curve is not None:
-                cfig = figdir / f"{e['name']}_curves.png"
-                plot_curves(e, model, fixed, cfig)
-                e["curves_figure"] = str(cfig)
-        entries.append(_drop_private(e))
-    phases = []
+            path = figdir / f"{e['name']}.png"
+            _save(check_figure(e), path)
+            e["figure"] = str(path)
+            rep.figures.append(path)
+            if swept_time and e["axis"] != time_axis:
+                e["_all"] = df
+                fig = curves_figure(e, time_axis)
+                if fig is not None:
+                    path = figdir / f"{e['name']}_curves.png"
+                    _save(fig, path)
+                    e["curves_figure"] = str(path)
+                    rep.figures.append(path)
+        rep.checks.append(_drop_private(e))
     for phase in meta.get("phases", []):
         ph = evaluate_phase(df, model, fixed, phase)
-        fig = figdir / f"{ph['name']}.png"
-        plot_phase(ph, fig)
-        phases.append({"name": ph["name"], "axis": ph["axis"], "over": ph["over"], "values": ph["values"],
-                       "figure": str(fig), "maps": {k: v.tolist() for k, v in ph["maps"].items()},
-                       "cells": ph["cells"]})
-    if phases:
-        _atomic_write_bytes(store.root / "phases.json", json.dumps(_clean(phases), indent=2, default=float).encode())
+        path = figdir / f"{ph['name']}.png"
+        _save(phase_figure(ph), path)
+        rep.figures.append(path)
+        rep.phases.append({**ph, "figure": str(path), "maps": {k: v.tolist() for k, v in ph["maps"].items()}})
+    for fr in meta.get("frontiers", []):
+        f = evaluate_frontier(df, model, fixed, fr, n_boot=min(n_boot, 200))
+        if f.get("_plot") is not None:
+            path = figdir / f"{f['name']}.png"
+            _save(frontier_figure(f), path)
+            f["figure"] = str(path)
+            rep.figures.append(path)
+        rep.frontiers.append(_drop_private(f))
+    if rep.phases:
+        _atomic_write_bytes(store.root / "phases.json", json.dumps(_clean(rep.phases), indent=2, default=float).encode())
+    if rep.frontiers:
+        _atomic_write_bytes(store.root / "frontiers.json", json.dumps(_clean(rep.frontiers), indent=2, default=float).encode())
     counts = df["status"].value_counts().to_dict()
-    _atomic_write_bytes(store.root / "summary.json", json.dumps(_clean(entries), indent=2, default=float).encode())
+    _atomic_write_bytes(store.root / "summary.json", json.dumps(_clean(rep.checks), indent=2, default=float).encode())
+    methods = sorted({e.get("bootstrap") for e in rep.checks if e.get("bootstrap")})
+    ci_text = {"seeds": "seed bootstrap (whole seeds resampled; SE with Student-t quantiles)",
+               "points": "bootstrap over axis values (one seed: no seed-to-seed spread to resample)"}
     md = [f"# {meta['name']}: theory vs fit", "", meta.get("description", ""), "",
           f"Rows: {len(df)} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}).", "",
-          "Slopes are d log(metric) / d log(axis); CI: seed bootstrap (SE with Student-t quantiles).", "", table(entries), ""]
-    for e in entries:
-        md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law): {e['theory_note']}"
+          "Slopes are d log(metric) / d log(axis). CI: " + ("; ".join(ci_text.get(m, m) for m in methods) or "none (no fit)") + ".",
+          "", table(rep.checks), ""]
+    for e in rep.checks:
+        md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law; {e.get('slice') or 'whole sweep'}): {e['theory_note']}"
                   + (f" — {e['reason']}" if e.get("reason") else "")
-                  + (f" Unconverged runs ({e['n_unconverged']}): "
-                     + ", ".join(f"{e['axis']}={u[e['axis']]:g} seed {u['seed']}" for u in e["unconverged_runs"]) + "."
-                     if e.get("n_unconverged") else "")
+                  + (f" Flagged runs ({e['n_flagged']}): "
+                     + ", ".join(f"{e['axis']}={_g(u[e['axis']])} seed {u['seed']} ({u['status']})" for u in e["flagged_runs"]) + "."
+                     if e.get("n_flagged") else "")
                   + (f" ![{e['name']}](figures/{e['name']}.png)" if e.get("figure") and not figures else ""))
-    for ph in phases:
+    for ph in rep.phases:
         fitted = np.array(ph["maps"]["fitted"], float)
         md.append(f"\n## Phase diagram {ph['name']}: slope along {ph['axis']} over {ph['over'][0]} x {ph['over'][1]}\n")
         md.append(f"{np.isfinite(fitted).sum()} of {fitted.size} cells fitted; slopes from {np.nanmin(fitted):+.3f} "
                   f"to {np.nanmax(fitted):+.3f}. Cells in phases.json." if np.isfinite(fitted).any() else "No cell fitted.")
         if not figures:
             md.append(f"\n![{ph['name']}](figures/{ph['name']}.png)")
+    for f in rep.frontiers:
+        md.append(f"\n## Compute-optimal frontier {f['name']} ({f.get('slice') or 'whole sweep'})\n")
+        md.append(frontier_table([f]))
     _atomic_write_bytes(store.root / "report.md", "\n".join(md).encode())
-    return entries, phases
+    return rep
+
+
+def frontier_table(frontiers: list[dict]) -> str:
+    """Markdown table of compute-optimal frontiers: theory vs fitted eta and xi."""
+    lines = ["| frontier | regime | method | eta theory | eta fitted [95% CI] | xi theory | xi fitted [95% CI] | points |",
+             "|---|---|---|---|---|---|---|---|"]
+    for f in frontiers:
+        for m in f.get("methods", []):
+            def ci(k):
+                v = m.get(k)
+                if v is None:
+                    return "—"
+                lo, hi = m.get(f"{k}_ci") or (None, None)
+                return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+            lines.append(f"| {f['name']} | {f['regime']} | {m['method']} | {_fmt(f.get('eta_theory'))} | {ci('eta')} | "
+                         f"{_fmt(f.get('xi_theory'))} | {ci('xi')} | {m.get('n_points', 0)} |")
+    return "\n".join(lines)

@@ -40,10 +40,15 @@ class ResultStore:
         return self.meta_path.exists()
 
     def read_meta(self) -> dict:
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(str(self.root), "is a file; allowed: a results directory written by `toyscale run`")
         try:
             return json.loads(self.meta_path.read_text())
         except FileNotFoundError:
-            raise UserError(str(self.root), "no toyscale results here (experiment.json missing)") from None
+            raise UserError(str(self.root), "no toyscale results here (experiment.json missing); "
+                                            "allowed: a results directory written by `toyscale run`") from None
+        except (OSError, ValueError) as e:
+            raise UserError(str(self.root), f"cannot read experiment.json: {e}") from None
 
     def init(self, meta: dict) -> None:
         """Create the directory and write ``experiment.json`` (atomically), or verify it matches."""
@@ -96,7 +101,9 @@ class ResultStore:
         files = self.chunk_files()
         if not files:
             return pd.DataFrame()
-        return pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
+        df = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
+        # a configuration computed twice (two processes, or a chunk rewritten) is one row
+        return df.drop_duplicates("config_hash", keep="first").reset_index(drop=True)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -1,18 +1,29 @@
-"""The sweep engine: grid -> groups (one compiled program each) -> cells -> chunks -> store.
+"""The sweep engine: plan -> schedule -> execute -> assemble -> write.
 
-* **Rows.** The grid is the product of the swept axes and the seeds; each row is one
-  configuration with every parameter's value, identified by ``config_hash``.
-* **Groups.** Rows that agree on every ``static`` parameter, on the bucket of every ``shape``
-  parameter and on the model's ``group_extra`` keys share one compiled program.
-* **Cells.** Rows of a group that agree on everything except the ``nested`` axes are one
-  cell: the model evaluates all nested values of a cell in one call (shared work).
-* **Chunks.** Consecutive cells of a group, as many as fit the memory budget, are evaluated by
-  ``jit(vmap(evaluate))``; the last chunk is padded to the same size so a group compiles once.
-  The host loops over chunks (progress bar, bounded memory) and writes each finished chunk to
-  the store, which makes a killed run resumable at chunk granularity.
-* **Status.** A row whose metrics are not all finite is stored with ``status = "nonfinite"``;
-  a model may flag ``"diverged"``. A chunk that raises is reported and left for the next run;
-  it never stops the other chunks.
+* **plan** (:func:`plan`). The grid is the product of the swept axes and the seeds; each row is
+  one configuration with every parameter's value, identified by :func:`config_hash`. Rows that
+  agree on every ``static`` parameter, on the bucket of every ``shape`` parameter and on the
+  model's ``group_extra`` keys form a *group* (one compiled program). Rows of a group that agree
+  on everything except the ``nested`` axes form a *cell*: the model evaluates all nested values
+  of a cell in one call (shared work).
+* **schedule** (:func:`schedule`). The cells still missing from the store are cut into chunks
+  of balanced size (as many cells as the memory budget allows, the group's cells split into
+  equal parts, so the last chunk is not mostly padding and a resumed run computes only what is
+  missing). ``part=(i, n)`` takes every n-th chunk starting at i: a disjoint slice of the work
+  for one of n devices or processes.
+* **execute** (:func:`execute`). ``jit(vmap(evaluate))`` over the chunk's cells, padded to the
+  chunk size; one compile per (group, chunk size), cached across runs in one process.
+* **assemble** (:func:`assemble`). One row per (cell, nested index): every parameter, the seed,
+  the config hash, the metrics and the status. Status as data: the model's own status code
+  (``diverged``, ``unconverged``, ...) or, when a required metric is not finite, ``nonfinite``;
+  an optional metric that is missing or not finite is stored as null ("not applicable").
+* **write** (:func:`write`). One immutable Parquet file per chunk (see :mod:`toyscale.store`);
+  a killed run resumes at chunk granularity. A chunk that raises is reported and retried on the
+  next run; it never stops the other chunks.
+
+A row is a function of its configuration: models draw every random quantity from keys folded
+with the row's own indices, so the same parameters and seed give the same metrics in any sweep
+and any chunking (tests/test_determinism.py).
 """
 
 from __future__ import annotations
@@ -35,11 +46,15 @@ from toyscale.models import get_model
 from toyscale.models.base import Model
 from toyscale.store import ResultStore
 
-STATUS_OK, STATUS_NONFINITE, STATUS_DIVERGED = "ok", "nonfinite", "diverged"
+STATUS_OK, STATUS_NONFINITE = "ok", "nonfinite"
 
 
 def config_hash(model: str, row: dict) -> str:
-    """Stable identity of one configuration: model name, every parameter value, seed."""
+    """Stable identity of one configuration: model name, every parameter value, seed.
+
+    ``sha256`` of the sorted JSON of ``{"model": name, param: value, ..., "seed": s}`` (floats
+    as ``repr``), first 20 hex digits. The same configuration has the same hash in every sweep.
+    """
     payload = json.dumps({"model": model, **{k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()}},
                          sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
@@ -65,23 +80,35 @@ class Group:
 
 @dataclass
 class Plan:
-    """Expanded sweep: all rows and their grouping into compiled programs and cells."""
+    """Expanded sweep: all rows and their grouping into compiled programs (groups) and cells."""
 
     model: Model
     rows: list
     hashes: list
     groups: list
+    dtypes: dict  # dynamic parameter -> numpy dtype of its traced argument
+
+
+@dataclass
+class Chunk:
+    """One unit of work: cells of one group, evaluated by one call padded to ``size`` cells."""
+
+    index: int
+    group: int
+    cells: list
+    size: int
 
 
 def expand(exp: Experiment) -> list[dict]:
     """All configurations of the experiment, in grid order (seeds innermost)."""
+    names = get_model(exp.model).param_names
     axes = list(exp.sweep)
     out = []
     for combo in itertools.product(*(exp.sweep[a] for a in axes)):
         base = dict(exp.params)
         base.update(zip(axes, combo))
         for s in exp.seeds:
-            row = {name: base[name] for name in get_model(exp.model).param_names}
+            row = {name: base[name] for name in names}
             row["seed"] = s
             out.append(row)
     return out
@@ -94,6 +121,9 @@ def plan(exp: Experiment) -> Plan:
     hashes = [config_hash(model.name, r) for r in rows]
     roles = {p.name: p.role for p in model.params}
     nested_names = [n for n in model.param_names if roles[n] == "nested"]
+    dyn_names = [n for n in model.param_names if roles[n] in ("dynamic", "shape")]
+    fdtype = np.float64 if exp.precision == "float64" else np.float32
+    dtypes = {n: (fdtype if (model.param(n).type is float or model.param(n).allow_inf) else np.int32) for n in dyn_names}
     bucket = model.bucket or (lambda name, value: next_pow2(value))
     groups: dict = {}
     for i, row in enumerate(rows):
@@ -109,7 +139,7 @@ def plan(exp: Experiment) -> Plan:
         g = groups.setdefault(gkey, {"static": static, "cells": {}, "nested": {n: set() for n in nested_names}})
         for n in nested_names:
             g["nested"][n].add(row[n])
-        dyn = {n: row[n] for n in model.param_names if roles[n] in ("dynamic", "shape")}
+        dyn = {n: row[n] for n in dyn_names}
         ckey = json.dumps([dyn, row["seed"]], sort_keys=True, default=str)
         cell = g["cells"].setdefault(ckey, Cell(dyn=dyn, seed=row["seed"]))
         cell.rows.append(i)
@@ -120,40 +150,7 @@ def plan(exp: Experiment) -> Plan:
         for c in cells:
             c.rows = [(i, tuple(nested[n].index(rows[i][n]) for n in nested_names)) for i in c.rows]
         out.append(Group(static=g["static"], nested=nested, cells=cells))
-    return Plan(model=model, rows=rows, hashes=hashes, groups=out)
-
-
-@dataclass
-class RunSummary:
-    """What a run did: rows computed now, rows found done, chunks failed, compilations, seconds."""
-
-    n_rows: int
-    computed: int
-    skipped: int
-    failed_chunks: list
-    compiles: int
-    seconds: float
-    statuses: dict
-
-
-_PROGRAMS: dict = {}  # (model, static, nested, x64) -> jitted program, reused across runs in one process
-
-
-def _program(model: Model, static: dict, nested: dict) -> Callable:
-    import jax
-
-    key = (model.name, json.dumps(static, sort_keys=True, default=str), json.dumps(nested, default=str),
-           bool(jax.config.jax_enable_x64))
-    if key in _PROGRAMS:
-        return _PROGRAMS[key][0]
-    traces = [0]
-
-    def one(dyn, seed):
-        traces[0] += 1  # runs at trace time only: counts compilations
-        return model.evaluate(static, nested, dyn, jax.random.key(seed))
-
-    _PROGRAMS[key] = (jax.jit(jax.vmap(one)), traces)
-    return _PROGRAMS[key][0]
+    return Plan(model=model, rows=rows, hashes=hashes, groups=out, dtypes=dtypes)
 
 
 def default_memory_mb() -> float:
@@ -177,7 +174,7 @@ def default_memory_mb() -> float:
     return float(limit) / 4 / 2**20 if limit else 4096.0
 
 
-def _chunk_cells(model: Model, group: Group, memory_mb: float) -> int:
+def _max_cells(model: Model, group: Group, memory_mb: float) -> int:
     n = len(group.cells)
     if model.cell_bytes is None:
         return max(1, min(n, 1024))
@@ -185,115 +182,216 @@ def _chunk_cells(model: Model, group: Group, memory_mb: float) -> int:
     return max(1, min(n, int(memory_mb * 2**20 // per)))
 
 
+def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1)) -> list[Chunk]:
+    """Cut the cells with missing rows into balanced chunks; return this ``part``'s share.
+
+    In each group the missing cells are split into ``k = ceil(n / cap)`` chunks of (nearly)
+    equal size, ``cap`` being the most cells the memory budget allows; every chunk of a group is
+    padded to the same size (one compile). ``part = (i, n)``: chunks ``i, i + n, i + 2n, ...``
+    of the whole schedule, a disjoint slice for process ``i`` of ``n``.
+    """
+    i_part, n_part = part
+    if not (n_part >= 1 and 0 <= i_part < n_part):
+        raise ValueError(f"part must be (i, n) with 0 <= i < n, got {part}")
+    chunks: list[Chunk] = []
+    for gi, g in enumerate(p.groups):
+        todo = [c for c in g.cells if any(p.hashes[i] not in done for i, _ in c.rows)]
+        if not todo:
+            continue
+        cap = _max_cells(p.model, g, memory_mb)
+        k = -(-len(todo) // cap)
+        size = -(-len(todo) // k)
+        bounds = np.linspace(0, len(todo), k + 1).round().astype(int)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            chunks.append(Chunk(index=len(chunks), group=gi, cells=todo[a:b], size=size))
+    return chunks[i_part::n_part]
+
+
+_PROGRAMS: dict = {}  # (id(model), static, nested, x64) -> (model, jitted program, trace counter)
+
+
+def _program(model: Model, static: dict, nested: dict) -> Callable:
+    """``jit(vmap(evaluate))`` for one group, cached across runs in this process.
+
+    Keyed by the model object itself (not its name: a re-registered model gets new programs),
+    the group's static values, its nested values and the 64-bit mode.
+    """
+    import jax
+
+    key = (id(model), json.dumps(static, sort_keys=True, default=str), json.dumps(nested, default=str),
+           bool(jax.config.jax_enable_x64))
+    hit = _PROGRAMS.get(key)
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    traces = [0]
+
+    def one(dyn, seed):
+        traces[0] += 1  # runs at trace time only: counts compilations
+        return model.evaluate(static, nested, dyn, jax.random.key(seed))
+
+    _PROGRAMS[key] = (model, jax.jit(jax.vmap(one)), traces)
+    return _PROGRAMS[key][1]
+
+
+def _compiles() -> int:
+    return sum(t[0] for _, _, t in _PROGRAMS.values())
+
+
+def _inputs(p: Plan, chunk: Chunk):
+    import jax.numpy as jnp
+
+    padded = chunk.cells + [chunk.cells[-1]] * (chunk.size - len(chunk.cells))
+    dyn = {n: jnp.asarray(np.asarray([c.dyn[n] for c in padded], dtype=dt)) for n, dt in p.dtypes.items()}
+    seeds = jnp.asarray(np.asarray([c.seed for c in padded], dtype=np.uint32))
+    return dyn, seeds
+
+
+def check_outputs(p: Plan, group: Group, program: Callable, dyn, seeds) -> None:
+    """Verify with ``jax.eval_shape`` (no compute) that ``evaluate`` returns every required
+    metric with the nested axes as leading dimensions; a model bug, reported before any run."""
+    import jax
+
+    shapes = jax.eval_shape(program, dyn, seeds)
+    lead = (len(seeds),) + tuple(len(v) for v in group.nested.values())
+    for m in p.model.metrics:
+        if m.name not in shapes:
+            if m.optional:
+                continue
+            raise ValueError(f"model {p.model.name}: evaluate returned no metric {m.name!r}")
+        if tuple(shapes[m.name].shape[: len(lead)]) != lead:
+            raise ValueError(f"model {p.model.name}: metric {m.name!r} has shape {shapes[m.name].shape}; "
+                             f"expected leading dimensions {lead} (chunk, nested axes)")
+
+
+def execute(p: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
+    """Evaluate one chunk: ``jit(vmap(evaluate))`` over its (padded) cells; host arrays back."""
+    g = p.groups[chunk.group]
+    program = _program(p.model, g.static, g.nested)
+    dyn, seeds = _inputs(p, chunk)
+    check_outputs(p, g, program, dyn, seeds)
+    return {k: np.asarray(v) for k, v in program(dyn, seeds).items()}
+
+
+def assemble(p: Plan, chunk: Chunk, res: dict, done: set) -> dict[str, list]:
+    """Columns of the chunk's rows not yet stored: parameters, seed, hash, group, metrics, status."""
+    model = p.model
+    names = model.status_names
+    cols: dict[str, list] = {n: [] for n in model.param_names}
+    cols.update(seed=[], config_hash=[], status=[], group=[])
+    for m in model.metrics:
+        cols[m.name] = []
+    for ci, cell in enumerate(chunk.cells):
+        for ri, idx in cell.rows:
+            h = p.hashes[ri]
+            if h in done:
+                continue
+            row = p.rows[ri]
+            for n in model.param_names:
+                cols[n].append(row[n])
+            cols["seed"].append(row["seed"])
+            cols["config_hash"].append(h)
+            cols["group"].append(chunk.group)
+            finite = True
+            for m in model.metrics:
+                if m.name not in res:
+                    cols[m.name].append(None)
+                    continue
+                val = res[m.name][(ci,) + idx]
+                ok = bool(np.all(np.isfinite(val)))
+                if m.optional and not ok:
+                    cols[m.name].append(None)
+                    continue
+                finite &= ok
+                cols[m.name].append(val.tolist() if np.ndim(val) else float(val))
+            code = int(res["status"][(ci,) + idx]) if "status" in res else 0
+            status = names[code] if 0 <= code < len(names) else STATUS_NONFINITE
+            if not finite and (status == STATUS_OK or model.all_statuses[names.index(status)].usable):
+                status = STATUS_NONFINITE
+            cols["status"].append(status)
+    for n in model.param_names:
+        prm = model.param(n)
+        if prm.type is not str:
+            cols[n] = np.asarray(cols[n], dtype=np.float64 if (prm.type is float or prm.allow_inf) else np.int64)
+    return cols
+
+
+def write(store: ResultStore, chunk: Chunk, cols: dict) -> None:
+    """Write the chunk's rows as one immutable Parquet file (named by group and content)."""
+    name = f"g{chunk.group:03d}-" + hashlib.sha256("".join(cols["config_hash"]).encode()).hexdigest()[:16]
+    store.write_chunk(name, cols)
+
+
+@dataclass
+class RunSummary:
+    """What a run did: rows computed now, rows found done, chunks failed, compilations, seconds."""
+
+    n_rows: int
+    computed: int
+    skipped: int
+    failed_chunks: list
+    compiles: int
+    seconds: float
+    statuses: dict
+
+
+def experiment_meta(exp: Experiment) -> dict:
+    """What ``experiment.json`` records: the experiment, its fingerprint, checks and phases."""
+    def tables(items):
+        return [{k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(c.__dict__, where={k: _j(v) for k, v in c.where.items()}).items()}
+                for c in items]
+
+    return {"name": exp.name, "fingerprint": exp.fingerprint(), "experiment": exp.to_dict(),
+            "checks": tables(exp.checks), "phases": tables(exp.phases),
+            "frontiers": tables(getattr(exp, "frontiers", ())), "description": exp.description}
+
+
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
-                   on_chunk: Callable[[int], None] | None = None) -> RunSummary:
+                   on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1)) -> RunSummary:
     """Run (or resume) ``exp`` into the result store at ``out``.
 
     Finished chunks found in ``out`` are skipped; only missing configurations are computed, so
     a run killed at any moment and restarted ends with exactly the rows of an uninterrupted
-    run. ``on_chunk(k)`` is called after the k-th chunk is written (used by tests).
+    run. ``part=(i, n)`` computes this process's slice of the schedule (:func:`schedule`).
+    ``on_chunk(k)`` is called after the k-th chunk is written (used by tests).
 
     JAX's 64-bit mode is switched to the experiment's precision for the duration of the run
     only (``jax.enable_x64`` context), so a float32 run does not change later float64 work.
     """
     import jax
-
-    with jax.enable_x64(exp.precision == "float64"):
-        return _run_experiment(exp, out, progress=progress, on_chunk=on_chunk)
-
-
-def _run_experiment(exp: Experiment, out, *, progress, on_chunk) -> RunSummary:
-    import jax
-    import jax.numpy as jnp
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    p = plan(exp)
-    model = p.model
-    store = ResultStore(out)
-    store.init({"name": exp.name, "fingerprint": exp.fingerprint(), "experiment": exp.to_dict(),
-                "checks": [dict(c.__dict__, where={k: _j(v) for k, v in c.where.items()}) for c in exp.checks],
-                "phases": [dict(q.__dict__, where={k: _j(v) for k, v in q.where.items()}, over=list(q.over),
-                                show=list(q.show)) for q in exp.phases],
-                "description": exp.description})
-    done = store.done_hashes()
-    already = sum(1 for h in set(p.hashes) if h in done)
-    fdtype = np.float64 if exp.precision == "float64" else np.float32
-    roles = {q.name: q.role for q in model.params}
-    metric_names = [m.name for m in model.metrics]
-
-    memory_mb = exp.memory_mb or default_memory_mb()
-    work = []  # (group index, group, chunk size, [cells]) for cells with undone rows
-    for gi, g in enumerate(p.groups):
-        todo = [c for c in g.cells if any(p.hashes[i] not in done for i, _ in c.rows)]
-        if not todo:
-            continue
-        size = _chunk_cells(model, g, memory_mb)
-        for k in range(0, len(todo), size):
-            work.append((gi, g, min(size, len(g.cells)), todo[k:k + size]))
-
-    programs: dict = {}
-    traces_before = sum(t[0] for _, t in _PROGRAMS.values())
-    failed, computed, statuses = [], 0, {}
-    bar = tqdm(total=len(work), desc=f"{exp.name}", unit="chunk", disable=not progress, file=sys.stderr)
-    for k, (gi, g, size, cells) in enumerate(work):
-        padded = cells + [cells[-1]] * (size - len(cells))
-        try:
-            if gi not in programs:
-                programs[gi] = _program(model, g.static, g.nested)
-            dyn = {}
-            for n, v in padded[0].dyn.items():
-                vals = [c.dyn[n] for c in padded]
-                dt = fdtype if (model.param(n).type is float or any(isinstance(x, float) for x in vals)) else np.int32
-                dyn[n] = jnp.asarray(np.asarray(vals, dtype=dt))
-            seeds = jnp.asarray(np.asarray([c.seed for c in padded], dtype=np.uint32))
-            res = programs[gi](dyn, seeds)
-            res = {kk: np.asarray(vv) for kk, vv in res.items()}
-        except Exception as e:  # one failing chunk must not stop the sweep
-            failed.append({"group": gi, "error": f"{type(e).__name__}: {e}"})
-            print(f"toyscale: chunk {k} (group {gi}) failed: {type(e).__name__}: {e}", file=sys.stderr)
-            traceback.print_exc(file=sys.stderr)
+    with jax.enable_x64(exp.precision == "float64"):
+        p = plan(exp)
+        store = ResultStore(out)
+        store.init(experiment_meta(exp))
+        done = store.done_hashes()
+        already = sum(1 for h in set(p.hashes) if h in done)
+        chunks = schedule(p, done, exp.memory_mb or default_memory_mb(), part)
+        before = _compiles()
+        failed, computed, statuses = [], 0, {}
+        bar = tqdm(total=len(chunks), desc=exp.name, unit="chunk", disable=not progress, file=sys.stderr)
+        for k, chunk in enumerate(chunks):
+            try:
+                res = execute(p, chunk)
+            except Exception as e:  # one failing chunk must not stop the sweep
+                failed.append({"group": chunk.group, "error": f"{type(e).__name__}: {e}"})
+                print(f"toyscale: chunk {chunk.index} (group {chunk.group}) failed: {type(e).__name__}: {e}", file=sys.stderr)
+                traceback.print_exc(file=sys.stderr)
+                bar.update(1)
+                continue
+            cols = assemble(p, chunk, res, done)
+            write(store, chunk, cols)
+            for s in cols["status"]:
+                statuses[s] = statuses.get(s, 0) + 1
+            computed += len(cols["seed"])
+            done.update(cols["config_hash"])
             bar.update(1)
-            continue
-        cols: dict[str, list] = {n: [] for n in model.param_names}
-        cols.update(seed=[], config_hash=[], status=[], group=[])
-        for m in metric_names:
-            cols[m] = []
-        for ci, cell in enumerate(cells):
-            for ri, idx in cell.rows:
-                h = p.hashes[ri]
-                if h in done:
-                    continue
-                row = p.rows[ri]
-                for n in model.param_names:
-                    cols[n].append(row[n])
-                cols["seed"].append(row["seed"])
-                cols["config_hash"].append(h)
-                cols["group"].append(gi)
-                finite = True
-                for m in model.metrics:
-                    val = res[m.name][(ci,) + idx]
-                    finite &= bool(np.all(np.isfinite(val)))
-                    cols[m.name].append(val.tolist() if m.size else float(val))
-                status = STATUS_OK if finite else STATUS_NONFINITE
-                if "diverged" in res and bool(res["diverged"][(ci,) + idx]):
-                    status = STATUS_DIVERGED
-                cols["status"].append(status)
-                statuses[status] = statuses.get(status, 0) + 1
-        for n in model.param_names:
-            if roles[n] != "static" and model.param(n).type is not str:
-                if model.param(n).allow_inf or model.param(n).type is float:
-                    cols[n] = np.asarray(cols[n], dtype=np.float64)
-        name = f"g{gi:03d}-" + hashlib.sha256("".join(cols["config_hash"]).encode()).hexdigest()[:16]
-        store.write_chunk(name, cols)
-        computed += len(cols["seed"])
-        done.update(cols["config_hash"])
-        bar.update(1)
-        if on_chunk is not None:
-            on_chunk(k)
-    bar.close()
-    return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed, compiles=sum(t[0] for _, t in _PROGRAMS.values()) - traces_before,
-        seconds=time.perf_counter() - t0, statuses=statuses)
+            if on_chunk is not None:
+                on_chunk(k)
+        bar.close()
+    return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed,
+                      compiles=_compiles() - before, seconds=time.perf_counter() - t0, statuses=statuses)
 
 
 def _j(v: Any):

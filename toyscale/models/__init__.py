@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from toyscale.errors import UserError
-from toyscale.models.base import Metric, Model, Prediction
+from toyscale.models.base import Frontier, FunctionTheory, Metric, Model, Prediction, Status, Theory
 
 _REGISTRY: dict[str, Model] = {}
 _BUILTINS_LOADED = False
@@ -39,4 +39,5 @@ def get_model(name: str, field: str = "model") -> Model:
     return _REGISTRY[name]
 
 
-__all__ = ["Metric", "Model", "Prediction", "get_model", "list_models", "register"]
+__all__ = ["Frontier", "FunctionTheory", "Metric", "Model", "Prediction", "Status", "Theory", "get_model",
+           "list_models", "register"]

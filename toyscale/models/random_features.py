@@ -35,7 +35,7 @@ from jax.scipy.linalg import solve_triangular
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model
+from toyscale.models.base import Metric, Model, indexed_normal
 from toyscale.params import Param
 from toyscale.theory import random_features as theory
 
@@ -92,6 +92,12 @@ def _nested_solve(A, r, sizes):
     return (mask * z[None, :]) @ Linv
 
 
+def _latent_ols(X, y, shift):
+    """Least squares in the latent coordinates, ``(X^T X + shift I)^-1 X^T y`` (P >= v rows)."""
+    A = X.T @ X + shift * jnp.eye(X.shape[1], dtype=X.dtype)
+    return jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(A), True), X.T @ y)
+
+
 def _accumulate_grams() -> bool:
     """Form Gram/kernel matrices by accumulation (accelerators) or directly (CPU); see evaluate."""
     return jax.default_backend() != "cpu"
@@ -119,8 +125,10 @@ def evaluate(static, nested, dyn, key):
     bDb = jnp.sum(lam * b * b)
     Pf = [int(P) for P in Ps if math.isfinite(P)]
     Pmax = max(Pf, default=0)
-    X = jax.random.normal(kX, (Pmax, v), dtype) * jnp.sqrt(lam)[None, :]
-    y = X @ b + noise * jax.random.normal(kn, (Pmax,), dtype)
+    # Sample i and feature j come from fold_in(key, i) / fold_in(key, j): the first P samples and
+    # first N features are the same arrays whatever the largest size of the sweep.
+    X = indexed_normal(kX, Pmax, (v,), dtype) * jnp.sqrt(lam)[None, :]
+    y = X @ b + noise * indexed_normal(kn, Pmax, (), dtype)
     cols = []  # one column (len(Ns),) per sample size
 
     if static["width_inf"]:
@@ -130,10 +138,13 @@ def evaluate(static, nested, dyn, key):
         for P in Ps:
             if math.isfinite(P):
                 P = int(P)
-                K = X[:P] @ X[:P].T + P * ridge * jnp.eye(P, dtype=dtype)
-                L = jnp.linalg.cholesky(K)
-                a = jax.scipy.linalg.cho_solve((L, True), y[:P])
-                theta = X[:P].T @ a
+                if P >= v:  # P x P kernel is singular (rank v) at ridge 0: solve the v x v primal
+                    theta = _latent_ols(X[:P], y[:P], P * ridge)
+                else:
+                    K = X[:P] @ X[:P].T + P * ridge * jnp.eye(P, dtype=dtype)
+                    L = jnp.linalg.cholesky(K)
+                    a = jax.scipy.linalg.cho_solve((L, True), y[:P])
+                    theta = X[:P].T @ a
                 cols.append(jnp.atleast_1d(0.5 * jnp.sum(lam * (theta - b) ** 2)))
             else:
                 cols.append(pop)
@@ -141,15 +152,38 @@ def evaluate(static, nested, dyn, key):
         return _out(loss, jnp.broadcast_to(pop[:, None], loss.shape))
 
     Nmax = int(max(Ns))
-    W = jax.random.normal(kW, (v, Nmax), dtype)
+    W = indexed_normal(kW, Nmax, (v,), dtype).T  # (v, Nmax), column j from fold_in(kW, j)
     S = W.T @ (lam[:, None] * W)
     c = W.T @ (lam * b)
     F = X @ W  # (Pmax, Nmax)
     eyeN = jnp.eye(Nmax, dtype=dtype)
+    minnorm = static["minnorm"]
+    # Min-norm (ridge 0) with more features than latent dimensions (N > v): W has rank v, so
+    # the N x N population matrix and the Gram of P >= v samples are singular. There the
+    # learner is exact in latent space: with P = inf it fits b* exactly (theta = W^+ b*), with
+    # P >= v samples it is least squares in the latent coordinates (beta = W theta = X^+ y),
+    # the same for every N > v. Below v (P < v < N) the P x P kernel stays positive definite.
+    over = [int(N) for N in Ns if minnorm and N > v]
 
     # Population learner (samples = inf) at every width: one factorisation.
-    theta_pop = _nested_solve(S + ridge * eyeN, c, Ns)
-    approx_col = _quad_loss(theta_pop, S, c, bDb)
+    under = [N for N in Ns if not (minnorm and N > v)]
+    approx_col = jnp.zeros((0,), dtype)
+    if under:
+        m = int(max(under))
+        theta_pop = _nested_solve(S[:m, :m] + ridge * jnp.eye(m, dtype=dtype), c[:m], under)
+        approx_col = _quad_loss(theta_pop, S[:m, :m], c[:m], bDb)
+    if over:
+        over_losses = []
+        for N in over:
+            WN = W[:, :N]
+            beta = WN @ (WN.T @ jnp.linalg.solve(WN @ WN.T, b))  # W theta for theta = W^+ b*
+            over_losses.append(0.5 * jnp.sum(lam * (beta - b) ** 2))
+        approx_col = jnp.concatenate([approx_col, jnp.stack(over_losses)])
+    latent = {}  # P -> loss of latent least squares (min-norm, N > v, P >= v)
+    if over:
+        for P in Pf:
+            if P >= v:
+                latent[P] = 0.5 * jnp.sum(lam * (_latent_ols(X[:P], y[:P], 0.0) - b) ** 2)
 
     # Dual (kernel) solves for P < N. Kernels nest in P for a fixed width N: K_N = F[:, :N] F[:, :N]^T
     # restricted to its leading rows. Min-norm: one Cholesky of K_N serves every P < N.
@@ -166,7 +200,7 @@ def evaluate(static, nested, dyn, key):
     K, prev = jnp.zeros((Pmax, Pmax), dtype), 0
     for N in Ns:
         N = int(N)
-        small = [P for P in Pf if P < N]
+        small = [P for P in Pf if P < N and not (minnorm and N > v and P >= v)]
         if accumulate:
             K, prev = K + F[:, prev:N] @ F[:, prev:N].T, N
             if small:
@@ -175,9 +209,9 @@ def evaluate(static, nested, dyn, key):
             m = max(small)
             kernels[N] = F[:m, :N] @ F[:m, :N].T
     colmask = {N: (jnp.arange(Nmax) < N).astype(dtype) for N in kernels}
-    if static["minnorm"]:
+    if minnorm:
         for N, KN in kernels.items():
-            small = [P for P in Pf if P < N]
+            small = [P for P in Pf if P < N and not (N > v and P >= v)]
             m = max(small)
             A = _nested_solve(KN[:m, :m], y[:m], small)  # (len(small), m): dual coefficients
             theta = A @ (F[:m] * colmask[N][None, :])
@@ -188,7 +222,7 @@ def evaluate(static, nested, dyn, key):
             wide = [N for N in kernels if N > P]
             if not wide:
                 continue
-            Ks = jnp.stack([kernels[N][:P, :P] for N in wide]) + P * ridge * jnp.eye(P, dtype=dtype)
+            Ks = jnp.stack([kernels[N][:P, :P] for N in wide]) + (P * ridge * jnp.eye(P, dtype=dtype))[None]
             A = jax.vmap(lambda Kn: jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(Kn), True), y[:P]))(Ks)
             theta = (A @ F[:P]) * jnp.stack([colmask[N] for N in wide])
             for N, l in zip(wide, _quad_loss(theta, S, c, bDb)):
@@ -203,7 +237,7 @@ def evaluate(static, nested, dyn, key):
             cols.append(approx_col)
             continue
         P = int(P)
-        prim = [int(N) for N in Ns if N <= P]
+        prim = [int(N) for N in Ns if N <= P and not (minnorm and N > v)]
         if accumulate:
             G, r, prev = G + F[prev:P].T @ F[prev:P], r + F[prev:P].T @ y[prev:P], P
         col = jnp.full((len(Ns),), jnp.nan, dtype)
@@ -219,6 +253,8 @@ def evaluate(static, nested, dyn, key):
         wide = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
         if wide:
             col = col.at[jnp.asarray(wide)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in wide]))
+        if P in latent:
+            col = col.at[jnp.asarray([i for i, N in enumerate(Ns) if N > v])].set(latent[P])
         cols.append(col)
     loss = jnp.stack(cols, axis=1)
     approx = jnp.broadcast_to(approx_col[:, None], loss.shape)

@@ -35,18 +35,17 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model
+from toyscale.models.base import Metric, Model, Status
 from toyscale.params import Param
 from toyscale.theory import superposition as theory
 
-#: Points of the stored loss curve (log-spaced steps, see :func:`curve_steps`).
-CURVE_POINTS = 16
-#: The ``loss`` metric is the mean over the last ``FINAL_FRACTION`` of the steps.
+#: The ``loss`` at a recorded step ``s`` is the mean per-step loss over the last
+#: ``FINAL_FRACTION`` of the first ``s`` steps (at ``s = horizon``: the final stretch).
 FINAL_FRACTION = 0.1
 #: A feature is represented when its row norm ``||W_i||`` exceeds this.
 REPRESENTED_NORM = 0.5
-#: A run is flagged unconverged when its loss fell by more than ``DRIFT_FLAG`` between the last
-#: two 10 % stretches of training AND by more than ``NOISE_FLAG`` standard errors of that
+#: A row is ``unconverged`` when its loss fell by more than ``DRIFT_FLAG`` between the last two
+#: 10 % stretches before its step AND by more than ``NOISE_FLAG`` standard errors of that
 #: difference (``sqrt(2) loss_sem``: the per-step losses are fresh-sample estimates, so a drift
 #: of a few percent can be sampling noise at small batch).
 DRIFT_FLAG = 0.05
@@ -61,7 +60,9 @@ PARAMS = (
     Param("weight_decay", float, -1.0, "signed decay on W: > 0 decoupled decay (weak), < 0 row-norm growth to 1 (strong)"),
     Param("lr", float, 1e-2, "peak learning rate (Adam)", low=0.0, low_open=True),
     Param("batch_size", int, 2048, "fresh samples per step", low=1, role="static"),
-    Param("steps", int, 20000, "training steps", low=1, role="static"),
+    Param("horizon", int, 20000, "training length: warm-up, then cosine decay to 5 % of lr at this step", low=1, role="static"),
+    Param("steps", int, 20000, "recorded step s <= horizon (time axis; default: the horizon)", low=1, role="nested",
+          default_from="horizon"),
     Param("warmup", int, 2000, "linear warm-up steps, then cosine decay to 5 % of lr", low=0, role="static"),
     Param("value_dist", str, "uniform02", "value of an active feature: 'uniform02' U(0,2) (Liu et al.), 'uniform01' U[0,1) (Anthropic)",
           choices=("uniform02", "uniform01"), role="static"),
@@ -70,14 +71,16 @@ PARAMS = (
 )
 
 METRICS = (
-    Metric("loss", f"training loss (fresh samples: population loss) averaged over the last {FINAL_FRACTION:.0%} of steps"),
-    Metric("loss_curve", f"loss averaged over windows ending at {CURVE_POINTS} log-spaced steps (curve_steps)", size=CURVE_POINTS),
-    Metric("final_drift", "(mean loss of the previous stretch - of the last stretch) / last: ~0 when converged"),
-    Metric("loss_sem", "standard error of the final-stretch mean over its steps, relative to it (sampling noise of loss)"),
-    Metric("represented_fraction", f"fraction of features with row norm ||W_i|| > {REPRESENTED_NORM}"),
-    Metric("mean_sq_overlap", "mean over pairs i != j of represented features of (W_i.W_j / |W_i||W_j|)^2"),
+    Metric("loss", f"loss (fresh samples: population loss) averaged over the last {FINAL_FRACTION:.0%} of the first `steps` steps"),
+    Metric("drift", "(mean loss of the previous stretch - of the last stretch) / last: ~0 when converged"),
+    Metric("loss_sem", "standard error of the last-stretch mean over its steps, relative to it (sampling noise of loss)"),
+    Metric("represented_fraction", f"fraction of features with row norm ||W_i|| > {REPRESENTED_NORM} at `steps`"),
+    Metric("mean_sq_overlap", "mean over pairs i != j of represented features of (W_i.W_j / |W_i||W_j|)^2 at `steps`"),
     Metric("overlap_times_m", "mean_sq_overlap * m (1 for random unit vectors; ~const in strong superposition)"),
 )
+
+UNCONVERGED = Status("unconverged", f"loss still falling at this step: drift > {DRIFT_FLAG:.0%} and > {NOISE_FLAG:g} "
+                                    "sqrt(2) loss_sem (a valid measurement at this budget; fitted, counted)", usable=True)
 
 
 # ----------------------------------------------------------------------------- data
@@ -98,7 +101,7 @@ def sample_features(key, p: jax.Array, batch: int, value_dist: str = "uniform02"
     """
     c = 2.0 if value_dist == "uniform02" else 1.0
     u = jax.random.uniform(key, (batch, p.shape[0]), dtype=p.dtype)
-    return jnp.where(u < p, (c * u) / p, 0.0)
+    return jnp.where(u < p[None, :], (c * u) / p[None, :], 0.0)
 
 
 # ----------------------------------------------------------------------------- network
@@ -136,7 +139,7 @@ def init_params(key, net: TiedReLU, m, dtype) -> dict:
     """Parameters of a width-``m`` model in ``net.width >= m`` columns: ``W ~ N(0, 1/m)``, padded columns 0."""
     params = net.init(key, jnp.zeros((net.n_features,), dtype))["params"]
     mask = column_mask(net.width, m, dtype)
-    return {"W": params["W"] * mask / jnp.sqrt(jnp.asarray(m, dtype)), "b": params["b"]}
+    return {"W": params["W"] * mask[None, :] / jnp.sqrt(jnp.asarray(m, dtype)), "b": params["b"]}
 
 
 # ----------------------------------------------------------------------------- optimiser
@@ -213,31 +216,19 @@ def make_optimizer(lr, weight_decay, steps: int, warmup: int) -> optax.GradientT
 # ----------------------------------------------------------------------------- training
 
 
-def curve_steps(steps: int, k: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """Windows of the loss curve: ``(lo, hi)`` step indices; point ``j`` is the mean loss of steps
-    ``lo[j] <= t < hi[j]``, with ``hi`` log-spaced from 1 to ``steps`` and ``lo = hi / r``
-    (``r = steps^(1/k)``, one log-bin), at least one step wide."""
-    hi = np.unique(np.round(np.geomspace(1, steps, k)).astype(int))
-    hi = np.concatenate([hi, np.full(k - len(hi), steps)]) if len(hi) < k else hi
-    r = max(steps ** (1.0 / k), 1.0 + 1e-9)
-    lo = np.minimum(np.floor(hi / r).astype(int), hi - 1)
-    return lo, hi
+def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
+    """Train one model for ``horizon`` steps; return the final parameters, the per-step loss
+    ``(horizon,)`` and the :func:`diagnostics` of ``W`` after each step in ``record``
+    (``{name: (len(record),)}``).
 
-
-def _stretch(steps: int) -> int:
-    return max(1, int(math.ceil(FINAL_FRACTION * steps)))
-
-
-def train(static: dict, dyn: dict, key) -> tuple[dict, jax.Array]:
-    """Train one model; return the final parameters and the per-step loss ``(steps,)``.
-
-    ``static``: ``n_features``, ``width`` (bucket), ``batch_size``, ``steps``, ``warmup``,
+    ``static``: ``n_features``, ``width`` (bucket), ``batch_size``, ``horizon``, ``warmup``,
     ``value_dist``; ``dyn``: ``width`` (true m), ``alpha``, ``weight_decay``, ``lr``,
     ``importance``. One ``lax.scan`` over steps; the loss at step t is measured on that step's
-    fresh batch before the update (an unbiased estimate of the population loss).
+    fresh batch before the update (an unbiased estimate of the population loss). Diagnostics are
+    computed under a ``lax.cond`` on the (unbatched) step counter, so only at recorded steps.
     """
     n, bucket = int(static["n_features"]), int(static["width"])
-    steps, batch = int(static["steps"]), int(static["batch_size"])
+    steps, batch = int(static["horizon"]), int(static["batch_size"])
     dtype = jnp.result_type(float)
     m = dyn["width"]
     k_init, k_data = jax.random.split(key)
@@ -251,7 +242,12 @@ def train(static: dict, dyn: dict, key) -> tuple[dict, jax.Array]:
 
     def loss_fn(prm, x):
         y = apply({"params": prm}, x)
-        return jnp.mean(imp * (y - x) ** 2)
+        return jnp.mean(imp[None, :] * (y - x) ** 2)
+
+    rec = np.zeros(steps + 1, bool)
+    rec[np.asarray(record, int)] = True
+    rec_after = jnp.asarray(rec[1:])  # step t leaves the parameters "after t + 1 steps"
+    zero = {k: jnp.zeros((), dtype) for k in ("represented_fraction", "mean_sq_overlap", "overlap_times_m")}
 
     def step(carry, t):
         prm, state = carry
@@ -259,10 +255,13 @@ def train(static: dict, dyn: dict, key) -> tuple[dict, jax.Array]:
         loss, g = jax.value_and_grad(loss_fn)(prm, x)
         upd, state = opt.update(g, state, prm)
         upd = jax.tree.map(lambda u, mk: u * mk, upd, mask)  # padded columns stay exactly 0
-        return (optax.apply_updates(prm, upd), state), loss
+        prm = optax.apply_updates(prm, upd)
+        diag = jax.lax.cond(rec_after[t], lambda W: diagnostics(W, m), lambda W: zero, prm["W"])
+        return (prm, state), (loss, diag)
 
-    (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), jnp.arange(steps))
-    return params, losses
+    (params, _), (losses, diags) = jax.lax.scan(step, (params, opt.init(params)), jnp.arange(steps))
+    idx = np.asarray(record, int) - 1
+    return params, losses, {k: v[idx] for k, v in diags.items()}
 
 
 def diagnostics(W: jax.Array, m) -> dict:
@@ -287,33 +286,40 @@ def diagnostics(W: jax.Array, m) -> dict:
 
 
 def evaluate(static, nested, dyn, key) -> dict:
-    """Train one superposition model and return its metrics (scalars; ``loss_curve`` ``(16,)``).
+    """Train one superposition model; metrics at every recorded step (the ``steps`` axis).
 
     Args:
-      static: ``n_features``, ``width`` (bucket size M), ``batch_size``, ``steps``, ``warmup``,
+      static: ``n_features``, ``width`` (bucket size M), ``batch_size``, ``horizon``, ``warmup``,
         ``value_dist``.
-      nested: unused (this model has no nested axes).
+      nested: ``steps``, the sorted recorded steps (each <= horizon).
       dyn: traced scalars ``width`` (true m <= M), ``alpha``, ``weight_decay``, ``lr``,
         ``importance``.
       key: PRNG key of the seed.
 
     Returns:
-      ``loss``, ``loss_curve``, ``final_drift``, ``loss_sem``, ``represented_fraction``,
-      ``mean_sq_overlap``, ``overlap_times_m`` and ``diverged`` (any non-finite step loss).
+      ``loss``, ``drift``, ``loss_sem``, ``represented_fraction``, ``mean_sq_overlap``,
+      ``overlap_times_m``, each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
+      step loss up to that step), ``unconverged`` (see ``DRIFT_FLAG``) or ``ok``.
     """
-    del nested
-    steps = int(static["steps"])
-    params, losses = train(static, dyn, key)
-    k = _stretch(steps)
-    last = jnp.mean(losses[steps - k:])
-    prev = jnp.mean(losses[max(0, steps - 2 * k):steps - k]) if steps >= 2 * k else last
-    lo, hi = curve_steps(steps)
-    cs = jnp.concatenate([jnp.zeros((1,), losses.dtype), jnp.cumsum(losses)])
-    curve = (cs[hi] - cs[lo]) / jnp.asarray(hi - lo, losses.dtype)
-    sem = jnp.std(losses[steps - k:]) / jnp.sqrt(jnp.asarray(k, losses.dtype)) / last
-    out = {"loss": last, "loss_curve": curve, "final_drift": (prev - last) / last, "loss_sem": sem,
-           **diagnostics(params["W"], dyn["width"])}
-    out["diverged"] = ~jnp.all(jnp.isfinite(losses))
+    record = tuple(int(s) for s in nested["steps"])
+    params, losses, diags = train(static, dyn, key, record)
+    # Window statistics from static slices (not cumulative sums: in float32 a difference of
+    # running sums loses the digits a drift of 1e-3 or a standard error needs).
+    lasts, prevs, sems, bads = [], [], [], []
+    for s_ in record:
+        k = max(1, int(math.ceil(FINAL_FRACTION * s_)))
+        win = losses[s_ - k:s_]
+        last = jnp.mean(win)
+        lasts.append(last)
+        prevs.append(jnp.mean(losses[s_ - 2 * k:s_ - k]) if s_ >= 2 * k else last)
+        sems.append(jnp.std(win) / math.sqrt(k) / last)
+        bads.append(~jnp.all(jnp.isfinite(losses[:s_])))
+    last, prev, sem = jnp.stack(lasts), jnp.stack(prevs), jnp.stack(sems)
+    drift = (prev - last) / last
+    out = {"loss": last, "drift": drift, "loss_sem": sem, **diags}
+    unconv = (drift > DRIFT_FLAG) & (drift > NOISE_FLAG * np.sqrt(2.0) * sem)
+    status = jnp.where(unconv, MODEL_STATUS["unconverged"], 0)
+    out["status"] = jnp.where(jnp.stack(bads), MODEL_STATUS["diverged"], status).astype(jnp.int32)
     return out
 
 
@@ -341,23 +347,7 @@ def bucket(name: str, value: Any) -> Any:
 
 def cell_bytes(static, nested) -> int:
     n, M, B = int(static["n_features"]), int(static["width"]), int(static["batch_size"])
-    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 4 * static["steps"]) + (1 << 20)
-
-
-def unconverged(df):
-    """Rows whose final loss is still falling beyond sampling noise (see ``DRIFT_FLAG``)."""
-    sem = df["loss_sem"] if "loss_sem" in df else 0.0
-    return (df["final_drift"] > DRIFT_FLAG) & (df["final_drift"] > NOISE_FLAG * np.sqrt(2.0) * sem)
-
-
-def curve_midpoints(steps: int) -> np.ndarray:
-    """Step at which each ``loss_curve`` window is drawn: the geometric middle of the window."""
-    lo, hi = curve_steps(steps)
-    return np.sqrt(np.maximum(lo, 1) * hi)
-
-
-def _curve_x(params) -> np.ndarray:
-    return curve_midpoints(int(params["steps"]))
+    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 8 * static["horizon"]) + (1 << 20)
 
 
 def check_config(values) -> None:
@@ -365,14 +355,19 @@ def check_config(values) -> None:
         for m in values["width"]:
             if m > n:
                 raise UserError("sweep.width", f"{m} exceeds n_features = {n}; allowed: width <= n_features")
-    for s in values["steps"]:
+    for h in values["horizon"]:
         for w in values["warmup"]:
-            if w >= s:
-                raise UserError("params.warmup", f"{w} >= steps = {s}; allowed: warmup < steps")
+            if w >= h:
+                raise UserError("params.warmup", f"{w} >= horizon = {h}; allowed: warmup < horizon")
+        for s in values["steps"]:
+            if s > h:
+                raise UserError("sweep.steps", f"{s} > horizon = {h}; allowed: recorded steps 1..horizon")
 
 
-EXAMPLE = {"seeds": 2, "params": {"n_features": 64, "batch_size": 32, "steps": 40, "warmup": 4},
-           "sweep": {"width": [4, 8], "weight_decay": [-1.0, 0.5]}}
+EXAMPLE = {"seeds": 2, "params": {"n_features": 64, "batch_size": 32, "horizon": 40, "warmup": 4},
+           "sweep": {"width": [4, 8], "weight_decay": [-1.0, 0.5], "steps": [10, 40]}}
+
+MODEL_STATUS = {"diverged": 2, "unconverged": 3}  # codes: index in Model.status_names
 
 MODEL = register(
     Model(
@@ -386,8 +381,7 @@ MODEL = register(
         cell_bytes=cell_bytes,
         check_config=check_config,
         precision="float32",
-        unconverged=unconverged,
-        curve=("loss_curve", _curve_x),
+        statuses=(UNCONVERGED,),
         references=(
             "Liu, Liu & Gore 2025, Superposition Yields Robust Neural Scaling",
             "Elhage et al. 2022, Toy Models of Superposition",

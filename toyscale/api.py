@@ -1,0 +1,167 @@
+"""The Python API: ``toyscale.run`` and ``toyscale.load`` (what the ``toyscale run`` command does,
+from a notebook or a script)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from toyscale.errors import UserError
+from toyscale.experiment import Experiment, experiment_from_dict, load_experiment
+from toyscale.store import ResultStore, check_writable
+
+
+@dataclass
+class Results:
+    """Stored results of one experiment directory.
+
+    Attributes:
+      dir: the output directory.
+      experiment: the experiment's resolved description (``experiment.json``).
+      summary: one entry per ``[[checks]]`` table: regime, theory slope, fitted slope and its
+        interval, held-out error, flagged runs, figure path (``summary.json``).
+      phases: phase diagrams (``phases.json``), one entry per ``[[phases]]`` table.
+      frontiers: compute-optimal frontiers (``frontiers.json``), one per ``[[frontiers]]``.
+      run: what the run did (rows computed, skipped, compilations, seconds, statuses) when the
+        results come from :func:`run`; ``None`` from :func:`load`.
+    """
+
+    dir: Path
+    experiment: dict
+    summary: list = field(default_factory=list)
+    phases: list = field(default_factory=list)
+    frontiers: list = field(default_factory=list)
+    run: Any = None
+
+    @property
+    def table(self):
+        """All stored rows as a pandas DataFrame (long format: one row per configuration and
+        recorded step, with every parameter, ``seed``, ``config_hash``, metrics, ``status``)."""
+        return ResultStore(self.dir).load()
+
+    def check(self, name: str) -> dict:
+        """The summary entry of check ``name``."""
+        for e in self.summary:
+            if e["name"] == name:
+                return e
+        raise KeyError(f"no check {name!r}; checks: {[e['name'] for e in self.summary]}")
+
+    def plot(self, check: str):
+        """The figure of check ``check`` as a matplotlib ``Figure`` (display it in a notebook;
+        no pyplot state is touched). Recomputed from the stored rows."""
+        from toyscale.models import get_model
+        from toyscale.report import _unjson, check_figure, evaluate_check
+
+        meta = ResultStore(self.dir).read_meta()
+        spec = [c for c in meta.get("checks", []) if c["name"] == check]
+        if not spec:
+            raise KeyError(f"no check {check!r}; checks: {[c['name'] for c in meta.get('checks', [])]}")
+        model = get_model(meta["experiment"]["model"])
+        fixed = {k: _unjson(v) for k, v in meta["experiment"]["params"].items()}
+        e = evaluate_check(self.table, model, fixed, spec[0], n_boot=200)
+        return check_figure(e)
+
+    def __repr__(self) -> str:
+        lines = [f"Results({str(self.dir)!r}: model {self.experiment.get('model')}, "
+                 f"{len(self.summary)} checks, {len(self.phases)} phase diagrams, {len(self.frontiers)} frontiers)"]
+        for e in self.summary:
+            fit = "—" if e.get("fitted") is None else f"{e['fitted']:+.3f}"
+            th = "—" if e.get("theory") is None else f"{e['theory']:+.3f}"
+            lines.append(f"  {e['name']}: theory {th}, fitted {fit}")
+        return "\n".join(lines)
+
+
+def _experiment(experiment, quick: bool, overrides: Sequence[str]) -> Experiment:
+    if isinstance(experiment, Experiment):
+        if quick or overrides:
+            raise UserError("experiment", "quick and set apply to a file or a dict, not to an Experiment")
+        return experiment
+    if isinstance(experiment, Mapping):
+        from toyscale.experiment import _apply_quick, _set_path, parse_override
+
+        doc = dict(experiment)
+        if quick:
+            doc = _apply_quick(doc)
+        for text in overrides:
+            key, value = parse_override(text)
+            _set_path(doc, key, value)
+        return experiment_from_dict(doc, name=str(doc.pop("name", "experiment")) if "name" in doc else "experiment")
+    if isinstance(experiment, (str, Path)):
+        return load_experiment(experiment, quick=quick, overrides=list(overrides))
+    raise UserError("experiment", f"expected a TOML path, a dict or an Experiment, got {type(experiment).__name__}")
+
+
+def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: Sequence[str] = (),
+        progress: bool = True, report: bool = True) -> Results:
+    """Run (or resume) an experiment and report it: one call from a notebook.
+
+    The grid (swept axes x seeds) is evaluated as compiled ``jit(vmap(evaluate))`` programs,
+    stored as one Parquet file per finished chunk in ``out`` (a killed run resumes), then each
+    ``[[checks]]`` table is fitted (power law with a seed-bootstrap interval) and held against
+    the model's theory exponent -- the *theory vs fitted exponent +- CI* table.
+
+    Args:
+      experiment: a TOML file path, a dict with the file's structure, or an :class:`Experiment`.
+      out: output directory (default ``out/NAME``, ``out/NAME-quick`` with ``quick``).
+      quick: apply the file's ``[quick]`` table (a smaller sweep).
+      set: overrides ``"KEY=VALUE"`` (``"params.alpha=0.8"``, ``"seeds=4"``), as ``--set``.
+      progress: show a progress bar over chunks.
+      report: write ``summary.json``, ``report.md`` and figures after the run.
+
+    Returns:
+      :class:`Results` (``.table`` DataFrame, ``.summary``, ``.plot(check)``).
+
+    Raises:
+      UserError: bad experiment or output directory (the field is named), before any compute.
+
+    Example::
+
+        import toyscale
+        res = toyscale.run({"model": "random_features", "seeds": 4,
+                            "params": {"alpha": 1.0, "beta": 0.25, "samples": float("inf")},
+                            "sweep": {"width": {"geom": [16, 256], "num": 6}},
+                            "checks": [{"axis": "width"}]}, out="out/nb")
+        res.summary[0]["fitted"], res.summary[0]["theory"]   # about -1.5 and -1.5
+        res.plot("width")
+    """
+    from toyscale.sweep import run_experiment
+
+    exp = _experiment(experiment, quick, set)
+    out = Path(out) if out is not None else Path("out") / (exp.name + ("-quick" if quick else ""))
+    check_writable(out)
+    store = ResultStore(out)
+    if store.exists():
+        old = store.read_meta()
+        if old.get("fingerprint") != exp.fingerprint():
+            raise UserError("out", f"{out} holds results of a different experiment ({old.get('name')}); "
+                                   "allowed: an empty directory or one from the same experiment")
+    summary = run_experiment(exp, out, progress=progress)
+    res = load(out, _report=report and bool(exp.checks or exp.phases or exp.frontiers))
+    res.run = summary
+    return res
+
+
+def load(out: str | Path, *, _report: bool = False) -> Results:
+    """Open a results directory written by :func:`run` or ``toyscale run``.
+
+    Reads ``experiment.json`` and, when present, ``summary.json``, ``phases.json`` and
+    ``frontiers.json``; the rows are read on demand (``Results.table``).
+
+    Raises:
+      UserError: ``out`` is not a toyscale results directory.
+    """
+    from toyscale.report import make_report
+
+    store = ResultStore(out)
+    meta = store.read_meta()
+    if _report:
+        make_report(out)
+
+    def read(name):
+        p = store.root / name
+        return json.loads(p.read_text()) if p.exists() else []
+
+    return Results(dir=store.root, experiment={**meta["experiment"], "name": meta.get("name")},
+                   summary=read("summary.json"), phases=read("phases.json"), frontiers=read("frontiers.json"))
