@@ -182,7 +182,8 @@ def _coerce_axis(param, raw_values, field):
 
 
 def _seeds(value, field="seeds") -> tuple[int, ...]:
-    allowed = f"a count in [1, {MAX_CONFIGS}] or a non-empty list of distinct integers in [0, {MAX_SEED}]"
+    allowed = (f"a positive integer count (at most {MAX_CONFIGS}) or a non-empty list of distinct integers "
+               f"in [0, {MAX_SEED}]")
     if isinstance(value, bool):
         raise UserError(field, f"expected {allowed}, got {value!r}")
     if isinstance(value, int):
