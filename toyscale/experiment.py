@@ -18,11 +18,11 @@ Format::
     [[checks]]                       # one theory-vs-fit comparison per entry
     axis = "width"                   # a swept axis
     where = {samples = inf}          # fixes every other swept axis (optional if it has one value)
-    fit_range = [16, 256]            # optional; default: the theory's validity range
+    fit_range = [16, 256]            # optional (must hold >= 3 finite swept values); default: the theory's validity range
     name = "width"                   # optional; default: the axis
     tolerance = 0.1                  # optional; |fitted - theory| allowed for `agrees`
 
-    [quick]                          # optional overrides used by `toyscale run --quick`
+    [quick]                          # overrides used by `toyscale run --quick` (required by it; validated on every run)
     seeds = 2
     [quick.sweep]
     width = {geom = [16, 128], num = 4}
