@@ -105,3 +105,112 @@ def test_shipped_experiments_validate():
     for p in sorted(Path(__file__).parent.parent.joinpath("experiments").glob("*.toml")):
         load_experiment(p)
         load_experiment(p, quick=True)
+
+
+# ----------------------------------------------------------------------------- issue 8 fixes
+
+def test_quick_without_quick_table_is_an_error(tmp_path, capsys):
+    with pytest.raises(UserError) as e:
+        load_experiment(write(tmp_path, BASE), quick=True)
+    assert e.value.field == "quick" and "no [quick] table" in str(e.value)
+    with pytest.raises(UserError) as e:
+        experiment_from_dict({"model": "random_features"}, quick=True)
+    assert e.value.field == "quick"
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, BASE)), "--quick", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("toyscale: quick: ") and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_broken_quick_table_is_an_error_without_quick_too(tmp_path):
+    with pytest.raises(UserError) as e:
+        load_experiment(write(tmp_path, BASE + "[quick]\nseeds = 0\n"))
+    assert e.value.field == "quick.seeds"
+    with pytest.raises(UserError) as e:
+        load_experiment(write(tmp_path, BASE + "[quick.sweep]\nwidth = [8, 16]\n"))  # check needs 3 widths
+    assert e.value.field == "quick" and "checks[0].axis" in str(e.value)
+
+
+@pytest.mark.parametrize("table", ["checks", "phases"])
+def test_fit_range_with_fewer_than_three_swept_values_is_an_error(table):
+    doc = {"model": "random_features", "params": {"latent_dim": 64, "samples": math.inf},
+           "sweep": {"width": [4, 8, 16, 32], "ridge": [0.0, 1e-3], "noise": [0.0, 0.1]}}
+    entry = {"axis": "width", "fit_range": [8, 20]}
+    entry.update({"over": ["ridge", "noise"]} if table == "phases" else {"where": {"ridge": 0.0, "noise": 0.0}})
+    with pytest.raises(UserError) as e:
+        experiment_from_dict({**doc, table: [entry]})
+    assert e.value.field == f"{table}[0].fit_range" and "[4, 8, 16, 32]" in str(e.value), str(e.value)
+    exp = experiment_from_dict({**doc, table: [dict(entry, fit_range=[8, 32])]})
+    assert getattr(exp, table)[0].fit_range == (8.0, 32.0)
+
+
+def test_check_axis_with_fewer_than_three_finite_values_is_an_error():
+    with pytest.raises(UserError) as e:
+        experiment_from_dict({"model": "random_features", "params": {"latent_dim": 64},
+                              "sweep": {"samples": [8, 16, math.inf]}, "checks": [{"axis": "samples"}]})
+    assert e.value.field == "checks[0].axis" and "'inf'" in str(e.value)
+
+
+BAD_VALUES = {
+    "seed count huge": ("seeds = 2", "seeds = 9223372036854775807", "seeds"),
+    "seed beyond uint32": ("seeds = 2", "seeds = [4294967296]", "seeds"),
+    "axis num huge": ("num = 4}", "num = 1000000000000}", "sweep.width.num"),
+    "memory inf": ("[[checks]]", "[run]\nmemory_mb = inf\n[[checks]]", "run.memory_mb"),
+    "memory nan": ("[[checks]]", "[run]\nmemory_mb = nan\n[[checks]]", "run.memory_mb"),
+    "run unknown key": ("[[checks]]", "[run]\nmemroy_mb = 10\n[[checks]]", "run.memroy_mb"),
+    "tolerance inf": ('axis = "width"', 'axis = "width"\ntolerance = inf', "checks[0].tolerance"),
+    "axis not a name": ('axis = "width"', 'axis = ["width"]', "checks[0].axis"),
+    "description not a string": ("seeds = 2", "seeds = 2\ndescription = [1]", "description"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VALUES))
+def test_more_bad_values_name_their_field(tmp_path, case):
+    old, new, field = BAD_VALUES[case]
+    assert old in BASE
+    with pytest.raises(UserError) as e:
+        load_experiment(write(tmp_path, BASE.replace(old, new)))
+    assert e.value.field == field, str(e.value)
+
+
+def test_integer_parameters_are_bounded_by_int32():
+    with pytest.raises(UserError) as e:
+        experiment_from_dict({"model": "superposition", "params": {"steps": 2**31}})
+    assert e.value.field == "params.steps" and "2147483647" in str(e.value)
+    with pytest.raises(UserError) as e:
+        experiment_from_dict({"model": "random_features", "sweep": {"samples": [8, 2**40]}})
+    assert e.value.field == "sweep.samples[1]"
+
+
+def _default_from_model():
+    from toyscale.models import Metric, Model, Prediction, register
+    from toyscale.params import Param
+
+    return register(Model(
+        name="_default_from_toy", summary="test model: test_batch defaults to batch",
+        params=(Param("batch", int, 32, "training batch", low=1, high=1000),
+                Param("test_batch", int, 0, "test batch (default: batch)", low=1, high=100, default_from="batch"),
+                Param("lr", float, 0.1, "learning rate", low=0.0)),
+        metrics=(Metric("loss", "loss"),),
+        evaluate=lambda static, nested, dyn, key: {"loss": dyn["lr"]},
+        theory=lambda axis, params, xs, stats=None: Prediction("toy", None)))
+
+
+def test_default_from_takes_the_other_parameters_value():
+    _default_from_model()
+    m = "_default_from_toy"
+    assert experiment_from_dict({"model": m}).params["test_batch"] == 32  # batch's default
+    assert experiment_from_dict({"model": m, "params": {"batch": 7}}).params["test_batch"] == 7
+    exp = experiment_from_dict({"model": m, "params": {"batch": 7, "test_batch": 3}})
+    assert exp.params["test_batch"] == 3
+    exp = experiment_from_dict({"model": m, "params": {"batch": 7}, "sweep": {"test_batch": [1, 2]}})
+    assert exp.sweep["test_batch"] == (1, 2) and "test_batch" not in exp.params
+    assert list(exp.params) == ["batch", "lr"]
+    exp = experiment_from_dict({"model": m, "params": {"test_batch": 5}, "sweep": {"batch": [1, 2]}})
+    assert exp.params["test_batch"] == 5
+    with pytest.raises(UserError) as e:
+        experiment_from_dict({"model": m, "sweep": {"batch": [1, 2]}})
+    assert e.value.field == "params.test_batch" and str(e.value).endswith("set test_batch explicitly when batch is swept")
+    with pytest.raises(UserError) as e:  # the inherited value must fit test_batch's own range
+        experiment_from_dict({"model": m, "params": {"batch": 500}})
+    assert e.value.field == "params.test_batch" and "out of range" in str(e.value)

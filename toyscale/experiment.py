@@ -18,11 +18,11 @@ Format::
     [[checks]]                       # one theory-vs-fit comparison per entry
     axis = "width"                   # a swept axis
     where = {samples = inf}          # fixes every other swept axis (optional if it has one value)
-    fit_range = [16, 256]            # optional; default: the theory's validity range
+    fit_range = [16, 256]            # optional (must hold >= 3 finite swept values); default: the theory's validity range
     name = "width"                   # optional; default: the axis
     tolerance = 0.1                  # optional; |fitted - theory| allowed for `agrees`
 
-    [quick]                          # optional overrides used by `toyscale run --quick`
+    [quick]                          # overrides used by `toyscale run --quick` (required by it; validated on every run)
     seeds = 2
     [quick.sweep]
     width = {geom = [16, 128], num = 4}
@@ -52,7 +52,11 @@ PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric
 CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses")
 FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses")
 RUN_KEYS = ("memory_mb",)
+QUICK_KEYS = ("seeds", "params", "sweep", "checks", "phases", "frontiers")
 MAX_CONFIGS = 5_000_000
+MAX_AXIS = 100_000  # values of one axis spec (num)
+MAX_SEED = 2**32 - 1  # seeds are uint32 PRNG keys
+MIN_FIT_POINTS = 3  # a slope fit needs at least three axis values (see toyscale.report)
 
 
 @dataclass(frozen=True)
@@ -167,8 +171,8 @@ def _axis_values(spec, field: str) -> list:
         if (not isinstance(rng, list) or len(rng) != 2
                 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in rng)):
             raise UserError(f"{field}.{kind}", f"expected [lo, hi] (two numbers), got {rng!r}")
-        if not isinstance(num, int) or isinstance(num, bool) or num < 1:
-            raise UserError(f"{field}.num", f"expected a positive integer, got {num!r}")
+        if not isinstance(num, int) or isinstance(num, bool) or not 1 <= num <= MAX_AXIS:
+            raise UserError(f"{field}.num", f"expected an integer in [1, {MAX_AXIS}], got {num!r}")
         lo, hi = float(rng[0]), float(rng[1])
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
             raise UserError(f"{field}.{kind}", f"expected finite lo <= hi, got {rng!r}")
@@ -196,17 +200,20 @@ def _coerce_axis(param, raw_values, field):
 
 
 def _seeds(value, field="seeds") -> tuple[int, ...]:
+    allowed = (f"a positive integer count (at most {MAX_CONFIGS}) or a non-empty list of distinct integers "
+               f"in [0, {MAX_SEED}]")
     if isinstance(value, bool):
-        raise UserError(field, f"expected a positive integer count or a list of integers, got {value!r}")
+        raise UserError(field, f"expected {allowed}, got {value!r}")
     if isinstance(value, int):
-        if value < 1:
-            raise UserError(field, f"expected a positive integer count or a list of integers, got {value!r}")
+        if not 1 <= value <= MAX_CONFIGS:
+            raise UserError(field, f"{value!r} is out of range; allowed: {allowed}")
         return tuple(range(value))
-    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+    if (isinstance(value, list) and 0 < len(value) <= MAX_CONFIGS
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in value)):
         if len(set(value)) != len(value):
-            raise UserError(field, "seeds repeat; expected distinct non-negative integers")
+            raise UserError(field, f"seeds repeat; allowed: {allowed}")
         return tuple(value)
-    raise UserError(field, f"expected a positive integer count or a list of non-negative integers, got {value!r}")
+    raise UserError(field, f"expected {allowed}, got {value!r}")
 
 
 def _set_path(doc: dict, path: str, value) -> None:
@@ -266,22 +273,46 @@ def load_experiment(path: str | Path, *, quick: bool = False, overrides: list[st
 
 
 def _apply_quick(doc: dict) -> dict:
-    """Merge the ``[quick]`` table into the document (tables merge key by key)."""
+    """Merge the ``[quick]`` table into the document (tables merge key by key).
+
+    A document without a ``[quick]`` table is an error: ``--quick`` would silently run the
+    full experiment.
+    """
     doc = copy.deepcopy(doc)
     q = doc.pop("quick", None)
     if q is None:
-        return doc
+        raise UserError("quick", "--quick asked for, but the experiment has no [quick] table; "
+                                 f"allowed: add a [quick] table (keys {', '.join(QUICK_KEYS)}) or run without --quick")
     if not isinstance(q, dict):
-        raise UserError("quick", "expected a table")
-    bad = set(q) - {"seeds", "params", "sweep", "checks", "phases"}
+        raise UserError("quick", f"expected a table with keys {', '.join(QUICK_KEYS)}, got {q!r}")
+    bad = set(q) - set(QUICK_KEYS)
     if bad:
-        raise UserError(f"quick.{sorted(bad)[0]}", "unknown key; allowed: seeds, params, sweep, checks, phases")
+        raise UserError(f"quick.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(QUICK_KEYS)}")
     for k, v in q.items():
-        if k in ("params", "sweep") and isinstance(v, dict):
-            doc.setdefault(k, {}).update(v)
+        if k in ("params", "sweep"):
+            if not isinstance(v, dict):
+                raise UserError(f"quick.{k}", f"expected a table of {k} (merged into [{k}]), got {v!r}")
+            if not isinstance(doc.setdefault(k, {}), dict):
+                raise UserError(k, "expected a table")
+            doc[k].update(v)
         else:
             doc[k] = v
     return doc
+
+
+def _validate_quick(doc: Mapping) -> None:
+    """Validate the experiment ``--quick`` would run; errors name the field under ``quick``."""
+    q = doc.get("quick")
+    try:
+        experiment_from_dict(doc, quick=True)
+    except UserError as e:
+        if e.field.startswith("quick") or not isinstance(q, dict):
+            raise
+        root = e.field.split(".")[0].split("[")[0]
+        if root in q:
+            raise UserError(f"quick.{e.field}", e.message) from None
+        # the full experiment is valid, so the [quick] table's values make this one invalid
+        raise UserError("quick", f"the --quick experiment is invalid: {e}") from None
 
 
 def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool = False) -> Experiment:
@@ -325,25 +356,35 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
             params[p.name] = p.coerce(params_in[p.name], f"params.{p.name}")
         elif p.name not in sweep_in and p.default_from is None:
             params[p.name] = p.default
-    for p in model.params:
-        if p.default_from is not None and p.name not in params_in and p.name not in sweep_in:
-            if p.default_from in sweep_in:
-                raise UserError(f"params.{p.name}", f"set {p.name} explicitly when {p.default_from} is swept")
-            params[p.name] = p.coerce(params[p.default_from], f"params.{p.name}")
+    for p in model.params:  # parameters whose default is another parameter's value
+        if p.default_from is None or p.name in params_in or p.name in sweep_in:
+            continue
+        src = p.default_from
+        if src not in names:
+            raise ValueError(f"model {model.name}: parameter {p.name} has default_from={src!r}, not a parameter")
+        if src not in params:
+            raise UserError(f"params.{p.name}", f"set {p.name} explicitly when {src} is swept")
+        params[p.name] = p.coerce(params[src], f"params.{p.name}")
+    params = {p.name: params[p.name] for p in model.params if p.name in params}
     sweep = {}
     for k, spec in sweep_in.items():
         sweep[k] = _coerce_axis(model.param(k), _axis_values(spec, f"sweep.{k}"), f"sweep.{k}")
 
     run = doc.get("run", {})
-    if not isinstance(run, dict) or set(run) - set(RUN_KEYS):
-        raise UserError("run", f"expected a table with keys {', '.join(RUN_KEYS)}")
+    if not isinstance(run, dict):
+        raise UserError("run", f"expected a table with keys {', '.join(RUN_KEYS)}, got {run!r}")
+    if set(run) - set(RUN_KEYS):
+        raise UserError(f"run.{sorted(set(run) - set(RUN_KEYS))[0]}", f"unknown key; allowed: {', '.join(RUN_KEYS)}")
     memory_mb = run.get("memory_mb")
     if memory_mb is not None and (isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float))
-                                  or memory_mb <= 0):
-        raise UserError("run.memory_mb", f"expected a positive number, got {memory_mb!r}")
+                                  or not 0 < memory_mb < math.inf):
+        raise UserError("run.memory_mb", f"expected a positive finite number (megabytes), got {memory_mb!r}")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise UserError("description", f"expected a string, got {description!r}")
 
     exp = Experiment(model=model.name, seeds=seeds, params=params, sweep=sweep, precision=precision,
-                     description=str(doc.get("description", "")), name=name,
+                     description=description, name=name,
                      memory_mb=None if memory_mb is None else float(memory_mb), raw=doc)
     if exp.n_configs > MAX_CONFIGS:
         raise UserError("sweep", f"{exp.n_configs} configurations; allowed: at most {MAX_CONFIGS}")
@@ -352,6 +393,8 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     checks = _checks(doc.get("checks", []), exp, model)
     phases = _phases(doc.get("phases", []), exp, model)
     frontiers = _frontiers(doc.get("frontiers", []), exp, model)
+    if not quick and doc.get("quick") is not None:
+        _validate_quick(doc)  # a broken [quick] table is an error of the file, --quick or not
     return Experiment(**{**exp.__dict__, "checks": checks, "phases": phases, "frontiers": frontiers})
 
 
@@ -377,13 +420,13 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
             raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(keys)}")
         axis = c.get("axis")
         swept = [k for k, v in exp.sweep.items() if len(v) > 1]
-        if axis not in exp.sweep:
+        if not isinstance(axis, str) or axis not in exp.sweep:
             raise UserError(f"{f}.axis", f"{axis!r} is not a swept axis; allowed: {', '.join(exp.sweep) or '(none swept)'}")
         over = ()
         if table == "phases":
             over = c.get("over")
-            if (not isinstance(over, list) or len(over) != 2 or len(set(over)) != 2
-                    or not all(o in exp.sweep and o != axis for o in over)):
+            if (not isinstance(over, list) or len(over) != 2 or not all(isinstance(o, str) for o in over)
+                    or len(set(over)) != 2 or not all(o in exp.sweep and o != axis for o in over)):
                 raise UserError(f"{f}.over", f"expected two swept axes other than {axis!r}; allowed: "
                                              f"{', '.join(a for a in exp.sweep if a != axis)}")
             over = tuple(over)
@@ -403,6 +446,8 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
                 raise UserError(f"{f}.where.{k}", f"{x!r} is not a swept value; allowed: {list(exp.sweep[k])}")
             where[k] = m
         for k in swept:
+            if k == model.time_axis and k != axis and k not in where and k not in over:
+                where[k] = max(exp.sweep[k])  # the time axis defaults to the end of training
             if k != axis and k not in where and k not in over:
                 raise UserError(f"{f}.where", f"axis {k!r} varies; fix it with where.{k} (one of {list(exp.sweep[k])})")
         for k, vals in exp.sweep.items():
@@ -414,9 +459,18 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
                     or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in fr) or not fr[0] < fr[1]):
                 raise UserError(f"{f}.fit_range", f"expected [lo, hi] with lo < hi, got {fr!r}")
             fr = (float(fr[0]), float(fr[1]))
+        xs = [float(x) for x in exp.sweep[axis] if isinstance(x, (int, float)) and math.isfinite(x)]
+        inside = [x for x in xs if fr is None or fr[0] <= x <= fr[1]]
+        if len(inside) < MIN_FIT_POINTS:
+            vals = [_jsonable(x) for x in exp.sweep[axis]]
+            if fr is not None:
+                raise UserError(f"{f}.fit_range", f"[{fr[0]:g}, {fr[1]:g}] holds {len(inside)} of the swept values of "
+                                                  f"{axis} {vals}; allowed: a range holding at least {MIN_FIT_POINTS}")
+            raise UserError(f"{f}.axis", f"{axis!r} has {len(inside)} finite swept values {vals}; "
+                                         f"allowed: an axis with at least {MIN_FIT_POINTS} (a fit needs them)")
         tol = c.get("tolerance", 0.1)
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
-            raise UserError(f"{f}.tolerance", f"expected a positive number, got {tol!r}")
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < math.inf:
+            raise UserError(f"{f}.tolerance", f"expected a positive finite number, got {tol!r}")
         metric = c.get("metric")
         if metric is not None and metric not in metric_names:
             raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")

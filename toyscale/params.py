@@ -25,6 +25,9 @@ from typing import Any
 from toyscale.errors import UserError
 
 ROLES = ("static", "dynamic", "nested", "shape")
+#: Largest magnitude of an integer parameter: the sweep engine passes integers to compiled
+#: programs as int32, and no toy model here has a meaningful size beyond it.
+MAX_INT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,25 @@ class Param:
             raise ValueError(f"Param {self.name}: role must be one of {ROLES}")
         if self.type is str and self.role != "static":
             raise ValueError(f"Param {self.name}: a string parameter must be static (it selects code)")
+        if self.default_from == self.name:
+            raise ValueError(f"Param {self.name}: default_from names the parameter itself")
 
     def allowed(self) -> str:
         """Human-readable description of the allowed values."""
         if self.type is str:
             return "one of " + ", ".join(repr(c) for c in (self.choices or ()))
         kind = "an integer" if self.type is int else "a number"
-        lo = "-inf" if self.low is None else f"{self.low:g}"
-        hi = "inf" if self.high is None else f"{self.high:g}"
-        left = "(" if (self.low is None or self.low_open) else "["
-        right = "]" if (self.high is not None or self.allow_inf) else ")"
+        low, high = self.low, self.high
+        if self.type is int:  # the engine's int32 bound, unless the model declares a tighter one
+            low = -MAX_INT if low is None else max(low, -MAX_INT)
+            high = MAX_INT if high is None else min(high, MAX_INT)
+        fmt = (lambda v: str(int(v))) if self.type is int else (lambda v: f"{v:g}")
+        lo = "-inf" if low is None else fmt(low)
+        hi = "inf" if high is None else fmt(high)
+        left = "(" if (low is None or self.low_open) else "["
+        right = "]" if (high is not None or self.allow_inf) else ")"
+        if self.type is int and self.allow_inf and self.high is None:
+            return f"{kind} in {left}{lo}, {hi}{right}, or inf"
         return f"{kind} in {left}{lo}, {hi}{right}"
 
     def coerce(self, value: Any, field: str) -> Any:
@@ -94,6 +106,8 @@ class Param:
             if x != round(x):
                 raise UserError(field, f"expected an integer, got {value!r}; allowed: {self.allowed()}")
             x = int(round(x))
+            if abs(x) > MAX_INT:
+                raise UserError(field, f"{value!r} is out of range; allowed: {self.allowed()}")
         ok_low = self.low is None or (x > self.low if self.low_open else x >= self.low)
         ok_high = self.high is None or x <= self.high
         if not (ok_low and ok_high):
