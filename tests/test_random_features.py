@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from toyscale.models.base import indexed_normal
 from toyscale.models.random_features import evaluate
 from toyscale.theory import random_features as th
 
@@ -20,12 +21,15 @@ def reference_loss(key, v, N, P, alpha, beta, ridge, noise, Nmax, Pmax, teacher=
     j = np.arange(1, v + 1.0)
     lam = j ** (-2 * alpha)
     b = j ** (-beta) if teacher == "power" else np.asarray(jax.random.normal(kb, (v,)))
-    X = np.asarray(jax.random.normal(kX, (Pmax, v))) * np.sqrt(lam)
-    y = X @ b + noise * np.asarray(jax.random.normal(kn, (Pmax,)))
-    W = np.eye(v) if math.isinf(N) else np.asarray(jax.random.normal(kW, (v, Nmax)))[:, :N]
+    X = np.asarray(indexed_normal(kX, Pmax, (v,))) * np.sqrt(lam)  # sample i from fold_in(kX, i)
+    y = X @ b + noise * np.asarray(indexed_normal(kn, Pmax))
+    W = np.eye(v) if math.isinf(N) else np.asarray(indexed_normal(kW, Nmax, (v,))).T[:, :N]  # column j: fold_in(kW, j)
     if math.isinf(P):
         S = W.T @ (lam[:, None] * W)
-        theta = np.linalg.solve(S + ridge * np.eye(W.shape[1]), W.T @ (lam * b))
+        if ridge > 0:
+            theta = np.linalg.solve(S + ridge * np.eye(W.shape[1]), W.T @ (lam * b))
+        else:  # min-norm population learner (S is singular when N > v)
+            theta = np.linalg.lstsq(S, W.T @ (lam * b), rcond=1e-13)[0]
     else:
         F = X[:P] @ W
         if ridge > 0:
@@ -49,6 +53,29 @@ def test_nested_fast_path_matches_direct_solves(ridge, teacher):
     np.testing.assert_allclose(np.asarray(out["loss"]), ref, rtol=1e-7)
     np.testing.assert_allclose(np.asarray(out["approx"]), np.repeat(ref[:, -1:], len(Ps), 1), rtol=1e-9)
     np.testing.assert_allclose(np.asarray(out["excess"]), ref - ref[:, -1:], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1e-3])
+def test_more_features_than_latent_dimensions(ridge):
+    # N > v is a legitimate overparameterised setting: W has rank v, the min-norm learner is
+    # exact in latent space (population: fits b*; P >= v samples: latent least squares).
+    v, Ns, Ps = 24, (8, 16, 40, 64), (6, 20, 24, 50, INF)
+    dyn = dict(alpha=0.8, beta=0.3, ridge=ridge, noise=0.05)
+    static = dict(latent_dim=v, teacher="power", minnorm=ridge == 0, width_inf=False)
+    key = jax.random.key(11)
+    out = evaluate(static, dict(width=Ns, samples=Ps), {k: jnp.asarray(x) for k, x in dyn.items()}, key)
+    ref = np.array([[reference_loss(key, v, N, P, Nmax=64, Pmax=50, **dyn) for P in Ps] for N in Ns])
+    loss = np.asarray(out["loss"])
+    assert np.isfinite(loss).all() and np.isfinite(np.asarray(out["approx"])).all()
+    # min-norm at N = P = v-ish points is ill-conditioned; elsewhere float64 agreement
+    np.testing.assert_allclose(loss, ref, rtol=1e-6, atol=1e-20)
+    if ridge == 0:
+        wide = np.array(Ns) > v
+        assert np.all(np.asarray(out["approx"])[wide] < 1e-20)  # the population learner fits b* exactly
+        # P >= v: the same latent least-squares loss for every N > v
+        for j, P in enumerate(Ps):
+            if math.isfinite(P) and P >= v:
+                assert np.ptp(loss[wide, j]) <= 1e-12 * loss[wide, j].max()
 
 
 @pytest.mark.parametrize("ridge", [0.0, 1e-3])
@@ -78,7 +105,7 @@ def test_exponents_hand_cases():
     assert th.exponents(1.0, 0.25, "isotropic") == (2.0, 2.0)
     assert th.width_exponent(1.0, 0.25) == -1.5          # a - 1 < b
     assert th.width_exponent(1.0, 1.0) == -2.0           # capped at b = 2 alpha
-    assert th.samples_exponent(1.0, 2.0) == -4.0         # capped at 2b (THEORY.md: -4.04 measured)
+    assert th.samples_exponent(1.0, 2.0) == -4.0         # capped at 2b (docs/theory.md §1: prototype -4.04)
     assert th.samples_exponent(1.0, 0.25, "isotropic") == -1.0  # MRS: alpha_MRS = 2 alpha - 1 = 1
 
 

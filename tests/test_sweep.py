@@ -24,7 +24,7 @@ def _toy_eval(static, nested, dyn, key):
     # y = c * n^-slope for each nested n; NaN for c < 0 ("a bad configuration"); diverged if c > 100
     n = jnp.asarray(nested["n"], jnp.float64)
     y = dyn["c"] * n ** (-dyn["slope"]) * jnp.where(dyn["c"] < 0, jnp.nan, 1.0)
-    return {"y": y, "diverged": jnp.broadcast_to(dyn["c"] > 100, y.shape)}
+    return {"y": y, "status": jnp.broadcast_to(jnp.where(dyn["c"] > 100, 2, 0), y.shape).astype(jnp.int32)}
 
 
 TOY = register(Model(

@@ -94,7 +94,7 @@ def _cmd_run(args) -> int:
           f"{s.seconds:.1f} s; status {s.statuses or {}}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)
-    if not args.no_report and (exp.checks or exp.phases or exp.frontiers):
+    if not args.no_report and (exp.checks or exp.phases or exp.frontiers) and s.computed + s.skipped > 0:
         _report(out)
     return 1 if s.failed_chunks else 0
 
@@ -141,6 +141,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("toyscale: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `toyscale ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

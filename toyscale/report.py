@@ -188,6 +188,11 @@ def check_figure(entry: dict):
         if len(v) and np.mean(v) > 0:
             xs.append(x), mean.append(np.mean(v)), sd.append(np.std(v) / math.sqrt(len(v)))
     xs, mean, sd = map(np.asarray, (xs, mean, sd))
+    if not len(xs):  # nothing positive to draw on log axes (e.g. an excess that is exactly 0)
+        ax.text(0.5, 0.5, f"no positive finite {metric} values in this slice", ha="center", va="center",
+                transform=ax.transAxes, fontsize=8)
+        ax.set_title(f"{entry['name']}: {entry['regime']}\n{entry['slice'] or 'whole sweep'}", fontsize=8)
+        return fig
     fr = entry["fit_range"] or (lo, hi)
     infit = (xs >= fr[0]) & (xs <= fr[1]) if fit is not None else np.ones(len(xs), bool)
     ax.errorbar(xs[infit], mean[infit], yerr=sd[infit], fmt="o", color="C0", ms=4, capsize=2,
