@@ -14,7 +14,6 @@ for name in quickstart rf_width rf_samples rf_mrs rf_variance rf_phase \
 done
 toyscale run experiments/superposition_phase.toml --quick --out out/superposition_phase-quick --no-progress --no-report
 python experiments/superposition_phase.py phase out/superposition_phase-quick --figure figures/superposition_phase.png
-python experiments/superposition_phase.py curves out/superposition_phase-quick --figure figures/superposition_phase_curves.png
 for name in superposition_strong superposition_strong_alpha_ends superposition_weak; do
   python experiments/superposition_phase.py curves "out/$name" --figure "figures/${name}_curves.png"
 done
@@ -24,4 +23,3 @@ for d in results/*-h100; do
   cat "out/$name.table.md"
 done
 python experiments/superposition_phase.py phase results/superposition_phase-h100 --figure figures/superposition_phase_h100.png
-python experiments/superposition_phase.py curves results/superposition_strong_reference-h100 --figure figures/superposition_strong_reference_curves.png

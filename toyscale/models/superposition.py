@@ -1,4 +1,4 @@
-"""Toy model of superposition, trained with signed weight decay (THEORY.md section 2).
+"""Toy model of superposition, trained with signed weight decay (docs/theory.md §2).
 
 Liu, Liu & Gore 2025, *Superposition Yields Robust Neural Scaling*; Elhage et al. 2022, *Toy
 Models of Superposition*.
@@ -97,7 +97,7 @@ def sample_features(key, p: jax.Array, batch: int, value_dist: str = "uniform02"
     """A batch ``(batch, n)`` of sparse features: ``x_i = c u_i / p_i`` if ``u_i < p_i`` else 0.
 
     ``P(x_i != 0) = p_i``, and given activity ``x_i ~ Uniform(0, c)``, ``c = 2`` for
-    ``"uniform02"``, ``1`` for ``"uniform01"``: one uniform per entry (THEORY.md section 2).
+    ``"uniform02"``, ``1`` for ``"uniform01"``: one uniform per entry (docs/theory.md §2).
     """
     c = 2.0 if value_dist == "uniform02" else 1.0
     u = jax.random.uniform(key, (batch, p.shape[0]), dtype=p.dtype)

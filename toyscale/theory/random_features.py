@@ -1,4 +1,4 @@
-"""Theory for random-feature regression (THEORY.md section 1).
+"""Theory for random-feature regression (docs/theory.md §1).
 
 Exponents in Bordelon-Atanasov-Pehlevan notation: eigenvalues ``lambda_j ~ j^-b`` with
 ``b = 2 alpha``, target power ``(b*_j)^2 lambda_j ~ j^-a`` with ``a = 2 alpha + 2 beta``

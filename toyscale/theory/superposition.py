@@ -1,4 +1,4 @@
-"""Theory for the toy model of superposition (THEORY.md section 2).
+"""Theory for the toy model of superposition (docs/theory.md §2).
 
 Liu, Liu & Gore 2025, *Superposition Yields Robust Neural Scaling*; Elhage et al. 2022, *Toy
 Models of Superposition*. Features ``i = 1..n`` are active with probability
