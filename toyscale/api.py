@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from toyscale.errors import UserError
-from toyscale.experiment import Experiment, experiment_from_dict, load_experiment
+from toyscale.experiment import Experiment, load_experiment
 from toyscale.store import ResultStore, check_writable
 
 
@@ -79,18 +79,27 @@ def _experiment(experiment, quick: bool, overrides: Sequence[str]) -> Experiment
             raise UserError("experiment", "quick and set apply to a file or a dict, not to an Experiment")
         return experiment
     if isinstance(experiment, Mapping):
-        from toyscale.experiment import _apply_quick, _set_path, parse_override
+        from toyscale.experiment import experiment_from_doc
 
         doc = dict(experiment)
-        if quick:
-            doc = _apply_quick(doc)
-        for text in overrides:
-            key, value = parse_override(text)
-            _set_path(doc, key, value)
-        return experiment_from_dict(doc, name=str(doc.pop("name", "experiment")) if "name" in doc else "experiment")
+        return experiment_from_doc(doc, name=str(doc.pop("name", "experiment")), quick=quick, overrides=list(overrides))
     if isinstance(experiment, (str, Path)):
         return load_experiment(experiment, quick=quick, overrides=list(overrides))
     raise UserError("experiment", f"expected a TOML path, a dict or an Experiment, got {type(experiment).__name__}")
+
+
+def output_dir(exp: Experiment, out, quick: bool = False, field: str = "--out") -> Path:
+    """The run's output directory (default ``out/NAME[-quick]``), checked before any compute:
+    writable, and empty or holding this same experiment (same fingerprint)."""
+    out = Path(out) if out is not None else Path("out") / (exp.name + ("-quick" if quick else ""))
+    check_writable(out, field)
+    store = ResultStore(out)
+    if store.exists():
+        old = store.read_meta()
+        if old.get("fingerprint") != exp.fingerprint():
+            raise UserError(field, f"{out} holds results of a different experiment ({old.get('name')}); "
+                                   "allowed: an empty directory or one from the same experiment")
+    return out
 
 
 def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: Sequence[str] = (),
@@ -129,14 +138,7 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
     from toyscale.sweep import run_experiment
 
     exp = _experiment(experiment, quick, set)
-    out = Path(out) if out is not None else Path("out") / (exp.name + ("-quick" if quick else ""))
-    check_writable(out)
-    store = ResultStore(out)
-    if store.exists():
-        old = store.read_meta()
-        if old.get("fingerprint") != exp.fingerprint():
-            raise UserError("out", f"{out} holds results of a different experiment ({old.get('name')}); "
-                                   "allowed: an empty directory or one from the same experiment")
+    out = output_dir(exp, out, quick, field="out")
     summary = run_experiment(exp, out, progress=progress)
     res = load(out, _report=report and bool(exp.checks or exp.phases or exp.frontiers))
     res.run = summary

@@ -74,18 +74,11 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    from toyscale.api import output_dir
     from toyscale.experiment import load_experiment
-    from toyscale.store import ResultStore, check_writable
 
     exp = load_experiment(args.experiment, quick=args.quick, overrides=args.set)
-    out = Path(args.out) if args.out else Path("out") / (exp.name + ("-quick" if args.quick else ""))
-    check_writable(out)
-    store = ResultStore(out)
-    if store.exists():
-        old = store.read_meta()
-        if old.get("fingerprint") != exp.fingerprint():
-            raise UserError("--out", f"{out} holds results of a different experiment ({old.get('name')}); "
-                                     "allowed: an empty directory or one from the same experiment")
+    out = output_dir(exp, args.out, args.quick)
     from toyscale.sweep import run_experiment
 
     print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations -> {out}", file=sys.stderr)

@@ -263,13 +263,19 @@ def load_experiment(path: str | Path, *, quick: bool = False, overrides: list[st
       quick: apply the file's ``[quick]`` table (smaller sweep for a fast run).
       overrides: ``KEY=VALUE`` strings (``params.alpha=0.8``, ``seeds=4``), applied last.
     """
-    doc = load_toml(path)
+    return experiment_from_doc(load_toml(path), name=Path(path).stem, quick=quick, overrides=overrides)
+
+
+def experiment_from_doc(doc: Mapping, *, name: str = "experiment", quick: bool = False,
+                        overrides: list[str] | tuple = ()) -> Experiment:
+    """Apply ``[quick]`` and ``KEY=VALUE`` overrides to a parsed document, then validate it."""
+    doc = dict(doc)
     if quick:
         doc = _apply_quick(doc)
     for text in overrides:
         key, value = parse_override(text)
         _set_path(doc, key, value)
-    return experiment_from_dict(doc, name=Path(path).stem)
+    return experiment_from_dict(doc, name=name)
 
 
 def _apply_quick(doc: dict) -> dict:
