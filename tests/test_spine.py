@@ -110,7 +110,6 @@ def test_schedule_balances_chunks_and_slices_parts():
     exp = experiment_from_dict({"model": "_joint", "seeds": 7, "sweep": {"scale": [1.0, 2.0, 3.0, 4.0, 5.0]}})
     p = plan(exp)
     # 35 cells, at most 16 per chunk -> 3 chunks of 11-12 cells, all padded to 12 (not 16, 16, 3)
-    p.model.__dict__  # noqa: B018
     object.__setattr__(p.model, "cell_bytes", lambda s, n: 2**20)
     try:
         chunks = schedule(p, set(), memory_mb=16)

@@ -412,18 +412,9 @@ def _match(values: tuple, x) -> Any:
 
 
 def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
-    if not isinstance(raw, list):
-        raise UserError(table, f"expected an array of tables ([[{table}]])")
     out, seen = [], set()
     metric_names = [m.name for m in model.metrics]
-    keys = CHECK_KEYS if table == "checks" else PHASE_KEYS
-    for i, c in enumerate(raw):
-        f = f"{table}[{i}]"
-        if not isinstance(c, dict):
-            raise UserError(f, "expected a table")
-        bad = set(c) - set(keys)
-        if bad:
-            raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(keys)}")
+    for i, f, c in _tables(raw, table, CHECK_KEYS if table == "checks" else PHASE_KEYS):
         axis = c.get("axis")
         swept = [k for k, v in exp.sweep.items() if len(v) > 1]
         if not isinstance(axis, str) or axis not in exp.sweep:
@@ -514,17 +505,9 @@ def _statuses(raw, field: str, model):
 
 def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
     """``[[frontiers]]``: compute-optimal frontier of a ``size`` x ``time`` grid (toyscale.frontier)."""
-    if not isinstance(raw, list):
-        raise UserError("frontiers", "expected an array of tables ([[frontiers]])")
     out, seen = [], set()
     metric_names = [m.name for m in model.metrics]
-    for i, c in enumerate(raw):
-        f = f"frontiers[{i}]"
-        if not isinstance(c, dict):
-            raise UserError(f, "expected a table")
-        bad = set(c) - set(FRONTIER_KEYS)
-        if bad:
-            raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(FRONTIER_KEYS)}")
+    for i, f, c in _tables(raw, "frontiers", FRONTIER_KEYS):
         if model.compute is None:
             raise UserError(f, f"model {model.name} declares no training compute; frontiers need one")
         size, time = c.get("size", "width"), c.get("time", "steps")
@@ -554,3 +537,17 @@ def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
         out.append(FrontierSpec(name=name, size=size, time=time, where=where, metric=metric, tolerance=float(tol),
                                 statuses=_statuses(c.get("statuses"), f"{f}.statuses", model)))
     return tuple(out)
+
+
+def _tables(raw, table: str, keys):
+    """Yield ``(i, field, table)`` for an array of tables, rejecting non-tables and unknown keys."""
+    if not isinstance(raw, list):
+        raise UserError(table, f"expected an array of tables ([[{table}]])")
+    for i, c in enumerate(raw):
+        f = f"{table}[{i}]"
+        if not isinstance(c, dict):
+            raise UserError(f, "expected a table")
+        bad = set(c) - set(keys)
+        if bad:
+            raise UserError(f"{f}.{sorted(bad)[0]}", f"unknown key; allowed: {', '.join(keys)}")
+        yield i, f, c

@@ -342,7 +342,7 @@ def experiment_meta(exp: Experiment) -> dict:
 
     return {"name": exp.name, "fingerprint": exp.fingerprint(), "experiment": exp.to_dict(),
             "checks": tables(exp.checks), "phases": tables(exp.phases),
-            "frontiers": tables(getattr(exp, "frontiers", ())), "description": exp.description}
+            "frontiers": tables(exp.frontiers), "description": exp.description}
 
 
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,

@@ -318,8 +318,8 @@ def evaluate(static, nested, dyn, key) -> dict:
     drift = (prev - last) / last
     out = {"loss": last, "drift": drift, "loss_sem": sem, **diags}
     unconv = (drift > DRIFT_FLAG) & (drift > NOISE_FLAG * np.sqrt(2.0) * sem)
-    status = jnp.where(unconv, MODEL_STATUS["unconverged"], 0)
-    out["status"] = jnp.where(jnp.stack(bads), MODEL_STATUS["diverged"], status).astype(jnp.int32)
+    status = jnp.where(unconv, MODEL.status_code("unconverged"), 0)
+    out["status"] = jnp.where(jnp.stack(bads), MODEL.status_code("diverged"), status).astype(jnp.int32)
     return out
 
 
@@ -366,8 +366,6 @@ def check_config(values) -> None:
 
 EXAMPLE = {"seeds": 2, "params": {"n_features": 64, "batch_size": 32, "horizon": 40, "warmup": 4},
            "sweep": {"width": [4, 8], "weight_decay": [-1.0, 0.5], "steps": [10, 40]}}
-
-MODEL_STATUS = {"diverged": 2, "unconverged": 3}  # codes: index in Model.status_names
 
 MODEL = register(
     Model(
