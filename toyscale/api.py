@@ -102,8 +102,22 @@ def output_dir(exp: Experiment, out, quick: bool = False, field: str = "--out") 
     return out
 
 
+def parse_shard(shard, field: str = "--shard") -> tuple[int, int]:
+    """``"I/N"`` or ``(I, N)`` -> ``(I, N)`` with ``0 <= I < N``; ``None`` -> ``(0, 1)``."""
+    if shard is None:
+        return (0, 1)
+    try:
+        i, n = (shard.split("/") if isinstance(shard, str) else shard)
+        i, n = int(i), int(n)
+    except (TypeError, ValueError):
+        raise UserError(field, f"{shard!r} is not I/N; allowed: two integers I/N with 0 <= I < N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise UserError(field, f"{shard!r} is out of range; allowed: I/N with 0 <= I < N, e.g. 0/4")
+    return (i, n)
+
+
 def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: Sequence[str] = (),
-        progress: bool = True, report: bool = True) -> Results:
+        progress: bool = True, report: bool = True, shard=None) -> Results:
     """Run (or resume) an experiment and report it: one call from a notebook.
 
     The grid (swept axes x seeds) is evaluated as compiled ``jit(vmap(evaluate))`` programs,
@@ -117,7 +131,10 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
       quick: apply the file's ``[quick]`` table (a smaller sweep).
       set: overrides ``"KEY=VALUE"`` (``"params.alpha=0.8"``, ``"seeds=4"``), as ``--set``.
       progress: show a progress bar over chunks.
-      report: write ``summary.json``, ``report.md`` and figures after the run.
+      report: write ``summary.json``, ``report.md`` and figures after the run (with ``shard``:
+        only once every shard's rows are stored, by the process that finishes last).
+      shard: ``"I/N"`` or ``(I, N)``: compute process I's fixed share of N; N processes (any
+        machines) may run on one ``out`` at once. Default: the whole grid.
 
     Returns:
       :class:`Results` (``.table`` DataFrame, ``.summary``, ``.plot(check)``).
@@ -137,10 +154,11 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
     """
     from toyscale.sweep import run_experiment
 
+    part = parse_shard(shard, field="shard")
     exp = _experiment(experiment, quick, set)
     out = output_dir(exp, out, quick, field="out")
-    summary = run_experiment(exp, out, progress=progress)
-    res = load(out, _report=report and bool(exp.checks or exp.phases or exp.frontiers))
+    summary = run_experiment(exp, out, progress=progress, part=part)
+    res = load(out, _report=report and summary.complete and bool(exp.checks or exp.phases or exp.frontiers))
     res.run = summary
     return res
 

@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a value, e.g. --set params.alpha=0.8 --set seeds=4 (repeatable)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.add_argument("--no-report", action="store_true", help="only compute and store rows")
+    r.add_argument("--shard", metavar="I/N", default=None,
+                   help="compute process I's fixed share of N (0 <= I < N); start N processes on one --out "
+                        "directory (any machines); the one that finishes last writes the report")
 
     rp = sub.add_parser("report", help="regenerate summary.json, report.md and figures from stored results")
     rp.add_argument("dir", help="output directory of a run")
@@ -77,19 +80,31 @@ def _cmd_run(args) -> int:
     from toyscale.api import output_dir
     from toyscale.experiment import load_experiment
 
+    from toyscale.api import parse_shard
+
+    part = parse_shard(args.shard)
     exp = load_experiment(args.experiment, quick=args.quick, overrides=args.set)
     out = output_dir(exp, args.out, args.quick)
     from toyscale.sweep import run_experiment
 
-    print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations -> {out}", file=sys.stderr)
-    s = run_experiment(exp, out, progress=not args.no_progress)
-    print(f"toyscale: computed {s.computed} rows, {s.skipped} already stored, {s.compiles} compilations, "
-          f"{s.seconds:.1f} s; status {s.statuses or {}}", file=sys.stderr)
+    share = f" (shard {part[0]}/{part[1]})" if part[1] > 1 else ""
+    print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations{share} -> {out}", file=sys.stderr)
+    s = run_experiment(exp, out, progress=not args.no_progress, part=part)
+    print(f"toyscale: {summary_line(s)}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)
-    if not args.no_report and (exp.checks or exp.phases or exp.frontiers) and s.computed + s.skipped > 0:
+    if not s.complete:
+        print(f"toyscale: other shards still running or missing; the last shard to finish writes the report "
+              f"(or: toyscale report {out})", file=sys.stderr)
+    elif not args.no_report and (exp.checks or exp.phases or exp.frontiers) and s.computed + s.skipped > 0:
         _report(out)
     return 1 if s.failed_chunks else 0
+
+
+def summary_line(s) -> str:
+    """One line of a run summary: rows, compilations, devices, seconds, statuses."""
+    return (f"computed {s.computed} rows, {s.skipped} already stored, {s.compiles} compilations, "
+            f"{s.devices} {s.platform} device{'s' if s.devices > 1 else ''}, {s.seconds:.1f} s; status {s.statuses or {}}")
 
 
 def _report(out, figures=None) -> None:

@@ -9,13 +9,24 @@ Layout of an output directory::
 A chunk is written to a temporary name in the same directory, flushed to disk and renamed, so a
 reader (or a resumed run) sees either the whole chunk or nothing. Resuming = reading the
 ``config_hash`` column of the finished chunks and computing only the configurations missing.
+
+Many processes may write into one directory at once (``toyscale run --shard I/N``, a Slurm job
+array). Temporary names carry the writer's host and process id,
+``.NAME.HOST.PID.RANDOM.tmp``; a starting run removes only temporary files that are certainly
+dead: those of its own host whose process no longer exists, and any older than
+:data:`STALE_TMP_S` (a chunk is written in well under a second; another host's processes
+cannot be asked). Chunk names are fixed by their content, so two processes that happen to
+compute the same chunk write the same file; rows stored twice under other chunkings are one
+row on :meth:`ResultStore.load` (de-duplicated by ``config_hash``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +34,36 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from toyscale.errors import UserError
+
+#: Age (seconds) after which any temporary chunk file is taken as left by a dead writer.
+STALE_TMP_S = 3600.0
+
+
+def _host() -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in socket.gethostname()) or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+def _stale(path: Path, now: float) -> bool:
+    """A temporary chunk file whose writer is certainly gone (see the module docstring)."""
+    parts = path.name.split(".")  # ['', NAME, HOST, PID, RANDOM, 'tmp']
+    try:
+        if now - path.stat().st_mtime > STALE_TMP_S:
+            return True
+    except FileNotFoundError:
+        return False
+    if len(parts) == 6 and parts[2] == _host() and parts[3].isdigit():
+        return int(parts[3]) != os.getpid() and not _pid_alive(int(parts[3]))
+    return False
 
 
 class ResultStore:
@@ -53,8 +94,7 @@ class ResultStore:
     def init(self, meta: dict) -> None:
         """Create the directory and write ``experiment.json`` (atomically), or verify it matches."""
         if self.exists():
-            for stale in self.chunks.glob(".*.tmp"):  # left by a run killed mid-write; never read
-                stale.unlink(missing_ok=True)
+            self.remove_stale_tmp()
             old = self.read_meta()
             if old.get("fingerprint") != meta.get("fingerprint"):
                 raise UserError("--out", f"{self.root} holds results of a different experiment "
@@ -65,6 +105,16 @@ class ResultStore:
             return
         self.chunks.mkdir(parents=True, exist_ok=True)
         _atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
+
+    def remove_stale_tmp(self) -> list[Path]:
+        """Delete temporary chunk files of dead writers (killed mid-write; never read); leave
+        those of live processes, which may be writing into this directory right now."""
+        now, gone = time.time(), []
+        for tmp in self.chunks.glob(".*.tmp"):
+            if _stale(tmp, now):
+                tmp.unlink(missing_ok=True)
+                gone.append(tmp)
+        return gone
 
     def chunk_files(self) -> list[Path]:
         if not self.chunks.exists():
@@ -83,7 +133,7 @@ class ResultStore:
         """Write one finished chunk atomically: temp file in the same directory, fsync, rename."""
         table = pa.table(columns)
         final = self.chunks / f"{name}.parquet"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.chunks)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.{_host()}.{os.getpid()}.", suffix=".tmp", dir=self.chunks)
         try:
             with os.fdopen(fd, "wb") as fh:
                 pq.write_table(table, fh)

@@ -48,6 +48,10 @@ from toyscale.store import ResultStore
 
 STATUS_OK, STATUS_NONFINITE = "ok", "nonfinite"
 
+#: Memory budget (MB) that cuts the grid into the blocks processes of a sharded run own when the
+#: experiment sets no ``run.memory_mb``: a constant, so processes on different machines agree.
+PARTITION_MB = 1024.0
+
 
 def config_hash(model: str, row: dict) -> str:
     """Stable identity of one configuration: model name, every parameter value, seed.
@@ -153,25 +157,34 @@ def plan(exp: Experiment) -> Plan:
     return Plan(model=model, rows=rows, hashes=hashes, groups=out, dtypes=dtypes)
 
 
+def local_devices() -> list:
+    """The devices this process computes on: every local device of JAX's default backend."""
+    import jax
+
+    return list(jax.local_devices())
+
+
 def default_memory_mb() -> float:
     """Working-memory budget of one chunk when the experiment sets no ``run.memory_mb``.
 
-    1024 MB on the CPU (host memory is shared with everything else; chunks stay small so a
-    killed run loses little). On an accelerator, a quarter of the device's memory: a chunk's
-    cells run side by side, and on a GPU many small models per program is where the speed is
-    (measured on one H100: a 6-model chunk of the superposition grid took as long per step as a
-    68-model one).
+    1024 MB on the CPU (host memory is shared with everything else, including several forced
+    host devices; chunks stay small so a killed run loses little). On accelerators, a quarter of
+    the memory of every local device together: a chunk's cells are sharded over all local
+    devices and run side by side, and on a GPU many small models per program is where the speed
+    is (measured on one H100: a 6-model chunk of the superposition grid took as long per step as
+    a 68-model one).
     """
-    import jax
-
-    dev = jax.devices()[0]
-    if dev.platform == "cpu":
+    devs = local_devices()
+    if devs[0].platform == "cpu":
         return 1024.0
-    try:
-        limit = (dev.memory_stats() or {}).get("bytes_limit")
-    except Exception:  # pragma: no cover - backends without memory_stats
-        limit = None
-    return float(limit) / 4 / 2**20 if limit else 4096.0
+    total = 0.0
+    for dev in devs:
+        try:
+            limit = (dev.memory_stats() or {}).get("bytes_limit")
+        except Exception:  # pragma: no cover - backends without memory_stats
+            limit = None
+        total += float(limit) / 4 / 2**20 if limit else 4096.0
+    return total
 
 
 def _max_cells(model: Model, group: Group, memory_mb: float) -> int:
@@ -182,44 +195,77 @@ def _max_cells(model: Model, group: Group, memory_mb: float) -> int:
     return max(1, min(n, int(memory_mb * 2**20 // per)))
 
 
-def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1)) -> list[Chunk]:
+def _balanced(gi: int, cells: list, cap: int, multiple: int) -> list[Chunk]:
+    """``cells`` cut into ``ceil(n / cap)`` chunks of (nearly) equal size, all padded to one
+    size, rounded up to a multiple of ``multiple`` (the device count)."""
+    k = -(-len(cells) // cap)
+    size = -(-len(cells) // k)
+    size = -(-size // multiple) * multiple
+    bounds = np.linspace(0, len(cells), k + 1).round().astype(int)
+    return [Chunk(index=0, group=gi, cells=cells[a:b], size=size) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1), *,
+             multiple: int = 1, partition_mb: float | None = None) -> list[Chunk]:
     """Cut the cells with missing rows into balanced chunks; return this ``part``'s share.
 
     In each group the missing cells are split into ``k = ceil(n / cap)`` chunks of (nearly)
     equal size, ``cap`` being the most cells the memory budget allows; every chunk of a group is
-    padded to the same size (one compile). ``part = (i, n)``: chunks ``i, i + n, i + 2n, ...``
-    of the whole schedule, a disjoint slice for process ``i`` of ``n``.
+    padded to the same size (one compile), a multiple of ``multiple`` (the number of devices the
+    chunk is sharded over).
+
+    ``part = (i, n)``, ``n > 1``: process ``i`` of ``n`` owns a fixed, disjoint share of the
+    cells that does not depend on what is already stored: the whole grid is cut into blocks (the
+    chunks of a run from scratch under ``partition_mb``, default ``memory_mb``; every process of
+    a sharded run must use the same value) and process ``i`` owns blocks ``i, i + n, i + 2n,
+    ...``. Its missing cells are then chunked as above. So a process killed and restarted
+    computes exactly what it still owes, whatever the other processes have stored meanwhile.
     """
     i_part, n_part = part
     if not (n_part >= 1 and 0 <= i_part < n_part):
         raise ValueError(f"part must be (i, n) with 0 <= i < n, got {part}")
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    owned = None
+    if n_part > 1:
+        blocks = []
+        for gi, g in enumerate(p.groups):
+            blocks += _balanced(gi, g.cells, _max_cells(p.model, g, partition_mb or memory_mb), 1)
+        owned = {id(c) for b in blocks[i_part::n_part] for c in b.cells}
     chunks: list[Chunk] = []
     for gi, g in enumerate(p.groups):
-        todo = [c for c in g.cells if any(p.hashes[i] not in done for i, _ in c.rows)]
-        if not todo:
-            continue
-        cap = _max_cells(p.model, g, memory_mb)
-        k = -(-len(todo) // cap)
-        size = -(-len(todo) // k)
-        bounds = np.linspace(0, len(todo), k + 1).round().astype(int)
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            chunks.append(Chunk(index=len(chunks), group=gi, cells=todo[a:b], size=size))
-    return chunks[i_part::n_part]
+        todo = [c for c in g.cells if (owned is None or id(c) in owned)
+                and any(p.hashes[i] not in done for i, _ in c.rows)]
+        if todo:
+            chunks += _balanced(gi, todo, _max_cells(p.model, g, memory_mb), multiple)
+    for k, ch in enumerate(chunks):
+        ch.index = k
+    return chunks
 
 
-_PROGRAMS: dict = {}  # (id(model), static, nested, x64) -> (model, jitted program, trace counter)
+_PROGRAMS: dict = {}  # (id(model), static, nested, x64, devices) -> (model, jitted program, trace counter)
 
 
-def _program(model: Model, static: dict, nested: dict) -> Callable:
-    """``jit(vmap(evaluate))`` for one group, cached across runs in this process.
+def _sharding(devices: list):
+    """``NamedSharding`` of the chunk (cell) axis over ``devices``: a sweep is embarrassingly
+    parallel, so each device evaluates its block of cells with no communication."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    return NamedSharding(Mesh(np.asarray(devices), ("cells",)), PartitionSpec("cells"))
+
+
+def _program(model: Model, static: dict, nested: dict, devices: list | None = None) -> Callable:
+    """``jit(vmap(evaluate))`` for one group, its cell axis sharded over ``devices`` (default:
+    every local device), cached across runs in this process.
 
     Keyed by the model object itself (not its name: a re-registered model gets new programs),
-    the group's static values, its nested values and the 64-bit mode.
+    the group's static values, its nested values, the 64-bit mode and the devices.
     """
     import jax
 
+    devices = devices or local_devices()
     key = (id(model), json.dumps(static, sort_keys=True, default=str), json.dumps(nested, default=str),
-           bool(jax.config.jax_enable_x64))
+           bool(jax.config.jax_enable_x64), tuple(d.id for d in devices))
     hit = _PROGRAMS.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
@@ -229,7 +275,8 @@ def _program(model: Model, static: dict, nested: dict) -> Callable:
         traces[0] += 1  # runs at trace time only: counts compilations
         return model.evaluate(static, nested, dyn, jax.random.key(seed))
 
-    _PROGRAMS[key] = (model, jax.jit(jax.vmap(one)), traces)
+    shard = _sharding(devices)
+    _PROGRAMS[key] = (model, jax.jit(jax.vmap(one), in_shardings=shard, out_shardings=shard), traces)
     return _PROGRAMS[key][1]
 
 
@@ -237,12 +284,16 @@ def _compiles() -> int:
     return sum(t[0] for _, _, t in _PROGRAMS.values())
 
 
-def _inputs(p: Plan, chunk: Chunk):
-    import jax.numpy as jnp
+def _inputs(p: Plan, chunk: Chunk, devices: list | None = None):
+    import jax
 
+    devices = devices or local_devices()
+    if chunk.size % len(devices):
+        raise ValueError(f"chunk size {chunk.size} is not a multiple of the {len(devices)} devices")
+    shard = _sharding(devices)
     padded = chunk.cells + [chunk.cells[-1]] * (chunk.size - len(chunk.cells))
-    dyn = {n: jnp.asarray(np.asarray([c.dyn[n] for c in padded], dtype=dt)) for n, dt in p.dtypes.items()}
-    seeds = jnp.asarray(np.asarray([c.seed for c in padded], dtype=np.uint32))
+    dyn = {n: jax.device_put(np.asarray([c.dyn[n] for c in padded], dtype=dt), shard) for n, dt in p.dtypes.items()}
+    seeds = jax.device_put(np.asarray([c.seed for c in padded], dtype=np.uint32), shard)
     return dyn, seeds
 
 
@@ -263,11 +314,12 @@ def check_outputs(p: Plan, group: Group, program: Callable, dyn, seeds) -> None:
                              f"expected leading dimensions {lead} (chunk, nested axes)")
 
 
-def execute(p: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
-    """Evaluate one chunk: ``jit(vmap(evaluate))`` over its (padded) cells; host arrays back."""
+def execute(p: Plan, chunk: Chunk, devices: list | None = None) -> dict[str, np.ndarray]:
+    """Evaluate one chunk: ``jit(vmap(evaluate))`` over its (padded) cells, sharded over
+    ``devices`` (default: every local device); host arrays back."""
     g = p.groups[chunk.group]
-    program = _program(p.model, g.static, g.nested)
-    dyn, seeds = _inputs(p, chunk)
+    program = _program(p.model, g.static, g.nested, devices)
+    dyn, seeds = _inputs(p, chunk, devices)
     check_outputs(p, g, program, dyn, seeds)
     return {k: np.asarray(v) for k, v in program(dyn, seeds).items()}
 
@@ -323,7 +375,9 @@ def write(store: ResultStore, chunk: Chunk, cols: dict) -> None:
 
 @dataclass
 class RunSummary:
-    """What a run did: rows computed now, rows found done, chunks failed, compilations, seconds."""
+    """What a run did: rows computed now, rows found done, chunks failed, compilations, seconds;
+    ``devices`` it ran on, its ``part`` (i, n), and whether every row of the experiment is now
+    stored (``complete``: with several processes, only the last one to finish sees it)."""
 
     n_rows: int
     computed: int
@@ -332,6 +386,10 @@ class RunSummary:
     compiles: int
     seconds: float
     statuses: dict
+    devices: int = 1
+    platform: str = "cpu"
+    part: tuple = (0, 1)
+    complete: bool = True
 
 
 def experiment_meta(exp: Experiment) -> dict:
@@ -346,13 +404,16 @@ def experiment_meta(exp: Experiment) -> dict:
 
 
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
-                   on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1)) -> RunSummary:
+                   on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1),
+                   devices: list | None = None) -> RunSummary:
     """Run (or resume) ``exp`` into the result store at ``out``.
 
     Finished chunks found in ``out`` are skipped; only missing configurations are computed, so
     a run killed at any moment and restarted ends with exactly the rows of an uninterrupted
-    run. ``part=(i, n)`` computes this process's slice of the schedule (:func:`schedule`).
-    ``on_chunk(k)`` is called after the k-th chunk is written (used by tests).
+    run. ``part=(i, n)`` computes process ``i``'s fixed share of the grid (:func:`schedule`);
+    any number of processes may write into one ``out`` at once. Each chunk's cells are sharded
+    over ``devices`` (default: every local device). ``on_chunk(k)`` is called after the k-th
+    chunk is written (used by tests).
 
     JAX's 64-bit mode is switched to the experiment's precision for the duration of the run
     only (``jax.enable_x64`` context), so a float32 run does not change later float64 work.
@@ -361,27 +422,30 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    devices = devices or local_devices()
     with jax.enable_x64(exp.precision == "float64"):
         p = plan(exp)
         store = ResultStore(out)
         store.init(experiment_meta(exp))
         done = store.done_hashes()
         already = sum(1 for h in set(p.hashes) if h in done)
-        chunks = schedule(p, done, exp.memory_mb or default_memory_mb(), part)
+        budget = exp.memory_mb or default_memory_mb()
+        chunks = schedule(p, done, budget, part, multiple=len(devices), partition_mb=exp.memory_mb or PARTITION_MB)
         before = _compiles()
         failed, computed, statuses = [], 0, {}
-        bar = tqdm(total=len(chunks), desc=exp.name, unit="chunk", disable=not progress, file=sys.stderr)
+        desc = exp.name if part[1] == 1 else f"{exp.name} [{part[0]}/{part[1]}]"
+        bar = tqdm(total=len(chunks), desc=desc, unit="chunk", disable=not progress, file=sys.stderr)
         for k, chunk in enumerate(chunks):
             try:
-                res = execute(p, chunk)
+                res = execute(p, chunk, devices)
+                cols = assemble(p, chunk, res, done)
+                write(store, chunk, cols)
             except Exception as e:  # one failing chunk must not stop the sweep
                 failed.append({"group": chunk.group, "error": f"{type(e).__name__}: {e}"})
                 print(f"toyscale: chunk {chunk.index} (group {chunk.group}) failed: {type(e).__name__}: {e}", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
                 bar.update(1)
                 continue
-            cols = assemble(p, chunk, res, done)
-            write(store, chunk, cols)
             for s in cols["status"]:
                 statuses[s] = statuses.get(s, 0) + 1
             computed += len(cols["seed"])
@@ -390,8 +454,10 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
             if on_chunk is not None:
                 on_chunk(k)
         bar.close()
+        complete = done.issuperset(p.hashes) or (part[1] > 1 and store.done_hashes().issuperset(p.hashes))
     return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed,
-                      compiles=_compiles() - before, seconds=time.perf_counter() - t0, statuses=statuses)
+                      compiles=_compiles() - before, seconds=time.perf_counter() - t0, statuses=statuses,
+                      devices=len(devices), platform=devices[0].platform, part=tuple(part), complete=complete)
 
 
 def _j(v: Any):
