@@ -149,3 +149,19 @@ def test_bad_shard_exits_2(tmp_path, capsys):
         assert main(["run", str(path), "--out", str(tmp_path / "o"), f"--shard={bad}"]) == 2
         assert "--shard" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_launch_runs_an_experiment_end_to_end_with_submitit_local_executor(tmp_path):
+    pytest.importorskip("submitit")
+    path = tmp_path / "shard.toml"
+    path.write_text(SHARD_EXP.replace("seeds = 16", "seeds = 4").replace("memory_mb = 0.05", "memory_mb = 1"))
+    out = tmp_path / "launched"
+    res = subprocess.run([sys.executable, "-m", "toyscale", "launch", str(path), "--out", str(out), "--local",
+                          "--array", "2"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "submitted 2 local jobs" in res.stderr
+    exp = load_experiment(path)
+    rows = ResultStore(out).load()
+    assert len(rows) == exp.n_configs and rows["config_hash"].is_unique
+    assert (out / "summary.json").exists() and (out / "report.md").exists()
+    assert len(list((out / "launch").glob("*_result.pkl"))) == 2  # submitit's record of both array tasks

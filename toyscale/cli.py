@@ -1,4 +1,4 @@
-"""Command line: ``toyscale run | report | list | fit``.
+"""Command line: ``toyscale run | launch | report | list | fit``.
 
 User errors (bad experiment file, unknown parameter, out-of-range value, unwritable output
 directory) exit with status 2 and one line ``toyscale: FIELD: problem; allowed: ...`` before any
@@ -36,6 +36,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--shard", metavar="I/N", default=None,
                    help="compute process I's fixed share of N (0 <= I < N); start N processes on one --out "
                         "directory (any machines); the one that finishes last writes the report")
+
+    la = sub.add_parser("launch", help="run an experiment as N shard jobs: a Slurm job array (submitit) or local processes",
+                        description="Submit --array N jobs, job I computing shard I/N into one --out directory "
+                                    "(see `run --shard`). With Slurm (sbatch found, or --slurm) a job array; "
+                                    "otherwise, or with --local, N local processes. Needs pip install 'toyscale[slurm]'.")
+    la.add_argument("experiment", help="experiment TOML file")
+    la.add_argument("--out", help="output directory (default: out/EXPERIMENT_NAME[-quick])")
+    la.add_argument("--quick", action="store_true", help="use the file's [quick] overrides")
+    la.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a value (repeatable)")
+    la.add_argument("--array", type=int, default=1, metavar="N", help="number of shard jobs (default 1)")
+    where = la.add_mutually_exclusive_group()
+    where.add_argument("--slurm", action="store_true", help="submit to Slurm (error if sbatch is missing)")
+    where.add_argument("--local", action="store_true", help="run the jobs as local processes")
+    la.add_argument("--partition", help="Slurm partition")
+    la.add_argument("--time", type=int, default=60, metavar="MIN", help="time limit per job in minutes (default 60)")
+    la.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per job (a job uses all its GPUs)")
+    la.add_argument("--cpus-per-task", type=int, default=None, help="CPUs per job")
+    la.add_argument("--mem-gb", type=float, default=None, help="memory per job (GB)")
+    la.add_argument("--parallelism", type=int, default=None, help="most jobs of the array running at once")
+    la.add_argument("--slurm-arg", action="append", default=[], metavar="KEY=VALUE",
+                    help="any other sbatch option, e.g. --slurm-arg account=myproj --slurm-arg qos=low (repeatable)")
+    la.add_argument("--no-wait", action="store_true", help="return after submission (the last job writes the report)")
 
     rp = sub.add_parser("report", help="regenerate summary.json, report.md and figures from stored results")
     rp.add_argument("dir", help="output directory of a run")
@@ -101,6 +123,36 @@ def _cmd_run(args) -> int:
     return 1 if s.failed_chunks else 0
 
 
+def _cmd_launch(args) -> int:
+    from toyscale.api import output_dir
+    from toyscale.experiment import load_experiment
+    from toyscale.launch import launch
+
+    exp = load_experiment(args.experiment, quick=args.quick, overrides=args.set)
+    out = output_dir(exp, args.out, args.quick)
+    extra = {}
+    for kv in args.slurm_arg:
+        if "=" not in kv:
+            raise UserError("--slurm-arg", f"{kv!r}; allowed: KEY=VALUE, e.g. account=myproj")
+        k, v = kv.split("=", 1)
+        extra[k.strip().replace("-", "_")] = v
+    if args.array < 1:
+        raise UserError("--array", f"{args.array}; allowed: a positive number of jobs")
+    cluster = "slurm" if args.slurm else ("local" if args.local else None)
+    print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations in {args.array} jobs -> {out}",
+          file=sys.stderr)
+    try:
+        launch(exp, out, array=args.array, cluster=cluster, wait=not args.no_wait, timeout_min=args.time,
+               partition=args.partition, gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task,
+               mem_gb=args.mem_gb, array_parallelism=args.parallelism, slurm_args=extra)
+    except RuntimeError as e:
+        print(f"toyscale: {e}", file=sys.stderr)
+        return 1
+    if not args.no_wait and (exp.checks or exp.phases or exp.frontiers):
+        _report(out)
+    return 0
+
+
 def summary_line(s) -> str:
     """One line of a run summary: rows, compilations, devices, seconds, statuses."""
     return (f"computed {s.computed} rows, {s.skipped} already stored, {s.compiles} compilations, "
@@ -136,6 +188,8 @@ def main(argv=None) -> int:
             return _cmd_list(args)
         if args.cmd == "run":
             return _cmd_run(args)
+        if args.cmd == "launch":
+            return _cmd_launch(args)
         if args.cmd == "report":
             _report(args.dir, args.figures)
             return 0
