@@ -31,6 +31,9 @@ def _xla_cpu_workaround() -> None:
 
 
 _xla_cpu_workaround()
+# Shared GPUs: do not let JAX reserve 75 % of a device's memory at start-up (toyscale sizes its
+# chunks from the memory budget instead). Only a default: an explicit setting wins.
+_os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 from toyscale import fit  # noqa: E402
 from toyscale.api import Results, load, run  # noqa: E402

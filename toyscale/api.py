@@ -152,10 +152,10 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
         res.summary[0]["fitted"], res.summary[0]["theory"]   # about -1.5 and -1.5
         res.plot("width")
     """
-    from toyscale.sweep import run_experiment
+    from toyscale.sweep import resolve_precision, run_experiment
 
     part = parse_shard(shard, field="shard")
-    exp = _experiment(experiment, quick, set)
+    exp = resolve_precision(_experiment(experiment, quick, set))
     out = output_dir(exp, out, quick, field="out")
     summary = run_experiment(exp, out, progress=progress, part=part)
     res = load(out, _report=report and summary.complete and bool(exp.checks or exp.phases or exp.frontiers))

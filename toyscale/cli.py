@@ -104,8 +104,10 @@ def _cmd_run(args) -> int:
 
     from toyscale.api import parse_shard
 
+    from toyscale.sweep import resolve_precision
+
     part = parse_shard(args.shard)
-    exp = load_experiment(args.experiment, quick=args.quick, overrides=args.set)
+    exp = resolve_precision(load_experiment(args.experiment, quick=args.quick, overrides=args.set))
     out = output_dir(exp, args.out, args.quick)
     from toyscale.sweep import run_experiment
 
@@ -127,8 +129,11 @@ def _cmd_launch(args) -> int:
     from toyscale.api import output_dir
     from toyscale.experiment import load_experiment
     from toyscale.launch import launch
+    from toyscale.sweep import resolve_precision
 
-    exp = load_experiment(args.experiment, quick=args.quick, overrides=args.set)
+    # the jobs' platform, not this host's: GPUs requested -> accelerator precision rule
+    exp = resolve_precision(load_experiment(args.experiment, quick=args.quick, overrides=args.set),
+                            "gpu" if args.gpus_per_task else "cpu")
     out = output_dir(exp, args.out, args.quick)
     extra = {}
     for kv in args.slurm_arg:
@@ -156,7 +161,7 @@ def _cmd_launch(args) -> int:
 def summary_line(s) -> str:
     """One line of a run summary: rows, compilations, devices, seconds, statuses."""
     return (f"computed {s.computed} rows, {s.skipped} already stored, {s.compiles} compilations, "
-            f"{s.devices} {s.platform} device{'s' if s.devices > 1 else ''}, {s.seconds:.1f} s; status {s.statuses or {}}")
+            f"{s.devices} {s.platform} device{'s' if s.devices > 1 else ''}, {s.precision}, {s.seconds:.1f} s; status {s.statuses or {}}")
 
 
 def _report(out, figures=None) -> None:

@@ -68,8 +68,12 @@ def launch(exp, out, *, array: int, cluster: str | None = None, wait: bool = Tru
     (with ``wait``: after they finish, raising if one failed).
 
     The output directory is created (``experiment.json``) before submission, so the jobs start
-    on a checked directory; submitit's logs go to ``out/launch/``.
+    on a checked directory; submitit's logs go to ``out/launch/``. The precision is resolved for
+    the jobs' platform (GPUs requested: float32 unless the experiment sets it).
     """
+    from toyscale.sweep import resolve_precision
+
+    exp = resolve_precision(exp, "gpu" if gpus_per_task else "cpu")
     from toyscale.store import ResultStore
     from toyscale.sweep import experiment_meta
 
