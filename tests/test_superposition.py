@@ -233,3 +233,51 @@ def test_strong_regime_width_exponent_near_minus_one(tmp_path):
     fit = fit_scaling(np.array(xs, float), Y)
     assert abs(fit.slope + 1.0) < 0.15
     assert (df.represented_fraction > th.STRONG_FRACTION).all()
+
+
+# ----------------------------------------------------------------------------- issue 12: a >= -1
+
+
+@pytest.mark.parametrize("a", [-1.0, -0.75, -0.5, -0.125, 0.0, 0.3, 1.0, 2.5])
+def test_frequencies_normalised_and_non_increasing_for_every_a_from_minus_one(a):
+    # p_i ~ i^-(1+a): for a >= -1 the exponent 1 + a >= 0, so p_i does not increase with rank
+    for n in (7, 1000):
+        p = np.asarray(sp.feature_probs(n, a))
+        assert p.sum() == pytest.approx(1.0, rel=1e-5)
+        assert np.all(np.diff(p) <= 1e-7 * p[0])
+        ref = th.feature_probs(n, a)
+        np.testing.assert_allclose(p, ref, rtol=2e-5)
+        assert np.all(np.diff(ref) <= 0.0) and ref.sum() == pytest.approx(1.0, abs=1e-12)
+        # paper convention: p_i ~ i^-alpha_paper with alpha_paper = 1 + a
+        np.testing.assert_allclose(ref[1] / ref[0], 2.0 ** -th.alpha_paper(a), rtol=1e-12)
+
+
+def test_a_minus_one_is_uniform():
+    np.testing.assert_allclose(np.asarray(sp.feature_probs(50, -1.0)), 1 / 50, rtol=1e-6)
+    np.testing.assert_allclose(th.feature_probs(50, -1.0), 1 / 50, rtol=1e-12)
+    # the tail sum of uniform frequencies is 1 - m/n exactly
+    np.testing.assert_allclose(th.tail_sum([0, 10, 25, 50], 50, -1.0), [1.0, 0.8, 0.5, 0.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [-1.01, -2.0, float("nan"), "x", True])
+def test_alpha_below_minus_one_is_a_user_error(bad):
+    from toyscale.errors import UserError
+
+    doc = {"model": "superposition", "params": {"alpha": bad}, "sweep": {"width": [4, 8]}}
+    with pytest.raises(UserError) as e:
+        experiment_from_dict(doc, name="bad")
+    msg = str(e.value)
+    assert "params.alpha" in msg and "[-1, inf)" in msg, msg
+    doc = {"model": "superposition", "sweep": {"width": [4, 8], "alpha": [0.0, bad]}}
+    with pytest.raises(UserError, match=r"sweep\.alpha"):
+        experiment_from_dict(doc, name="bad")
+
+
+def test_negative_a_trains_and_is_accepted():
+    doc = {"model": "superposition", "params": {"n_features": 32, "batch_size": 16, "horizon": 20, "warmup": 2},
+           "sweep": {"width": [4], "alpha": [-1.0, -0.5]}}
+    exp = experiment_from_dict(doc, name="neg")
+    assert exp is not None
+    r = sp.evaluate(_static(width=4, horizon=20, warmup=2), {"steps": (20,)}, _dyn(width=4, alpha=-1.0),
+                    jax.random.key(0))
+    assert np.isfinite(float(r["loss"][0])) and float(r["represented_fraction"][0]) > 0

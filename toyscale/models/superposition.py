@@ -9,6 +9,11 @@ probability ``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` and then valued ``v ~ Un
 One uniform per entry suffices: ``x_i = c u_i / p_i`` if ``u_i < p_i`` else 0 (``c`` = 2 or 1),
 because ``u / p`` given ``u < p`` is Uniform[0, 1).
 
+Two conventions for the frequency exponent: the parameter ``alpha`` is the reference *code*'s
+``a`` (``p_i ~ i^-(1+a)``, valid for ``a >= -1``; ``a = -1`` is uniform); the *paper* writes
+``p_i ~ i^-alpha_paper`` with ``alpha_paper = 1 + a``, so the code's ``a in [-1, 1]`` is the
+paper's ``alpha_paper in [0, 2]``. Figures of the frequency axis are labelled in ``alpha_paper``.
+
 Network: ``y = ReLU(x W W^T + b)``, ``W in R^(n x m)`` initialised ``N(0, 1/m)``, ``b ~ N(0, 1)``.
 Loss: ``mean_i I_i (y_i - x_i)^2`` over batch and outputs, importance ``I_i = r^(i-1)``
 (``importance = r``; 1 = plain MSE).
@@ -56,7 +61,8 @@ END_LR_FRACTION = 0.05
 PARAMS = (
     Param("n_features", int, 1000, "n, number of features", low=2, high=100_000, role="static"),
     Param("width", int, 32, "m, hidden width (columns of W)", low=1, high=100_000, role="shape"),
-    Param("alpha", float, 0.2, "feature frequencies p_i ~ i^-(1+alpha), normalised", low=0.0),
+    Param("alpha", float, 0.2, "code frequency exponent a: p_i ~ i^-(1+a), normalised; paper's alpha_paper = 1 + a; "
+          "a = -1: uniform", low=-1.0),
     Param("weight_decay", float, -1.0, "signed decay on W: > 0 decoupled decay (weak), < 0 row-norm growth to 1 (strong)"),
     Param("lr", float, 1e-2, "peak learning rate (Adam)", low=0.0, low_open=True),
     Param("batch_size", int, 2048, "fresh samples per step", low=1, role="static"),
@@ -87,7 +93,13 @@ UNCONVERGED = Status("unconverged", f"loss still falling at this step: drift > {
 
 
 def feature_probs(n: int, alpha, dtype=None) -> jax.Array:
-    """``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` for ``i = 1..n`` (``alpha`` may be traced)."""
+    """``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` for ``i = 1..n`` (``alpha`` may be traced).
+
+    ``alpha`` is the reference *code*'s exponent ``a >= -1``; the paper (Liu, Liu & Gore 2025)
+    writes ``p_i ~ i^-alpha_paper`` with ``alpha_paper = 1 + a`` in ``[0, 2]`` for ``a`` in
+    ``[-1, 1]``. ``a = -1`` gives uniform frequencies ``1/n``; for every ``a >= -1`` the
+    frequencies do not increase with rank.
+    """
     i = jnp.arange(1, n + 1, dtype=dtype or jnp.result_type(float))
     logp = -(1.0 + alpha) * jnp.log(i)
     return jax.nn.softmax(logp)

@@ -40,8 +40,22 @@ WEAK_PER_DIM = (0.2, 1.5)
 VALUE_SECOND_MOMENT = {"uniform02": 4.0 / 3.0, "uniform01": 1.0 / 3.0}
 
 
+def alpha_paper(a: float) -> float:
+    """The paper's frequency exponent ``alpha_paper = 1 + a`` of the code's ``a``.
+
+    The reference code (and toyscale's ``alpha``) draws ``p_i ~ i^-(1+a)``; Liu, Liu & Gore
+    2025 write ``p_i ~ i^-alpha_paper``. ``a in [-1, 1]`` is ``alpha_paper in [0, 2]``.
+
+    >>> alpha_paper(-0.5)
+    0.5
+    """
+    return 1.0 + float(a)
+
+
 def feature_probs(n: int, alpha: float) -> np.ndarray:
     """Activation probabilities ``p_i = i^-(1+alpha) / sum_{j<=n} j^-(1+alpha)``, ``i = 1..n``.
+
+    ``alpha`` is the code's ``a >= -1`` (``a = -1``: uniform ``1/n``); see :func:`alpha_paper`.
 
     >>> round(float(feature_probs(4, 0.0).sum()), 12)
     1.0
