@@ -281,3 +281,99 @@ def test_negative_a_trains_and_is_accepted():
     r = sp.evaluate(_static(width=4, horizon=20, warmup=2), {"steps": (20,)}, _dyn(width=4, alpha=-1.0),
                     jax.random.key(0))
     assert np.isfinite(float(r["loss"][0])) and float(r["represented_fraction"][0]) > 0
+
+
+# ----------------------------------------------------------------------------- issue 12: overlap distribution
+
+
+def test_overlap_distribution_matches_numpy_on_represented_pairs():
+    rng = np.random.default_rng(0)
+    n, m = 60, 5
+    W = rng.normal(size=(n, m))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    W[::4] *= 0.3  # 15 rows below the represented norm
+    W[1] = -W[2]  # one exact antipodal pair
+    d = {k: float(v) for k, v in sp.diagnostics(jnp.asarray(W), m).items()}
+    rep = np.linalg.norm(W, axis=1) > sp.REPRESENTED_NORM
+    U = W[rep] / np.linalg.norm(W[rep], axis=1, keepdims=True)
+    C = U @ U.T
+    c = C[np.triu_indices(len(U), 1)]
+    assert d["represented_fraction"] == pytest.approx(rep.mean())
+    assert d["mean_sq_overlap"] == pytest.approx(np.mean(c ** 2), rel=1e-4)
+    for name, q in (("sq_overlap_median", 0.5), ("sq_overlap_q90", 0.9), ("sq_overlap_q99", 0.99)):
+        assert d[name] == pytest.approx(np.quantile(c ** 2, q), rel=1e-4, abs=1e-7)
+    assert d["antipodal_fraction"] == pytest.approx(np.mean(c <= -sp.ANTIPODAL_COS), abs=1e-9)
+    assert d["antipodal_fraction"] > 0
+    # fewer than two represented rows: the distribution is undefined (null), the mean 0
+    d1 = sp.diagnostics(jnp.asarray(np.vstack([W[2:3], 0.1 * W[3:]])), m)
+    assert np.isnan(float(d1["sq_overlap_median"])) and np.isnan(float(d1["antipodal_fraction"]))
+    assert float(d1["mean_sq_overlap"]) == 0.0
+
+
+def test_random_unit_vector_overlap_law_matches_sampling():
+    # cos^2 of random unit vectors in R^m ~ Beta(1/2, (m-1)/2): mean 1/m, quantiles, antipodal tail.
+    # m = 5: about 2300 of the 319 600 pairs are near-antipodal, so the count's relative noise is
+    # ~2 % (Poisson; pairs sharing a vector are weakly dependent): 10 % is > 4 standard errors.
+    m, n = 5, 800
+    W = jax.random.normal(jax.random.key(1), (n, m))
+    d = {k: float(v) for k, v in sp.diagnostics(W, m).items()}
+    assert d["mean_sq_overlap"] == pytest.approx(1 / m, rel=0.03)
+    for name, q in (("sq_overlap_median", 0.5), ("sq_overlap_q90", 0.9), ("sq_overlap_q99", 0.99)):
+        assert d[name] == pytest.approx(th.random_sq_overlap_quantile(q, m), rel=0.05)
+    assert d["antipodal_fraction"] == pytest.approx(th.random_antipodal_fraction(m, sp.ANTIPODAL_COS), rel=0.1)
+    assert th.welch_bound(n, m) == pytest.approx((n / m - 1) / (n - 1))
+    assert th.welch_bound(n, m) < d["mean_sq_overlap"]
+
+
+# ----------------------------------------------------------------------------- issue 12: strong-regime branches
+
+
+def _interference(U, p):
+    """The heuristic loss of docs/theory.md §2.3 (relative units): sum_k p_k sum_{i != k} cos^2 / (n - 1)."""
+    C = (U @ U.T) ** 2
+    np.fill_diagonal(C, 0.0)
+    return float(p @ C.sum(1)) / (len(p) - 1)
+
+
+def test_construction_loss_equals_an_explicit_packing():
+    # n = 6 features in R^3: feature 1 on its own axis, features 2..6 as 5 equally spaced lines in
+    # the other plane (a tight frame: sum_i cos^2(w_i, w_k) = 5/2 for each k)
+    n, m, a = 6, 3, 1.0
+    p = th.feature_probs(n, a)
+    ang = np.pi * np.arange(5) / 5
+    U = np.zeros((n, m))
+    U[0, 0] = 1.0
+    U[1:, 1], U[1:, 2] = np.cos(ang), np.sin(ang)
+    K1 = th.tail_sum(1, n, a) * ((n - 1) / (m - 1) - 1) / (n - 1)
+    assert _interference(U, p) == pytest.approx(K1, rel=1e-12)
+    # K = 0: 6 equiangular lines in R^3 (icosahedron diagonals) meet the Welch bound
+    phi = (1 + 5 ** 0.5) / 2
+    V = np.array([[0, 1, phi], [0, 1, -phi], [1, phi, 0], [1, -phi, 0], [phi, 0, 1], [-phi, 0, 1]], float)
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    assert _interference(V, p) == pytest.approx(float(th.welch_bound(n, m)), rel=1e-12)
+    # K = 2: features 3..6 share the last axis (cos^2 = 1, 3 partners each)
+    K2 = th.tail_sum(2, n, a) * 3 / (n - 1)
+    W = np.zeros((n, m))
+    W[0, 0] = W[1, 1] = 1.0
+    W[2:, 2] = 1.0
+    assert _interference(W, p) == pytest.approx(K2, rel=1e-12)
+    assert float(th.construction_loss(m, n, a)) == pytest.approx(min(K1, K2, float(th.welch_bound(n, m))), rel=1e-12)
+
+
+def test_strong_branches_limits():
+    xs = np.geomspace(10, 100, 6).round()
+    for a in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        assert np.all(th.construction_loss(xs, 1000, a) <= th.welch_bound(1000, xs) * (1 + 1e-12))
+    np.testing.assert_allclose(th.construction_loss(xs, 1000, -1.0), th.welch_bound(1000, xs), rtol=1e-12)
+    # asymptotically (n >> m >> 1) the construction's exponent is 1 + a = alpha_paper for a > 0, 1 for a < 0
+    big = np.geomspace(1000, 10000, 5).round()
+    for a, want in ((-0.5, -1.0), (0.5, -1.5), (1.0, -2.0)):
+        assert th.strong_branches(big, 10**7, a)["top-K construction, finite n"] == pytest.approx(want, abs=0.01)
+    b = th.strong_branches(xs, 1000, 0.5)
+    assert b["paper 2(alpha_paper-1)"] == -1.0 and b["geometric (1/m)"] == -1.0
+    assert "paper 2(alpha_paper-1)" not in th.strong_branches(xs, 1000, -0.5)
+    pred = th.predict("width", {"n_features": 1000, "alpha": 0.5, "weight_decay": -1.0}, list(xs))
+    assert pred.slope == -1.0 and pred.branches == b
+    weak = th.predict("width", {"n_features": 1000, "alpha": 0.5, "weight_decay": 1.0}, list(xs))
+    assert weak.branches["tail law -(alpha_paper-1)"] == -0.5
+    assert weak.branches["finite-n tail sum"] == pytest.approx(th.tail_slope(xs, 1000, 0.5))
