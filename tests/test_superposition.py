@@ -5,6 +5,7 @@ errors; training comparisons (padded vs unpadded, vmapped vs looped) allow float
 accumulated over a few dozen Adam steps (rtol 2e-4), or float64 round-off (1e-9) when x64 is on.
 """
 
+import json
 import math
 
 import jax
@@ -215,6 +216,8 @@ def test_end_to_end_tiny_sweep(tmp_path):
     strong = df[(df.weight_decay == -1.0) & (df.steps == 60)]
     assert e["where"]["steps"] == 60 and e["n_runs"] == len(strong) == 6
     assert e["n_flagged"] == int((strong.status == "unconverged").sum())
+    # a regime with branches writes them to summary.json (generic: Prediction.branches)
+    assert ("theory_branches" in json.loads((tmp_path / "summary.json").read_text())[0]) == ("theory_branches" in e)
     assert (tmp_path / "figures" / "strong_curves.png").stat().st_size > 0
 
 
@@ -377,3 +380,17 @@ def test_strong_branches_limits():
     weak = th.predict("width", {"n_features": 1000, "alpha": 0.5, "weight_decay": 1.0}, list(xs))
     assert weak.branches["tail law -(alpha_paper-1)"] == -0.5
     assert weak.branches["finite-n tail sum"] == pytest.approx(th.tail_slope(xs, 1000, 0.5))
+
+
+def test_report_records_the_branches_of_a_strong_slice():
+    import pandas as pd
+
+    from toyscale.report import evaluate_check
+
+    xs = [10, 20, 40, 80]
+    df = pd.DataFrame([{"width": m, "seed": s, "alpha": 0.5, "weight_decay": -1.0, "steps": 100, "status": "ok",
+                        "loss": (1 + 0.01 * s) * m ** -1.3, "represented_fraction": 1.0} for m in xs for s in (0, 1)])
+    model = get_model("superposition")
+    e = evaluate_check(df, model, {"n_features": 1000}, {"name": "c", "axis": "width", "where": {"alpha": 0.5}}, n_boot=50)
+    assert e["regime"].startswith("strong") and e["fitted"] == pytest.approx(-1.3, abs=1e-6)
+    assert e["theory_branches"] == pytest.approx(th.strong_branches(xs, 1000, 0.5))
