@@ -139,8 +139,9 @@ def grid(out: Path, figure: Path) -> None:
     panels = [("fitted", "fitted width exponent of the loss", "viridis", (-2.0, 0.0)),
               ("represented_fraction", "represented fraction (largest width)", "magma", (0.0, 1.0)),
               ("overlap_times_m", "mean sq. overlap × m (largest width)", "magma", None)]
-    fig = phase_figure(ph, [p for p in panels if p[0] in ph["maps"]])
-    for ax in fig.axes[::2][: len(panels)]:
+    panels = [p for p in panels if p[0] in ph["maps"]]
+    fig = phase_figure(ph, panels)
+    for ax in fig.axes[: len(panels)]:  # the heatmaps (their colorbars come after)
         ax.set_yticks(range(len(ph["values"][1])), [f"{th.alpha_paper(a):g}" for a in ph["values"][1]], fontsize=7)
         ax.set_ylabel("α_paper = 1 + a")
     fig.suptitle(f"superposition, width exponent over (weight_decay, α_paper) at the last recorded step; "
@@ -253,8 +254,8 @@ def overlap(out: Path, figure: Path) -> None:
                   f"{th.random_sq_overlap_quantile(0.9, m_):8.3f} {r.sq_overlap_q99:7.3f} {th.random_sq_overlap_quantile(0.99, m_):8.3f} "
                   f"{r.antipodal_fraction:9.2e} {th.random_antipodal_fraction(m_, ANTIPODAL_COS):9.2e}")
     axes[0].legend(fontsize=6)
-    fig.suptitle(f"overlap distribution per run (seed mean) vs Welch bound and random unit vectors; {_budget_text(fixed, e)}; "
-                 f"near-antipodal: cos <= −{ANTIPODAL_COS:g}", fontsize=8)
+    fig.suptitle(f"squared row overlaps per run (seed mean) vs Welch bound and random unit vectors\n{_budget_text(fixed, e)}",
+                 fontsize=8)
     _save(fig, figure)
 
 
