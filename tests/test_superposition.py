@@ -394,3 +394,21 @@ def test_report_records_the_branches_of_a_strong_slice():
     e = evaluate_check(df, model, {"n_features": 1000}, {"name": "c", "axis": "width", "where": {"alpha": 0.5}}, n_boot=50)
     assert e["regime"].startswith("strong") and e["fitted"] == pytest.approx(-1.3, abs=1e-6)
     assert e["theory_branches"] == pytest.approx(th.strong_branches(xs, 1000, 0.5))
+
+
+@pytest.mark.parametrize("a", [-0.99, -0.5, 0.0, 0.5, 1.0])
+def test_issue12_experiment_files_load_for_any_a(a):
+    from pathlib import Path
+
+    from toyscale.experiment import load_experiment
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    for quick in (False, True):
+        exp = load_experiment(root / "superposition_strong_alpha.toml", quick=quick, overrides=[f"params.alpha={a}"])
+        assert exp is not None
+    grid = load_experiment(root / "superposition_grid.toml")
+    quick = load_experiment(root / "superposition_grid.toml", quick=True)
+    for e, n_a, n_wd in ((grid, 17, 10), (quick, 9, 3)):
+        a_vals = e.sweep["alpha"]  # both reference frequency grids merged: a in linspace(-1, 1, 17)
+        assert len(a_vals) == n_a and min(a_vals) == -1.0 and max(a_vals) == 1.0
+        assert len(e.sweep["weight_decay"]) == n_wd
