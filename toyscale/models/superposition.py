@@ -350,8 +350,9 @@ def evaluate(static, nested, dyn, key) -> dict:
       key: PRNG key of the seed.
 
     Returns:
-      ``loss``, ``drift``, ``loss_sem``, ``represented_fraction``, ``mean_sq_overlap``,
-      ``overlap_times_m``, each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
+      ``loss``, ``drift``, ``loss_sem`` and the :func:`diagnostics` (``represented_fraction``,
+      ``mean_sq_overlap``, ``overlap_times_m``, ``sq_overlap_median``/``_q90``/``_q99``,
+      ``antipodal_fraction``), each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
       step loss up to that step), ``unconverged`` (see ``DRIFT_FLAG``) or ``ok``.
     """
     record = tuple(int(s) for s in nested["steps"])
