@@ -17,9 +17,21 @@ python experiments/superposition_phase.py phase out/superposition_phase-quick --
 for name in superposition_strong superposition_strong_alpha_ends superposition_weak; do
   python experiments/superposition_phase.py curves "out/$name" --figure "figures/${name}_curves.png"
 done
+# Issue 12: the whole frequency range (alpha_paper = 1 + a in [0, 2]); about 65 min on a shared 2-core CPU.
+toyscale run experiments/superposition_strong_alpha.toml --out out/superposition_strong_alpha --no-progress
+python experiments/superposition_phase.py budget out/superposition_strong_alpha --figure figures/superposition_strong_alpha/budget.png
+python experiments/superposition_phase.py overlap out/superposition_strong_alpha --figure figures/superposition_strong_alpha/overlap.png
+toyscale run experiments/superposition_strong_budget.toml --out out/superposition_strong_budget --no-progress
+python experiments/superposition_phase.py budget out/superposition_strong_budget --figure figures/superposition_strong_budget/budget.png
+toyscale run experiments/superposition_strong_alpha_sweep.toml --out out/superposition_strong_alpha_sweep --no-progress --no-report
+python experiments/superposition_phase.py grid out/superposition_strong_alpha_sweep --figure figures/superposition_strong_alpha_sweep/map.png
+toyscale run experiments/superposition_grid.toml --quick --out out/superposition_grid-quick --no-progress --no-report
+python experiments/superposition_phase.py grid out/superposition_grid-quick --figure figures/superposition_grid/map.png
+python experiments/superposition_phase.py overlap out/superposition_grid-quick --figure figures/superposition_grid/overlap.png
 for d in results/*-h100; do
   name=$(basename "$d")
   toyscale report "$d" --figures "figures/$name" > "out/$name.table.md"
   cat "out/$name.table.md"
 done
 python experiments/superposition_phase.py phase results/superposition_phase-h100 --figure figures/superposition_phase_h100.png
+python experiments/superposition_phase.py grid results/superposition_phase-h100 --figure figures/superposition_grid-h100/map.png

@@ -5,6 +5,7 @@ errors; training comparisons (padded vs unpadded, vmapped vs looped) allow float
 accumulated over a few dozen Adam steps (rtol 2e-4), or float64 round-off (1e-9) when x64 is on.
 """
 
+import json
 import math
 
 import jax
@@ -215,6 +216,8 @@ def test_end_to_end_tiny_sweep(tmp_path):
     strong = df[(df.weight_decay == -1.0) & (df.steps == 60)]
     assert e["where"]["steps"] == 60 and e["n_runs"] == len(strong) == 6
     assert e["n_flagged"] == int((strong.status == "unconverged").sum())
+    # a regime with branches writes them to summary.json (generic: Prediction.branches)
+    assert ("theory_branches" in json.loads((tmp_path / "summary.json").read_text())[0]) == ("theory_branches" in e)
     assert (tmp_path / "figures" / "strong_curves.png").stat().st_size > 0
 
 
@@ -233,3 +236,179 @@ def test_strong_regime_width_exponent_near_minus_one(tmp_path):
     fit = fit_scaling(np.array(xs, float), Y)
     assert abs(fit.slope + 1.0) < 0.15
     assert (df.represented_fraction > th.STRONG_FRACTION).all()
+
+
+# ----------------------------------------------------------------------------- issue 12: a >= -1
+
+
+@pytest.mark.parametrize("a", [-1.0, -0.75, -0.5, -0.125, 0.0, 0.3, 1.0, 2.5])
+def test_frequencies_normalised_and_non_increasing_for_every_a_from_minus_one(a):
+    # p_i ~ i^-(1+a): for a >= -1 the exponent 1 + a >= 0, so p_i does not increase with rank
+    for n in (7, 1000):
+        p = np.asarray(sp.feature_probs(n, a))
+        assert p.sum() == pytest.approx(1.0, rel=1e-5)
+        assert np.all(np.diff(p) <= 1e-7 * p[0])
+        ref = th.feature_probs(n, a)
+        np.testing.assert_allclose(p, ref, rtol=2e-5)
+        assert np.all(np.diff(ref) <= 0.0) and ref.sum() == pytest.approx(1.0, abs=1e-12)
+        # paper convention: p_i ~ i^-alpha_paper with alpha_paper = 1 + a
+        np.testing.assert_allclose(ref[1] / ref[0], 2.0 ** -th.alpha_paper(a), rtol=1e-12)
+
+
+def test_a_minus_one_is_uniform():
+    np.testing.assert_allclose(np.asarray(sp.feature_probs(50, -1.0)), 1 / 50, rtol=1e-6)
+    np.testing.assert_allclose(th.feature_probs(50, -1.0), 1 / 50, rtol=1e-12)
+    # the tail sum of uniform frequencies is 1 - m/n exactly
+    np.testing.assert_allclose(th.tail_sum([0, 10, 25, 50], 50, -1.0), [1.0, 0.8, 0.5, 0.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [-1.01, -2.0, float("nan"), "x", True])
+def test_alpha_below_minus_one_is_a_user_error(bad):
+    from toyscale.errors import UserError
+
+    doc = {"model": "superposition", "params": {"alpha": bad}, "sweep": {"width": [4, 8]}}
+    with pytest.raises(UserError) as e:
+        experiment_from_dict(doc, name="bad")
+    msg = str(e.value)
+    assert "params.alpha" in msg and "[-1, inf)" in msg, msg
+    doc = {"model": "superposition", "sweep": {"width": [4, 8], "alpha": [0.0, bad]}}
+    with pytest.raises(UserError, match=r"sweep\.alpha"):
+        experiment_from_dict(doc, name="bad")
+
+
+def test_negative_a_trains_and_is_accepted():
+    doc = {"model": "superposition", "params": {"n_features": 32, "batch_size": 16, "horizon": 20, "warmup": 2},
+           "sweep": {"width": [4], "alpha": [-1.0, -0.5]}}
+    exp = experiment_from_dict(doc, name="neg")
+    assert exp is not None
+    r = sp.evaluate(_static(width=4, horizon=20, warmup=2), {"steps": (20,)}, _dyn(width=4, alpha=-1.0),
+                    jax.random.key(0))
+    assert np.isfinite(float(r["loss"][0])) and float(r["represented_fraction"][0]) > 0
+
+
+# ----------------------------------------------------------------------------- issue 12: overlap distribution
+
+
+def test_overlap_distribution_matches_numpy_on_represented_pairs():
+    rng = np.random.default_rng(0)
+    n, m = 60, 5
+    W = rng.normal(size=(n, m))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    W[::4] *= 0.3  # 15 rows below the represented norm
+    W[1] = -W[2]  # one exact antipodal pair
+    d = {k: float(v) for k, v in sp.diagnostics(jnp.asarray(W), m).items()}
+    rep = np.linalg.norm(W, axis=1) > sp.REPRESENTED_NORM
+    U = W[rep] / np.linalg.norm(W[rep], axis=1, keepdims=True)
+    C = U @ U.T
+    c = C[np.triu_indices(len(U), 1)]
+    assert d["represented_fraction"] == pytest.approx(rep.mean())
+    assert d["mean_sq_overlap"] == pytest.approx(np.mean(c ** 2), rel=1e-4)
+    for name, q in (("sq_overlap_median", 0.5), ("sq_overlap_q90", 0.9), ("sq_overlap_q99", 0.99)):
+        assert d[name] == pytest.approx(np.quantile(c ** 2, q), rel=1e-4, abs=1e-7)
+    assert d["antipodal_fraction"] == pytest.approx(np.mean(c <= -sp.ANTIPODAL_COS), abs=1e-9)
+    assert d["antipodal_fraction"] > 0
+    # fewer than two represented rows: the distribution is undefined (null), the mean 0
+    d1 = sp.diagnostics(jnp.asarray(np.vstack([W[2:3], 0.1 * W[3:]])), m)
+    assert np.isnan(float(d1["sq_overlap_median"])) and np.isnan(float(d1["antipodal_fraction"]))
+    assert float(d1["mean_sq_overlap"]) == 0.0
+
+
+def test_random_unit_vector_overlap_law_matches_sampling():
+    # cos^2 of random unit vectors in R^m ~ Beta(1/2, (m-1)/2): mean 1/m, quantiles, antipodal tail.
+    # m = 5: about 2300 of the 319 600 pairs are near-antipodal, so the count's relative noise is
+    # ~2 % (Poisson; pairs sharing a vector are weakly dependent): 10 % is > 4 standard errors.
+    m, n = 5, 800
+    W = jax.random.normal(jax.random.key(1), (n, m))
+    d = {k: float(v) for k, v in sp.diagnostics(W, m).items()}
+    assert d["mean_sq_overlap"] == pytest.approx(1 / m, rel=0.03)
+    for name, q in (("sq_overlap_median", 0.5), ("sq_overlap_q90", 0.9), ("sq_overlap_q99", 0.99)):
+        assert d[name] == pytest.approx(th.random_sq_overlap_quantile(q, m), rel=0.05)
+    assert d["antipodal_fraction"] == pytest.approx(th.random_antipodal_fraction(m, sp.ANTIPODAL_COS), rel=0.1)
+    assert th.welch_bound(n, m) == pytest.approx((n / m - 1) / (n - 1))
+    assert th.welch_bound(n, m) < d["mean_sq_overlap"]
+
+
+# ----------------------------------------------------------------------------- issue 12: strong-regime branches
+
+
+def _interference(U, p):
+    """The heuristic loss of docs/theory.md §2.3 (relative units): sum_k p_k sum_{i != k} cos^2 / (n - 1)."""
+    C = (U @ U.T) ** 2
+    np.fill_diagonal(C, 0.0)
+    return float(p @ C.sum(1)) / (len(p) - 1)
+
+
+def test_construction_loss_equals_an_explicit_packing():
+    # n = 6 features in R^3: feature 1 on its own axis, features 2..6 as 5 equally spaced lines in
+    # the other plane (a tight frame: sum_i cos^2(w_i, w_k) = 5/2 for each k)
+    n, m, a = 6, 3, 1.0
+    p = th.feature_probs(n, a)
+    ang = np.pi * np.arange(5) / 5
+    U = np.zeros((n, m))
+    U[0, 0] = 1.0
+    U[1:, 1], U[1:, 2] = np.cos(ang), np.sin(ang)
+    K1 = th.tail_sum(1, n, a) * ((n - 1) / (m - 1) - 1) / (n - 1)
+    assert _interference(U, p) == pytest.approx(K1, rel=1e-12)
+    # K = 0: 6 equiangular lines in R^3 (icosahedron diagonals) meet the Welch bound
+    phi = (1 + 5 ** 0.5) / 2
+    V = np.array([[0, 1, phi], [0, 1, -phi], [1, phi, 0], [1, -phi, 0], [phi, 0, 1], [-phi, 0, 1]], float)
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    assert _interference(V, p) == pytest.approx(float(th.welch_bound(n, m)), rel=1e-12)
+    # K = 2: features 3..6 share the last axis (cos^2 = 1, 3 partners each)
+    K2 = th.tail_sum(2, n, a) * 3 / (n - 1)
+    W = np.zeros((n, m))
+    W[0, 0] = W[1, 1] = 1.0
+    W[2:, 2] = 1.0
+    assert _interference(W, p) == pytest.approx(K2, rel=1e-12)
+    assert float(th.construction_loss(m, n, a)) == pytest.approx(min(K1, K2, float(th.welch_bound(n, m))), rel=1e-12)
+
+
+def test_strong_branches_limits():
+    xs = np.geomspace(10, 100, 6).round()
+    for a in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        assert np.all(th.construction_loss(xs, 1000, a) <= th.welch_bound(1000, xs) * (1 + 1e-12))
+    np.testing.assert_allclose(th.construction_loss(xs, 1000, -1.0), th.welch_bound(1000, xs), rtol=1e-12)
+    # asymptotically (n >> m >> 1) the construction's exponent is 1 + a = alpha_paper for a > 0, 1 for a < 0
+    big = np.geomspace(1000, 10000, 5).round()
+    for a, want in ((-0.5, -1.0), (0.5, -1.5), (1.0, -2.0)):
+        assert th.strong_branches(big, 10**7, a)["top-K construction, finite n"] == pytest.approx(want, abs=0.01)
+    b = th.strong_branches(xs, 1000, 0.5)
+    assert b["paper 2(alpha_paper-1)"] == -1.0 and b["geometric (1/m)"] == -1.0
+    assert "paper 2(alpha_paper-1)" not in th.strong_branches(xs, 1000, -0.5)
+    pred = th.predict("width", {"n_features": 1000, "alpha": 0.5, "weight_decay": -1.0}, list(xs))
+    assert pred.slope == -1.0 and pred.branches == b
+    weak = th.predict("width", {"n_features": 1000, "alpha": 0.5, "weight_decay": 1.0}, list(xs))
+    assert weak.branches["tail law -(alpha_paper-1)"] == -0.5
+    assert weak.branches["finite-n tail sum"] == pytest.approx(th.tail_slope(xs, 1000, 0.5))
+
+
+def test_report_records_the_branches_of_a_strong_slice():
+    import pandas as pd
+
+    from toyscale.report import evaluate_check
+
+    xs = [10, 20, 40, 80]
+    df = pd.DataFrame([{"width": m, "seed": s, "alpha": 0.5, "weight_decay": -1.0, "steps": 100, "status": "ok",
+                        "loss": (1 + 0.01 * s) * m ** -1.3, "represented_fraction": 1.0} for m in xs for s in (0, 1)])
+    model = get_model("superposition")
+    e = evaluate_check(df, model, {"n_features": 1000}, {"name": "c", "axis": "width", "where": {"alpha": 0.5}}, n_boot=50)
+    assert e["regime"].startswith("strong") and e["fitted"] == pytest.approx(-1.3, abs=1e-6)
+    assert e["theory_branches"] == pytest.approx(th.strong_branches(xs, 1000, 0.5))
+
+
+@pytest.mark.parametrize("a", [-0.99, -0.5, 0.0, 0.5, 1.0])
+def test_issue12_experiment_files_load_for_any_a(a):
+    from pathlib import Path
+
+    from toyscale.experiment import load_experiment
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    for quick in (False, True):
+        exp = load_experiment(root / "superposition_strong_alpha.toml", quick=quick, overrides=[f"params.alpha={a}"])
+        assert exp is not None
+    grid = load_experiment(root / "superposition_grid.toml")
+    quick = load_experiment(root / "superposition_grid.toml", quick=True)
+    for e, n_a, n_wd in ((grid, 17, 10), (quick, 9, 3)):
+        a_vals = e.sweep["alpha"]  # both reference frequency grids merged: a in linspace(-1, 1, 17)
+        assert len(a_vals) == n_a and min(a_vals) == -1.0 and max(a_vals) == 1.0
+        assert len(e.sweep["weight_decay"]) == n_wd

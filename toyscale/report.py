@@ -94,6 +94,8 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
              "theory": pred.slope, "metric": metric, "law": law, "where": check["where"],
              "slice": slice_label(where), "theory_note": pred.note, "tolerance": check.get("tolerance", 0.1),
              "statuses_fitted": list(accepted)}
+    if pred.branches:
+        entry["theory_branches"] = {k: float(v) for k, v in pred.branches.items()}
     seeds = sorted(set(sel["seed"]))
     xs, Ys, dropped = [], [], []
     for x in xs_all:
@@ -448,6 +450,8 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
           "", table(rep.checks), ""]
     for e in rep.checks:
         md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law; {e.get('slice') or 'whole sweep'}): {e['theory_note']}"
+                  + ("; branches: " + ", ".join(f"{k} {v:+.3f}" for k, v in e["theory_branches"].items())
+                     if e.get("theory_branches") else "")
                   + (f" — {e['reason']}" if e.get("reason") else "")
                   + (f" Flagged runs ({e['n_flagged']}): "
                      + ", ".join(f"{e['axis']}={_g(u[e['axis']])} seed {u['seed']} ({u['status']})" for u in e["flagged_runs"]) + "."

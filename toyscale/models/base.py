@@ -90,6 +90,10 @@ class Prediction:
         out), built once per slice (decompose once, evaluate cheaply). The report draws it and
         scores it: relative error of the curve against the measured seed-mean over the fit range.
       note: one line on where the prediction comes from.
+      branches: competing laws of the same regime, ``{name: slope}`` (e.g. a geometric and a
+        frequency-dominated branch), where theory does not say which one a given slice follows:
+        ``slope`` is the one the check scores, the report records all of them
+        (``theory_branches``) so the measured exponent can be set beside each.
     """
 
     regime: str
@@ -99,6 +103,7 @@ class Prediction:
     valid: tuple[float, float] = (0.0, float("inf"))
     curve: Callable[[Any], Any] | None = None
     note: str = ""
+    branches: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

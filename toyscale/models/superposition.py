@@ -9,6 +9,11 @@ probability ``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` and then valued ``v ~ Un
 One uniform per entry suffices: ``x_i = c u_i / p_i`` if ``u_i < p_i`` else 0 (``c`` = 2 or 1),
 because ``u / p`` given ``u < p`` is Uniform[0, 1).
 
+Two conventions for the frequency exponent: the parameter ``alpha`` is the reference *code*'s
+``a`` (``p_i ~ i^-(1+a)``, valid for ``a >= -1``; ``a = -1`` is uniform); the *paper* writes
+``p_i ~ i^-alpha_paper`` with ``alpha_paper = 1 + a``, so the code's ``a in [-1, 1]`` is the
+paper's ``alpha_paper in [0, 2]``. Figures of the frequency axis are labelled in ``alpha_paper``.
+
 Network: ``y = ReLU(x W W^T + b)``, ``W in R^(n x m)`` initialised ``N(0, 1/m)``, ``b ~ N(0, 1)``.
 Loss: ``mean_i I_i (y_i - x_i)^2`` over batch and outputs, importance ``I_i = r^(i-1)``
 (``importance = r``; 1 = plain MSE).
@@ -50,13 +55,18 @@ REPRESENTED_NORM = 0.5
 #: of a few percent can be sampling noise at small batch).
 DRIFT_FLAG = 0.05
 NOISE_FLAG = 3.0
+#: A represented pair ``(i, j)`` is *near-antipodal* when ``cos(W_i, W_j) <= -ANTIPODAL_COS``.
+ANTIPODAL_COS = 0.9
+#: Upper quantiles of the squared row overlaps reported per run.
+OVERLAP_QUANTILES = (0.5, 0.9, 0.99)
 #: Learning rate at the end of the cosine schedule, as a fraction of the peak.
 END_LR_FRACTION = 0.05
 
 PARAMS = (
     Param("n_features", int, 1000, "n, number of features", low=2, high=100_000, role="static"),
     Param("width", int, 32, "m, hidden width (columns of W)", low=1, high=100_000, role="shape"),
-    Param("alpha", float, 0.2, "feature frequencies p_i ~ i^-(1+alpha), normalised", low=0.0),
+    Param("alpha", float, 0.2, "code frequency exponent a: p_i ~ i^-(1+a), normalised; paper's alpha_paper = 1 + a; "
+          "a = -1: uniform", low=-1.0),
     Param("weight_decay", float, -1.0, "signed decay on W: > 0 decoupled decay (weak), < 0 row-norm growth to 1 (strong)"),
     Param("lr", float, 1e-2, "peak learning rate (Adam)", low=0.0, low_open=True),
     Param("batch_size", int, 2048, "fresh samples per step", low=1, role="static"),
@@ -77,6 +87,12 @@ METRICS = (
     Metric("represented_fraction", f"fraction of features with row norm ||W_i|| > {REPRESENTED_NORM} at `steps`"),
     Metric("mean_sq_overlap", "mean over pairs i != j of represented features of (W_i.W_j / |W_i||W_j|)^2 at `steps`"),
     Metric("overlap_times_m", "mean_sq_overlap * m (1 for random unit vectors; ~const in strong superposition)"),
+    Metric("sq_overlap_median", "median over pairs i < j of represented rows of cos^2(W_i, W_j) at `steps` "
+                                "(null when fewer than 2 rows are represented)", optional=True),
+    Metric("sq_overlap_q90", "90 % quantile of the same squared overlaps", optional=True),
+    Metric("sq_overlap_q99", "99 % quantile of the same squared overlaps", optional=True),
+    Metric("antipodal_fraction", f"fraction of represented pairs with cos(W_i, W_j) <= -{ANTIPODAL_COS:g} "
+                                 "(near-antipodal)", optional=True),
 )
 
 UNCONVERGED = Status("unconverged", f"loss still falling at this step: drift > {DRIFT_FLAG:.0%} and > {NOISE_FLAG:g} "
@@ -87,7 +103,13 @@ UNCONVERGED = Status("unconverged", f"loss still falling at this step: drift > {
 
 
 def feature_probs(n: int, alpha, dtype=None) -> jax.Array:
-    """``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` for ``i = 1..n`` (``alpha`` may be traced)."""
+    """``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)`` for ``i = 1..n`` (``alpha`` may be traced).
+
+    ``alpha`` is the reference *code*'s exponent ``a >= -1``; the paper (Liu, Liu & Gore 2025)
+    writes ``p_i ~ i^-alpha_paper`` with ``alpha_paper = 1 + a`` in ``[0, 2]`` for ``a`` in
+    ``[-1, 1]``. ``a = -1`` gives uniform frequencies ``1/n``; for every ``a >= -1`` the
+    frequencies do not increase with rank.
+    """
     i = jnp.arange(1, n + 1, dtype=dtype or jnp.result_type(float))
     logp = -(1.0 + alpha) * jnp.log(i)
     return jax.nn.softmax(logp)
@@ -247,7 +269,7 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     rec = np.zeros(steps + 1, bool)
     rec[np.asarray(record, int)] = True
     rec_after = jnp.asarray(rec[1:])  # step t leaves the parameters "after t + 1 steps"
-    zero = {k: jnp.zeros((), dtype) for k in ("represented_fraction", "mean_sq_overlap", "overlap_times_m")}
+    zero = {k: jnp.zeros((), dtype) for k in DIAGNOSTICS}
 
     def step(carry, t):
         prm, state = carry
@@ -264,14 +286,27 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     return params, losses, {k: v[idx] for k, v in diags.items()}
 
 
+DIAGNOSTICS = ("represented_fraction", "mean_sq_overlap", "overlap_times_m", "sq_overlap_median",
+               "sq_overlap_q90", "sq_overlap_q99", "antipodal_fraction")
+
+
 def diagnostics(W: jax.Array, m) -> dict:
-    """Represented fraction and mean squared overlap of the rows of ``W`` (n, M).
+    """Represented fraction and the distribution of squared overlaps of the rows of ``W`` (n, M).
 
     ``represented_fraction = mean_i 1{||W_i|| > 0.5}``; ``mean_sq_overlap`` = mean over ordered
     pairs ``i != j`` of represented rows of ``(w_i . w_j)^2``, ``w_i = W_i / ||W_i||``, computed
     as ``(||w^T w||_F^2 - R) / (R (R - 1))`` (an ``M x M`` Gram instead of ``n x n``); 0 when
     fewer than two rows are represented. Random unit vectors in ``R^m`` give ``1/m``
-    (Liu, Liu & Gore 2025 compare it with ``1/m``).
+    (Liu, Liu & Gore 2025 compare it with ``1/m``); no ``n`` unit vectors do better than the
+    Welch bound ``(n/m - 1)/(n - 1)`` (docs/theory.md §2.3).
+
+    The distribution over the ``K = R (R - 1) / 2`` unordered represented pairs: the
+    :data:`OVERLAP_QUANTILES` of ``cos^2`` (``sq_overlap_median``, ``_q90``, ``_q99``; linear
+    interpolation between order statistics, as ``numpy.quantile``) and ``antipodal_fraction``,
+    the fraction of pairs with ``cos <= -ANTIPODAL_COS``. These need the ``n x n`` Gram and a
+    sort of its ``n (n - 1) / 2`` upper entries (rows not represented are sorted below every
+    value, so the represented ones are the top ``K``); NaN when ``R < 2``. For random unit
+    vectors ``cos^2 ~ Beta(1/2, (m - 1)/2)`` (``toyscale.theory.superposition.random_sq_overlap``).
     """
     norms = jnp.sqrt(jnp.sum(W * W, axis=1))
     rep = norms > REPRESENTED_NORM
@@ -281,8 +316,26 @@ def diagnostics(W: jax.Array, m) -> dict:
     pairs = R * (R - 1.0)
     ovl = jnp.where(pairs > 0, (jnp.sum(G * G) - R) / jnp.maximum(pairs, 1.0), 0.0)
     ovl = jnp.maximum(ovl, 0.0)
-    return {"represented_fraction": R / W.shape[0], "mean_sq_overlap": ovl,
-            "overlap_times_m": ovl * jnp.asarray(m, W.dtype)}
+    n = W.shape[0]
+    iu, ju = np.triu_indices(n, 1)
+    cos = (Wn @ Wn.T)[iu, ju]
+    both = rep[iu] & rep[ju]
+    srt = jnp.sort(jnp.where(both, cos * cos, -1.0))
+    K = pairs / 2.0
+    nan = jnp.asarray(jnp.nan, W.dtype)
+
+    def quantile(q):
+        pos = (srt.shape[0] - K) + q * (K - 1.0)  # position in the sorted array
+        lo = jnp.clip(jnp.floor(pos), 0, srt.shape[0] - 1).astype(jnp.int32)
+        hi = jnp.clip(lo + 1, 0, srt.shape[0] - 1)
+        frac = pos - jnp.floor(pos)
+        return jnp.where(K >= 1, srt[lo] * (1.0 - frac) + srt[hi] * frac, nan)
+
+    anti = jnp.sum(both & (cos <= -ANTIPODAL_COS)).astype(W.dtype)
+    out = {"represented_fraction": R / n, "mean_sq_overlap": ovl, "overlap_times_m": ovl * jnp.asarray(m, W.dtype)}
+    out.update({f"sq_overlap_{'median' if q == 0.5 else f'q{round(100 * q)}'}": quantile(q) for q in OVERLAP_QUANTILES})
+    out["antipodal_fraction"] = jnp.where(K >= 1, anti / jnp.maximum(K, 1.0), nan)
+    return out
 
 
 def evaluate(static, nested, dyn, key) -> dict:
@@ -297,8 +350,9 @@ def evaluate(static, nested, dyn, key) -> dict:
       key: PRNG key of the seed.
 
     Returns:
-      ``loss``, ``drift``, ``loss_sem``, ``represented_fraction``, ``mean_sq_overlap``,
-      ``overlap_times_m``, each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
+      ``loss``, ``drift``, ``loss_sem`` and the :func:`diagnostics` (``represented_fraction``,
+      ``mean_sq_overlap``, ``overlap_times_m``, ``sq_overlap_median``/``_q90``/``_q99``,
+      ``antipodal_fraction``), each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
       step loss up to that step), ``unconverged`` (see ``DRIFT_FLAG``) or ``ok``.
     """
     record = tuple(int(s) for s in nested["steps"])
@@ -347,7 +401,8 @@ def bucket(name: str, value: Any) -> Any:
 
 def cell_bytes(static, nested) -> int:
     n, M, B = int(static["n_features"]), int(static["width"]), int(static["batch_size"])
-    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 8 * static["horizon"]) + (1 << 20)
+    # + the n x n Gram, its n (n - 1) / 2 upper entries, their sort and index arrays (diagnostics)
+    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 8 * static["horizon"] + 6 * n * n) + (1 << 20)
 
 
 def check_config(values) -> None:

@@ -5,17 +5,27 @@ Models of Superposition*. Features ``i = 1..n`` are active with probability
 ``p_i = i^-(1+alpha) / sum_j j^-(1+alpha)``; a width-``m`` network ``y = ReLU(x W W^T + b)``
 reconstructs them.
 
-==========================  =================================  ===================================
-regime (represented frac.)  law of the final loss L(m)         why
-==========================  =================================  ===================================
-weak  (about m / n)         L ~ sum_{i>m} p_i  ~ m^-alpha      the n - m rarest features are dropped;
-                                                               each costs Var(x_i) ~ p_i E[v^2] / n
-strong (about 1)            L ~ 1 / m                          all features packed into R^m; the
-                                                               mean squared overlap of n unit
-                                                               vectors in R^m is ~ 1 / m
-decayed (below m / (5 n))   no prediction                      the decay switches off features the
-                                                               width could hold
-==========================  =================================  ===================================
+Exponents are written in the code's ``a`` (``alpha``); the paper's is ``alpha_paper = 1 + a``.
+
+==========================  ======================================  ==============================
+regime (represented frac.)  width exponent of the final loss L(m)   status
+==========================  ======================================  ==============================
+weak  (about m / n)         tail law: -a = -(alpha_paper - 1)        derived; finite-n tail slope
+                            (L ~ sum_{i>m} p_i)                      over the run's widths
+strong (about 1)            geometric branch: -1 (n unit vectors     derived (overlap -> loss is
+                            in R^m: mean squared overlap ~ 1/m)      heuristic); the check's slope
+                            top-K construction: -(1 + a) for a > 0   derived here: an achievable
+                            (top K ~ a m/(1+a) features orthogonal,  packing, so the *best*
+                            the tail Welch-packed in m - K dims)     exponent is at least this
+                            paper's line: -2a = -2(alpha_paper - 1)  empirical (the paper's panel),
+                                                                     not derived
+decayed (below m / (5 n))   no prediction                            —
+==========================  ======================================  ==============================
+
+Which strong branch a trained model follows, and where it leaves the geometric one, is measured
+(``experiments/superposition_grid.toml``, ``experiments/superposition_phase.py grid``), not
+assumed: :func:`predict` scores the geometric -1 and carries every branch in
+``Prediction.branches``.
 
 At finite ``n`` the tail sum bends away from ``m^-alpha`` (it vanishes at ``m = n``), so the
 weak-regime prediction for a finite width range is the fitted slope of the *finite-n* tail sum
@@ -40,8 +50,22 @@ WEAK_PER_DIM = (0.2, 1.5)
 VALUE_SECOND_MOMENT = {"uniform02": 4.0 / 3.0, "uniform01": 1.0 / 3.0}
 
 
+def alpha_paper(a: float) -> float:
+    """The paper's frequency exponent ``alpha_paper = 1 + a`` of the code's ``a``.
+
+    The reference code (and toyscale's ``alpha``) draws ``p_i ~ i^-(1+a)``; Liu, Liu & Gore
+    2025 write ``p_i ~ i^-alpha_paper``. ``a in [-1, 1]`` is ``alpha_paper in [0, 2]``.
+
+    >>> alpha_paper(-0.5)
+    0.5
+    """
+    return 1.0 + float(a)
+
+
 def feature_probs(n: int, alpha: float) -> np.ndarray:
     """Activation probabilities ``p_i = i^-(1+alpha) / sum_{j<=n} j^-(1+alpha)``, ``i = 1..n``.
+
+    ``alpha`` is the code's ``a >= -1`` (``a = -1``: uniform ``1/n``); see :func:`alpha_paper`.
 
     >>> round(float(feature_probs(4, 0.0).sum()), 12)
     1.0
@@ -85,6 +109,59 @@ def tail_slope(xs: Sequence[float], n: int, alpha: float) -> float:
     return fit_power_law(xs, tail_sum(xs, n, alpha))[0]
 
 
+def construction_loss(m, n: int, alpha: float) -> np.ndarray:
+    """Interference of the best "top-K orthogonal" packing, relative units (strong regime).
+
+    Heuristic loss of §2.3: ``L ~ (1/n) sum_k p_k sum_{i != k} cos^2(w_i, w_k)`` (feature ``k``
+    leaks into every other output in proportion to its squared overlap). Construction: the
+    ``K`` most frequent features take ``K`` orthogonal directions of their own; the other
+    ``N = n - K`` fill the remaining ``d = m - K`` dimensions as a tight frame (Welch-optimal,
+    ``sum_{i != k} cos^2 = N/d - 1`` each). Then ``L(K) ~ T(K) (N/d - 1)`` and this returns
+    ``min_{0 <= K < m} T(K) ((n - K)/(m - K) - 1) / (n - 1)`` -- at ``K = 0`` exactly the Welch
+    bound (:func:`welch_bound`). For ``a > 0`` and ``1 << m << n``,
+    ``T(K) ~ K^-a`` gives ``K* = a m / (1 + a)`` and ``L ~ m^-(1+a) = m^-alpha_paper``: an
+    achievable loss, so a model that found the best packing would scale at least this fast.
+    For ``a <= 0`` the minimum is at ``K = 0`` up to finite-n corrections: the geometric 1/m.
+    Derived here (not in Liu, Liu & Gore 2025); the bias and the ReLU are ignored.
+
+    >>> bool(np.isclose(construction_loss(10, 1000, -1.0), welch_bound(1000, 10)))
+    True
+    """
+    out = []
+    for mm in np.atleast_1d(np.asarray(m, dtype=float)):
+        mm = int(np.floor(mm))
+        K = np.arange(0, max(mm, 1))
+        vals = tail_sum(K, n, alpha) * np.maximum((n - K) / (mm - K) - 1.0, 0.0) / (n - 1.0)
+        out.append(vals.min())
+    return np.asarray(out).reshape(np.shape(m))
+
+
+def strong_branches(xs: Sequence[float], n: int, alpha: float) -> dict:
+    """Width exponents of the strong-regime loss, one per branch (negative slopes).
+
+    * ``geometric (1/m)``: ``-1`` (mean squared overlap of random or Welch-optimal unit vectors);
+    * ``Welch bound, finite n``: slope of :func:`welch_bound` over ``xs`` (``-1.04`` for
+      ``n = 1000``, ``m = 10..100``);
+    * ``top-K construction, finite n``: slope of :func:`construction_loss` over ``xs``
+      (asymptote ``-(1 + a)`` for ``a > 0``, ``-1`` for ``a <= 0``);
+    * ``paper 2(alpha_paper-1)``: ``-2a``, only for ``a > 0`` -- the second line of the paper's
+      "model exponent vs data exponent" panel, an empirical line (not derived by the paper or here).
+
+    >>> strong_branches([10, 100], 1000, 0.5)["paper 2(alpha_paper-1)"]
+    -1.0
+    """
+    from toyscale.fit import fit_power_law
+
+    xs = np.asarray([x for x in xs if x >= 1], dtype=float)
+    out = {"geometric (1/m)": -1.0}
+    if len(xs) >= 2:
+        out["Welch bound, finite n"] = float(fit_power_law(xs, welch_bound(n, xs))[0])
+        out["top-K construction, finite n"] = float(fit_power_law(xs, construction_loss(xs, n, alpha))[0])
+    if alpha > 0:
+        out["paper 2(alpha_paper-1)"] = -2.0 * float(alpha)
+    return out
+
+
 def weak_loss(m, n: int, alpha: float, value_dist: str = "uniform02") -> np.ndarray:
     """Weak-regime loss curve ``L(m) ~= E[v^2] T(m) / n``: each dropped feature ``i`` costs
     its variance ``p_i E[v^2] - p_i^2 E[v]^2 ~= p_i E[v^2]``, averaged over the ``n`` outputs.
@@ -125,8 +202,12 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
     ``params.get("_metric", "loss")``.
 
     * weak, ``loss``: slope of :func:`tail_sum` over ``xs`` at the actual ``n`` (asymptote
-      ``-alpha``), with the curve :func:`weak_loss`;
-    * strong, ``loss`` and ``mean_sq_overlap``: ``-1``; ``overlap_times_m``: ``0``;
+      ``-alpha``, i.e. ``-(alpha_paper - 1)``), with the curve :func:`weak_loss`; branches: the
+      finite-n slope and the asymptote;
+    * strong, ``loss``: ``-1`` (the geometric branch), with every branch of
+      :func:`strong_branches` in ``Prediction.branches`` -- for ``a > 0`` they disagree, and
+      which one holds is measured; ``mean_sq_overlap``: ``-1`` (a property of the packing, not of
+      the frequencies); ``overlap_times_m``: ``0``;
     * otherwise: no exponent.
     """
     metric = params.get("_metric") or "loss"
@@ -149,8 +230,16 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
         if metric in ("loss", "mean_sq_overlap"):
             why = "squared overlaps of n unit vectors in R^m ~ 1/m" if metric == "mean_sq_overlap" else \
                 "interference of all n features packed into R^m ~ 1/m"
-            return Prediction(name, -1.0, metric=metric, valid=valid,
-                              note=f"{metric} ~ m^-1: {why} (Liu, Liu & Gore 2025); {source}")
+            if metric == "mean_sq_overlap":
+                return Prediction(name, -1.0, metric=metric, valid=valid,
+                                  note=f"{metric} ~ m^-1: {why} (Liu, Liu & Gore 2025); {source}",
+                                  branches={k: v for k, v in strong_branches(xs, n, alpha).items()
+                                            if k in ("geometric (1/m)", "Welch bound, finite n")})
+            br = strong_branches(xs, n, alpha)
+            comp = "" if alpha <= 0 else (f"; for a = {alpha:g} (alpha_paper = {alpha_paper(alpha):g}) the "
+                                          f"frequency-dominated branches compete (see branches): measured, not assumed")
+            return Prediction(name, -1.0, metric=metric, valid=valid, branches=br,
+                              note=f"{metric} ~ m^-1: {why} (Liu, Liu & Gore 2025){comp}; {source}")
         if metric == "overlap_times_m":
             return Prediction(name, 0.0, metric=metric, valid=valid, note=f"overlap * m ~ const; {source}")
         return Prediction(name, None, metric=metric, note=f"no prediction for {metric}; {source}")
@@ -161,7 +250,8 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
                 return Prediction(name, None, metric=metric, note=f"one width: no slope; {source}")
             s = tail_slope(xs, n, alpha)
             asym = f"m^{-alpha:g}" if alpha > 0 else "1 - ln(m)/ln(n) (no power law at alpha = 0)"
-            return Prediction(name, s, metric=metric, valid=valid,
+            br = {"finite-n tail sum": s, **({"tail law -(alpha_paper-1)": -alpha} if alpha > 0 else {})}
+            return Prediction(name, s, metric=metric, valid=valid, branches=br,
                               curve=lambda x: weak_loss(x, n, alpha, dist),
                               note=f"slope of the finite-n tail sum sum_(i>m) p_i over these widths "
                                    f"(n = {n}); asymptotically {asym}; {source}")
@@ -171,3 +261,47 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
                           note=f"weight decay switches off features the width could hold; measured only; {source}")
     return Prediction("intermediate superposition", None, metric=metric,
                       note=f"neither all features nor about m represented; measured only; {source}")
+
+
+# ----------------------------------------------------------------------------- overlap references
+
+
+def welch_bound(n: int, m) -> np.ndarray:
+    """Least mean squared overlap of ``n`` unit vectors in ``R^m`` (Welch 1974): ``(n/m - 1)/(n - 1)``.
+
+    The Gram matrix ``G`` of ``n`` unit rows has rank ``<= m`` and trace ``n``, so
+    ``||G||_F^2 >= n^2 / m``; subtract the diagonal and divide by the ``n (n - 1)`` off-diagonal
+    entries (docs/theory.md §2.3). 0 when ``m >= n``.
+
+    >>> round(float(welch_bound(1000, 10)), 4)
+    0.0991
+    """
+    m = np.asarray(m, dtype=float)
+    return np.maximum((n / m - 1.0) / (n - 1.0), 0.0)
+
+
+def random_sq_overlap_quantile(q, m) -> np.ndarray:
+    """Quantile ``q`` of ``cos^2`` between two independent uniform unit vectors in ``R^m``.
+
+    ``cos^2 ~ Beta(1/2, (m - 1)/2)`` (the squared first coordinate of a uniform point on the
+    sphere), mean ``1/m``. The reference the measured ``sq_overlap_*`` metrics are compared with.
+
+    >>> round(float(random_sq_overlap_quantile(0.5, 2)), 4)  # cos^2 of a uniform angle: 1/2
+    0.5
+    """
+    from scipy import stats
+
+    m = np.asarray(m, dtype=float)
+    return stats.beta.ppf(q, 0.5, (m - 1.0) / 2.0)
+
+
+def random_antipodal_fraction(m, c: float = 0.9) -> np.ndarray:
+    """``P(cos <= -c)`` for two independent uniform unit vectors in ``R^m``: half of ``P(cos^2 >= c^2)``.
+
+    >>> round(float(random_antipodal_fraction(2, 0.0)), 4)
+    0.5
+    """
+    from scipy import stats
+
+    m = np.asarray(m, dtype=float)
+    return 0.5 * stats.beta.sf(c * c, 0.5, (m - 1.0) / 2.0)
