@@ -159,8 +159,7 @@ def benchmark(quick: bool = False) -> dict:
             "what": f"{len(widths)} widths × {len(samples)} sample sizes (8..{top}), latent_dim {v}, {seeds} seeds, "
                     f"ridge 1e-4, float64 = {exp.n_configs} configurations; loop: numpy, one ridge solve per "
                     f"configuration (draws handed to it untimed); growth: {max(1, seeds // 8)}·k seeds. "
-                    "Bound: see README (random draws and the padded bucketed solves; the Cholesky and "
-                    "triangular solves are LAPACK calls per cell, well below matmul speed).",
+                    "What bounds the FLOP/s: see the notes in benchmarks/RESULTS.md.",
             "toyscale_s": statistics.median(warm), "loop_s": statistics.median(loop),
             "compile_s": max(0.0, cold - statistics.median(warm)),
             "flops": executed_flops(widths, samples, v, seeds), "precision": "float64",
