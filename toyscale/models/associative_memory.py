@@ -1,0 +1,411 @@
+"""Associative memories: closed-form memory schemes and trained memories (docs/theory.md §4).
+
+Cabannes, Dohmatob & Bietti 2024, *Scaling Laws for Associative Memories* (ICLR 2024; code
+facebookresearch/pal, ``projects/scaling_law``).
+
+Data. Tokens ``x = 0 .. N-1`` (``vocab``) with ``p(x) ∝ (x + 1)^-alpha`` (``zipf``), label
+``y(x) = x mod M`` (``classes``); the reference code's indexing. Sample ``i`` of a seed is
+``F^-1(u_i)`` with ``u_i`` uniform from ``fold_in(key, i)`` (inverse CDF), so the first ``T``
+samples are the same whatever the largest ``T`` of the sweep.
+
+Embeddings. Input embeddings ``E in R^(N x d)`` and output embeddings ``U in R^(M x d)`` are the
+first ``d`` columns of one draw per seed, column ``j`` from ``fold_in(key, j)`` (standard
+normal): the memory of size ``d`` uses the first ``d`` coordinates, whatever the sweep's largest
+``d``. The closed-form schemes normalise each ``u_y`` to unit norm in ``R^d`` (the reference's
+theory notebooks); a common scale of ``E`` does not change an argmax, so ``E`` is left
+unscaled there. Trained memories use the reference's ``AssMem`` scales: ``E``, ``U`` and the
+initial ``W`` all ``N(0, 1/d)``.
+
+Closed-form schemes (``scheme``): the memory ``W = Σ_x q(x) e_x u_y(x)^T`` and the scores
+``S = E W U^T = E (E^T diag(q) Y) (U U^T)`` (``Y`` the ``N x M`` one-hot labels), computed in
+that order: ``O(N d M)`` per ``(d, T)``, never a ``d x d`` matrix.
+
+* ``threshold``: ``q = 1`` on the ``k = floor(threshold_ratio d)`` tokens with the largest
+  empirical counts among the seen ones (ties: smaller index first); at ``T = inf`` the top-``k``
+  tokens by ``p``.
+* ``frequency``: ``q = p̂^rho`` on the seen tokens (``p̂`` = counts / T); ``rho = 0`` stores every
+  seen token once. ``T = inf``: ``q = p^rho`` on every token.
+* ``true``: ``q = p`` (``T`` is not used).
+* ``width = inf``: an infinite memory recalls exactly the stored tokens (orthogonal
+  embeddings); an unstored token has all scores 0 and counts as an error. Every scheme then
+  stores the seen tokens, so its error is ``Σ_x p(x) 1{x unseen}``, expectation
+  ``Σ_x p(x)(1 - p(x))^T``.
+
+Trained memories (``scheme = "learned"``), the reference's ``run.py``/``utils.py`` protocol:
+logits ``LN(E[x] W) U^T`` (``variant = "matrix"``: ``W`` learned, ``E``, ``U`` fixed;
+``"learnable"``: ``E``, ``U``, ``W`` learned) or ``LN(ReLU(E[x])) U^T`` (``"exponential"``: ``E``,
+``U`` learned), ``LN(o) = o / sqrt(|o|^2 + 1e-6)`` when ``layernorm = 1``. Cross-entropy (batch
+mean), ONE pass over the ``T`` samples in batches of ``batch_size`` (``T / batch_size`` steps),
+constant learning rate. ``optimizer = "sgd"``: plain SGD with ``lr`` as given (the reference does
+not rescale SGD). ``"adam"``: Adam with betas (0, 0), eps 1e-8 (a sign-like update
+``g / (|g| + eps)``) and the reference's scaling: ``lr / d`` for ``matrix``; ``lr / sqrt(d)`` for
+``exponential``; ``learnable``: ``lr / sqrt(d)`` on ``E``, ``U`` and ``lr / d`` on ``W``. With a
+constant learning rate the run at a smaller ``T`` is a prefix of the run at the largest ``T``:
+one run per cell records the error at every ``T`` of the sweep (nested sizes).
+
+Metrics: ``error = Σ_x p(x) 1{ŷ(x) != y(x)}`` (exact, whole vocabulary); ``error_head`` and
+``error_tail``: the fraction of errors among the 30 most / least frequent tokens (the reference's
+``error_head``/``error_tail``); ``stored`` (closed forms): tokens with ``q > 0``; ``train_loss``
+(trained): mean cross-entropy of the batches of the last 10 % of the pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from toyscale.errors import UserError
+from toyscale.models import register
+from toyscale.models.base import Metric, Model
+from toyscale.params import Param
+from toyscale.theory import associative_memory as theory
+
+#: Tokens in the head / tail error (the reference's ``error_head``, ``error_tail``).
+HEAD_TAIL = 30
+#: ``train_loss`` averages the batch losses of the last ``FINAL_FRACTION`` of the pass.
+FINAL_FRACTION = 0.1
+#: Layer norm of the reference: ``o / sqrt(|o|^2 + LN_EPS)``.
+LN_EPS = 1e-6
+#: Adam epsilon (PyTorch's default, used by the reference).
+ADAM_EPS = 1e-8
+#: Largest ``vocab * max finite width`` of one cell (the embedding table of a seed).
+MAX_TABLE = 10**8
+
+SCHEMES = ("threshold", "frequency", "true", "learned")
+
+PARAMS = (
+    Param("vocab", int, 1000, "N, number of input tokens", low=2, high=10**7, role="static"),
+    Param("classes", int, 5, "M, number of classes; y(x) = x mod M", low=2, high=1000, role="static"),
+    Param("zipf", float, 2.0, "alpha: p(x) ∝ (x+1)^-alpha, x = 0..N-1", low=0.0, low_open=True),
+    Param("scheme", str, "threshold", "'threshold' (top ratio*d tokens), 'frequency' (q = p̂^rho from T samples), "
+          "'true' (q = p), 'learned' (trained memory)", choices=SCHEMES, role="static"),
+    Param("threshold_ratio", float, 0.125, "threshold scheme: store the top floor(ratio * d) tokens", low=0.0,
+          low_open=True, high=1.0),
+    Param("rho", float, 0.0, "frequency scheme: q = p̂^rho on seen tokens (0: store every seen token once)", low=0.0),
+    Param("variant", str, "matrix", "learned: 'matrix' (W learned), 'learnable' (E, U, W learned), "
+          "'exponential' (E, U learned, ReLU)", choices=("matrix", "learnable", "exponential"), role="static"),
+    Param("optimizer", str, "adam", "learned: 'sgd' (lr as given) or 'adam' (betas (0, 0); lr / d or / sqrt(d))",
+          choices=("sgd", "adam"), role="static"),
+    Param("lr", float, 1.0, "learned: learning rate before the reference's 1/d or 1/sqrt(d) scaling (Adam)",
+          low=0.0, low_open=True),
+    Param("batch_size", int, 1024, "learned: samples per step (one pass over T samples)", low=1, high=10**6,
+          role="static"),
+    Param("layernorm", int, 0, "learned: 1 = normalise E[x] W (or ReLU(E[x])) to unit norm before U", low=0, high=1,
+          role="static"),
+    Param("width", int, 100, "d, memory dimension (inf: infinite memory, closed forms only)", low=1, high=10**6,
+          allow_inf=True, role="nested"),
+    Param("samples", int, 10240, "T, number of samples (inf: the true distribution, closed forms only)", low=1,
+          high=10**8, allow_inf=True, role="nested"),
+)
+
+METRICS = (
+    Metric("error", "exact error sum_x p(x) 1{prediction != label} over the whole vocabulary"),
+    Metric("error_head", f"fraction of errors among the {HEAD_TAIL} most frequent tokens"),
+    Metric("error_tail", f"fraction of errors among the {HEAD_TAIL} least frequent tokens"),
+    Metric("stored", "closed forms: number of tokens with q(x) > 0", optional=True),
+    Metric("train_loss", f"learned: mean cross-entropy of the batches of the last {FINAL_FRACTION:.0%} of the pass",
+           optional=True),
+)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def zipf_probs(n: int, alpha, dtype=None) -> jax.Array:
+    """``p(x) = (x+1)^-alpha / Σ_x' (x'+1)^-alpha``, ``x = 0..n-1`` (``alpha`` may be traced)."""
+    i = jnp.arange(1, n + 1, dtype=dtype or jnp.result_type(float))
+    return jax.nn.softmax(-alpha * jnp.log(i))
+
+
+def sample_tokens(key, p: jax.Array, count: int) -> jax.Array:
+    """``count`` i.i.d. tokens from ``p`` by the inverse CDF; sample ``i`` uses only
+    ``fold_in(key, i)`` (the first T samples do not depend on ``count``)."""
+    if count == 0:
+        return jnp.zeros((0,), jnp.int32)
+    u = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (), p.dtype))(jnp.arange(count))
+    cdf = jnp.cumsum(p)
+    return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), p.shape[0] - 1).astype(jnp.int32)
+
+
+def column_normal(key, rows: int, cols: int, dtype) -> jax.Array:
+    """Standard normal ``(rows, cols)`` whose column ``j`` depends only on ``fold_in(key, j)``."""
+    return jax.vmap(lambda j: jax.random.normal(jax.random.fold_in(key, j), (rows,), dtype), out_axes=1)(jnp.arange(cols))
+
+
+def _keys(key):
+    return {name: jax.random.fold_in(key, i) for i, name in enumerate(("E", "U", "X", "W"))}
+
+
+def _errors(wrong: jax.Array, p: jax.Array) -> dict:
+    """Exact error, head and tail error fractions from a boolean ``(..., N)`` mask."""
+    h = min(HEAD_TAIL, wrong.shape[-1])
+    w = wrong.astype(p.dtype)
+    return {"error": jnp.sum(w * p, axis=-1), "error_head": jnp.mean(w[..., :h], axis=-1),
+            "error_tail": jnp.mean(w[..., -h:], axis=-1)}
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+def memory_weights(scheme: str, p, counts, T, d, ratio, rho) -> jax.Array:
+    """``q(x)`` of a closed-form scheme (``(N,)``; 0 = not stored).
+
+    ``counts``: token counts of the first ``T`` samples, or ``None`` for ``T = inf``;
+    ``d``: memory size (``math.inf``: no cap on the number stored).
+    """
+    n = p.shape[0]
+    if scheme == "true":
+        return p
+    if counts is None:  # the true distribution
+        if scheme == "frequency":
+            return p ** rho
+        k = jnp.inf if math.isinf(d) else jnp.floor(ratio * d + 1e-6)
+        return (jnp.arange(n) < k).astype(p.dtype)
+    seen = counts > 0
+    if scheme == "frequency":
+        return jnp.where(seen, (counts / T) ** rho, 0.0).astype(p.dtype)
+    if math.isinf(d):
+        return seen.astype(p.dtype)
+    order = jnp.argsort(-counts, stable=True)  # most frequent first, ties by index
+    rank = jnp.zeros((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+    k = jnp.floor(ratio * d + 1e-6)
+    return (seen & (rank < k)).astype(p.dtype)
+
+
+def closed_form(static, nested, dyn, key) -> dict:
+    """Exact errors of a closed-form memory at every ``(width, samples)`` of the cell.
+
+    One draw of ``E`` (``N x d_max``), ``U`` and the samples per seed; for each ``d`` the scores
+    ``S = E_d (E_d^T (q Y)) (Û_d Û_d^T)``, ``Û_d`` the rows of ``U_d`` normalised, for all ``T`` at
+    once. Returns metrics of shape ``(len(width), len(samples))``.
+    """
+    n, M, scheme = int(static["vocab"]), int(static["classes"]), static["scheme"]
+    ds, Ts = nested["width"], nested["samples"]
+    dtype = jnp.result_type(float)
+    ks = _keys(key)
+    p = zipf_probs(n, dyn["zipf"], dtype)
+    ratio, rho = dyn["threshold_ratio"], dyn["rho"]
+    labels = jnp.arange(n) % M
+    Tf = [int(T) for T in Ts if math.isfinite(T)]
+    xs = sample_tokens(ks["X"], p, max(Tf, default=0))
+    counts = {T: jnp.zeros((n,), dtype).at[xs[:T]].add(1.0) for T in Tf}
+
+    def qs(d):  # (len(Ts), N)
+        return jnp.stack([memory_weights(scheme, p, counts.get(int(T)) if math.isfinite(T) else None,
+                                         T, d, ratio, rho) for T in Ts])
+
+    dfin = [int(d) for d in ds if math.isfinite(d)]
+    rows = []
+    if dfin:
+        dmax = max(dfin)
+        E = column_normal(ks["E"], n, dmax, dtype)
+        U = column_normal(ks["U"], M, dmax, dtype)
+        Y = jax.nn.one_hot(labels, M, dtype=dtype)
+    for d in ds:
+        q = qs(d)
+        if math.isinf(d):
+            wrong = q <= 0
+        else:
+            d = int(d)
+            Ed, Ud = E[:, :d], U[:, :d]
+            Ud = Ud / jnp.linalg.norm(Ud, axis=1, keepdims=True)
+            R = jnp.einsum("nj,tnm->tjm", Ed, q[:, :, None] * Y[None, :, :])  # E_d^T diag(q) Y
+            S = jnp.einsum("nj,tjm->tnm", Ed, R) @ (Ud @ Ud.T)  # scores (T, N, M)
+            wrong = jnp.argmax(S, axis=-1) != labels[None, :]
+        out = _errors(wrong, p[None, :])
+        out["stored"] = jnp.sum(q > 0, axis=-1).astype(dtype)
+        rows.append(out)
+    return {k: jnp.stack([r[k] for r in rows]) for k in rows[0]}
+
+
+# ----------------------------------------------------------------------------- trained memories
+
+
+def init_memory(keys, n: int, M: int, d: int, dtype) -> tuple[dict, dict]:
+    """Reference initialisation: ``E (N x d)``, ``UT (d x M)``, ``W (d x d)``, all ``N(0, 1/d)``;
+    ``E``/``U`` share their columns with the closed forms, row ``j`` of ``W`` from ``fold_in``."""
+    s = 1.0 / math.sqrt(d)
+    E = column_normal(keys["E"], n, d, dtype) * s
+    UT = column_normal(keys["U"], M, d, dtype).T * s
+    W = column_normal(keys["W"], d, d, dtype).T * s
+    return {"E": E, "UT": UT, "W": W}
+
+
+def logits(params: dict, x: jax.Array, variant: str, layernorm: bool) -> jax.Array:
+    """Memory logits ``(B, M)`` for token ids ``x``.
+
+    Without layer norm the product is taken as ``E[x] (W U^T)``: ``O(d^2 M + B d M)`` forward and
+    backward instead of ``O(B d^2)`` (the gradient of ``W`` is ``(E[x]^T δ) U``, rank <= M), the
+    same function.
+    """
+    h = params["E"][x]
+    if variant == "exponential":
+        o = jax.nn.relu(h)
+    elif layernorm:
+        o = h @ params["W"]
+    else:
+        return h @ (params["W"] @ params["UT"])
+    if layernorm:
+        o = o / jnp.sqrt(jnp.sum(o * o, axis=-1, keepdims=True) + LN_EPS)
+    return o @ params["UT"]
+
+
+def learned_names(variant: str) -> tuple[str, ...]:
+    """Parameters a variant learns."""
+    return {"matrix": ("W",), "learnable": ("E", "UT", "W"), "exponential": ("E", "UT")}[variant]
+
+
+def learning_rates(variant: str, optimizer: str, lr, d: int) -> dict:
+    """Per-parameter learning rates, the reference's scaling: SGD ``lr``; Adam ``lr / d`` on ``W``
+    (matrix, learnable) and ``lr / sqrt(d)`` on ``E``, ``U`` (learnable, exponential)."""
+    if optimizer == "sgd":
+        return {k: lr for k in learned_names(variant)}
+    return {k: lr / d if k == "W" else lr / math.sqrt(d) for k in learned_names(variant)}
+
+
+def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ...], p) -> dict:
+    """One pass of a trained memory over ``xs``; metrics after each recorded sample count.
+
+    ``record``: sorted sample counts ``T`` (multiples of the batch size). One ``lax.scan`` per
+    segment between recorded sizes; the error is evaluated at the end of each segment.
+    Returns ``{metric: (len(record),)}`` and ``diverged`` (bool per record).
+    """
+    n, M, B = int(static["vocab"]), int(static["classes"]), int(static["batch_size"])
+    variant, ln = static["variant"], bool(static["layernorm"])
+    dtype = p.dtype
+    allp = init_memory(keys, n, M, d, dtype)
+    names = learned_names(variant)
+    train = {k: allp[k] for k in names}
+    fixed = {k: v for k, v in allp.items() if k not in names}
+    lrs = learning_rates(variant, static["optimizer"], dyn["lr"], d)
+    adam = optax.scale_by_adam(b1=0.0, b2=0.0, eps=ADAM_EPS) if static["optimizer"] == "adam" else optax.identity()
+
+    def loss_fn(tr, x):
+        lg = logits({**fixed, **tr}, x, variant, ln)
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(lg, x % M))
+
+    def step(carry, t):
+        tr, st = carry
+        x = jax.lax.dynamic_slice(xs, (t * B,), (B,))
+        loss, g = jax.value_and_grad(loss_fn)(tr, x)
+        upd, st = adam.update(g, st, tr)
+        tr = {k: tr[k] - lrs[k] * upd[k] for k in tr}
+        return (tr, st), loss
+
+    carry = (train, adam.init(train))
+    losses, outs, prev = [], [], 0
+    labels = jnp.arange(n) % M
+    for T in record:
+        s = T // B
+        carry, seg = jax.lax.scan(step, carry, jnp.arange(prev, s))
+        losses.append(seg)
+        prev = s
+        full = jnp.concatenate(losses)
+        k = max(1, int(math.ceil(FINAL_FRACTION * s)))
+        wrong = jnp.argmax(logits({**fixed, **carry[0]}, jnp.arange(n), variant, ln), axis=-1) != labels
+        out = _errors(wrong, p)
+        out["train_loss"] = jnp.mean(full[s - k:s])
+        out["diverged"] = ~jnp.all(jnp.isfinite(full[:s]))
+        outs.append(out)
+    return {k: jnp.stack([o[k] for o in outs]) for k in outs[0]}
+
+
+def learned(static, nested, dyn, key) -> dict:
+    """Trained memories of one cell: one run per width, errors at every ``T`` (prefixes)."""
+    n = int(static["vocab"])
+    dtype = jnp.result_type(float)
+    ks = _keys(key)
+    p = zipf_probs(n, dyn["zipf"], dtype)
+    record = tuple(int(T) for T in nested["samples"])
+    xs = sample_tokens(ks["X"], p, max(record))
+    rows = [train_memory(static, int(d), dyn, ks, xs, record, p) for d in nested["width"]]
+    out = {k: jnp.stack([r[k] for r in rows]) for k in rows[0] if k != "diverged"}
+    div = jnp.stack([r["diverged"] for r in rows])
+    out["status"] = jnp.where(div, MODEL.status_code("diverged"), 0).astype(jnp.int32)
+    return out
+
+
+def evaluate(static, nested, dyn, key) -> dict:
+    """One cell: every ``(width, samples)`` of the group at once.
+
+    Args:
+      static: ``vocab``, ``classes``, ``scheme``, ``variant``, ``optimizer``, ``batch_size``,
+        ``layernorm``, ``width_inf`` (this group is the ``width = inf`` limit).
+      nested: ``width`` and ``samples``, sorted tuples (``inf`` last).
+      dyn: traced ``zipf``, ``threshold_ratio``, ``rho``, ``lr``.
+      key: PRNG key of the seed.
+
+    Returns:
+      ``error``, ``error_head``, ``error_tail`` and ``stored`` (closed forms) or ``train_loss``
+      and ``status`` (trained), each ``(len(width), len(samples))``.
+    """
+    if static["scheme"] == "learned":
+        return learned(static, nested, dyn, key)
+    return closed_form(static, nested, dyn, key)
+
+
+# ----------------------------------------------------------------------------- engine hooks
+
+
+def group_extra(row) -> dict:
+    """The ``width = inf`` limit needs no embeddings: its own program."""
+    return {"width_inf": math.isinf(row["width"])}
+
+
+def cell_bytes(static, nested) -> int:
+    n, M = int(static["vocab"]), int(static["classes"])
+    ds = [int(d) for d in nested["width"] if math.isfinite(d)]
+    Ts = [int(T) for T in nested["samples"] if math.isfinite(T)]
+    Tmax, nT = max(Ts, default=0), len(nested["samples"])
+    if static["scheme"] == "learned":
+        d = max(ds, default=1)
+        return 8 * (8 * d * d + 4 * n * d + 2 * Tmax + 4 * static["batch_size"] * d) + (1 << 20)
+    d = max(ds, default=0)
+    return 8 * (2 * n * d + 4 * nT * n * M + nT * n * (len(ds) + 4) + 3 * Tmax) + (1 << 20)
+
+
+def check_config(values) -> None:
+    learned_ = "learned" in values["scheme"]
+    for d in values["width"]:
+        if learned_ and math.isinf(d):
+            raise UserError("sweep.width", "inf is only for the closed-form schemes; allowed: finite widths "
+                                           "with scheme = 'learned'")
+    for T in values["samples"]:
+        if learned_ and math.isinf(T):
+            raise UserError("sweep.samples", "inf is only for the closed-form schemes; allowed: finite sample "
+                                             "counts with scheme = 'learned'")
+        for B in values["batch_size"]:
+            if learned_ and math.isfinite(T) and int(T) % int(B):
+                raise UserError("sweep.samples", f"{T} is not a multiple of batch_size = {B}; allowed: "
+                                                 "multiples of batch_size (one pass in whole batches)")
+    dmax = max((d for d in values["width"] if math.isfinite(d)), default=0)
+    for n in values["vocab"]:
+        if n * dmax > MAX_TABLE:
+            raise UserError("params.vocab", f"vocab {n} x width {dmax} embeddings exceed {MAX_TABLE:g} entries; "
+                                            "allowed: a smaller vocab with finite widths (width = inf needs none)")
+
+
+EXAMPLE = {"seeds": 2, "params": {"vocab": 40, "classes": 3, "batch_size": 8},
+           "sweep": {"scheme": ["frequency", "learned"], "width": [4, 8], "samples": [16, 32]}}
+
+MODEL = register(
+    Model(
+        name="associative_memory",
+        summary="associative memories W = sum_x q(x) e_x u_y^T: closed-form schemes and trained memories, exact error",
+        params=PARAMS,
+        metrics=METRICS,
+        evaluate=evaluate,
+        theory=theory.predict,
+        group_extra=group_extra,
+        cell_bytes=cell_bytes,
+        check_config=check_config,
+        precision="float64",
+        example=EXAMPLE,
+        references=("Cabannes, Dohmatob & Bietti 2024, Scaling Laws for Associative Memories (ICLR 2024)",),
+    )
+)
