@@ -273,7 +273,8 @@ def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ..
 
     ``record``: sorted sample counts ``T`` (multiples of the batch size). One ``lax.scan`` per
     segment between recorded sizes; the error is evaluated at the end of each segment.
-    Returns ``{metric: (len(record),)}`` and ``diverged`` (bool per record).
+    Returns ``{metric: (len(record),)}`` and ``diverged`` (bool per record: a non-finite batch
+    loss so far, or non-finite logits of the vocabulary at that point).
     """
     n, M, B = int(static["vocab"]), int(static["classes"]), int(static["batch_size"])
     variant, ln = static["variant"], bool(static["layernorm"])
@@ -307,10 +308,11 @@ def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ..
         prev = s
         full = jnp.concatenate(losses)
         k = max(1, int(math.ceil(FINAL_FRACTION * s)))
-        wrong = jnp.argmax(logits({**fixed, **carry[0]}, jnp.arange(n), variant, ln), axis=-1) != labels
+        lg = logits({**fixed, **carry[0]}, jnp.arange(n), variant, ln)
+        wrong = jnp.argmax(lg, axis=-1) != labels
         out = _errors(wrong, p)
         out["train_loss"] = jnp.mean(full[s - k:s])
-        out["diverged"] = ~jnp.all(jnp.isfinite(full[:s]))
+        out["diverged"] = ~(jnp.all(jnp.isfinite(full[:s])) & jnp.all(jnp.isfinite(lg)))
         outs.append(out)
     return {k: jnp.stack([o[k] for o in outs]) for k in outs[0]}
 
