@@ -7,6 +7,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from toyscale.errors import UserError
@@ -191,3 +192,16 @@ def test_theory_exponents_and_curves():
     pred = th.predict("width", {"scheme": "threshold", "zipf": 2.0, "samples": math.inf}, [16, 32, 64])
     assert pred.slope == -1.0 and pred.curve is not None
     assert th.predict("samples", {"scheme": "frequency", "zipf": 2.0, "width": math.inf}, [10, 100]).curve is not None
+
+
+def test_adam_zero_betas_equals_optax_adam_with_zero_betas():
+    g = {"W": jax.random.normal(jax.random.key(0), (5, 4)), "b": jnp.array([0.0, 1e-9, -3.0])}
+    ref = optax.scale_by_adam(b1=0.0, b2=0.0, eps=am.ADAM_EPS)
+    st = ref.init(g)
+    mine = am.adam_zero_betas()
+    for t in range(3):
+        gt = jax.tree.map(lambda x: x * (t + 1) - 0.5 * t, g)
+        u_ref, st = ref.update(gt, st)
+        u, _ = mine.update(gt, optax.EmptyState())
+        for k in g:
+            np.testing.assert_allclose(u[k], u_ref[k], rtol=1e-6, atol=0)

@@ -268,6 +268,83 @@ def learning_rates(variant: str, optimizer: str, lr, d: int) -> dict:
     return {k: lr / d if k == "W" else lr / math.sqrt(d) for k in learned_names(variant)}
 
 
+def adam_zero_betas(eps: float = ADAM_EPS) -> optax.GradientTransformation:
+    """Adam with betas (0, 0) as a stateless optax transformation: ``u = g / (|g| + eps)``.
+
+    With ``b1 = b2 = 0`` Adam's moments are ``m = g``, ``v = g^2`` and both bias corrections are
+    1, so the update is ``g / (sqrt(g^2) + eps)`` -- a sign-like step (Cabannes et al. 2024). The
+    same numbers as ``optax.scale_by_adam(b1=0, b2=0, eps=eps)`` (tested), without the two
+    moment buffers (they double the memory traffic of a ``d x d`` update).
+    """
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        return jax.tree.map(lambda g: g / (jnp.abs(g) + eps), updates), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _optimizer(name: str) -> optax.GradientTransformation:
+    return adam_zero_betas() if name == "adam" else optax.identity()
+
+
+def _step_fns(static, d: int, dyn, fixed: dict, M: int):
+    """``(init(train), step(carry, x) -> (carry, loss), params(carry))`` of one memory.
+
+    Generic path: autodiff of the loss in the learned parameters, the optimizer's direction
+    times the per-parameter learning rate. Fast path (``matrix`` without layer norm): the logits
+    depend on ``W`` only through ``V = W U^T`` (``d x M``), so the loss is differentiated in
+    ``V`` (``O(B d M)``) and ``dL/dW = (dL/dV) U`` (rank <= M); SGD then updates ``V`` alone,
+    ``V <- V - lr (dL/dV) (U U^T)`` (no ``d x d`` work at all), Adam(0, 0) updates ``W`` with the
+    sign-like step of that rank-M gradient and recomputes ``V``. The same numbers as the generic
+    path (tested against a numpy loop on ``W``).
+    """
+    variant, ln, opt = static["variant"], bool(static["layernorm"]), static["optimizer"]
+    lrs = learning_rates(variant, opt, dyn["lr"], d)
+    tx = _optimizer(opt)
+    UT = fixed.get("UT")
+
+    def ce(lg, x):
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(lg, x % M))
+
+    if variant == "matrix" and not ln:
+        E = fixed["E"]
+
+        def init(train):
+            return {"W": train["W"], "V": train["W"] @ UT}
+
+        def step(carry, x):
+            h = E[x]
+            loss, gV = jax.value_and_grad(lambda V: ce(h @ V, x))(carry["V"])
+            if opt == "sgd":
+                return {"W": carry["W"], "V": carry["V"] - lrs["W"] * (gV @ (UT.T @ UT))}, loss
+            upd, _ = tx.update({"W": gV @ UT.T}, optax.EmptyState())
+            W = carry["W"] - lrs["W"] * upd["W"]
+            return {"W": W, "V": W @ UT}, loss
+
+        def params(carry):
+            return {**fixed, "W": carry["W"], "V": carry["V"]}
+
+        return init, step, params
+
+    def init(train):
+        return {"train": train, "opt": tx.init(train)}
+
+    def step(carry, x):
+        loss, g = jax.value_and_grad(lambda tr: ce(logits({**fixed, **tr}, x, variant, ln), x))(carry["train"])
+        upd, st = tx.update(g, carry["opt"], carry["train"])
+        return {"train": {k: v - lrs[k] * upd[k] for k, v in carry["train"].items()}, "opt": st}, loss
+
+    def params(carry):
+        return {**fixed, **carry["train"]}
+
+    return init, step, params
+
+
 def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ...], p) -> dict:
     """One pass of a trained memory over ``xs``; metrics after each recorded sample count.
 
@@ -278,27 +355,15 @@ def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ..
     """
     n, M, B = int(static["vocab"]), int(static["classes"]), int(static["batch_size"])
     variant, ln = static["variant"], bool(static["layernorm"])
-    dtype = p.dtype
-    allp = init_memory(keys, n, M, d, dtype)
+    allp = init_memory(keys, n, M, d, p.dtype)
     names = learned_names(variant)
-    train = {k: allp[k] for k in names}
     fixed = {k: v for k, v in allp.items() if k not in names}
-    lrs = learning_rates(variant, static["optimizer"], dyn["lr"], d)
-    adam = optax.scale_by_adam(b1=0.0, b2=0.0, eps=ADAM_EPS) if static["optimizer"] == "adam" else optax.identity()
-
-    def loss_fn(tr, x):
-        lg = logits({**fixed, **tr}, x, variant, ln)
-        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(lg, x % M))
+    init, step_fn, params_of = _step_fns(static, d, dyn, fixed, M)
 
     def step(carry, t):
-        tr, st = carry
-        x = jax.lax.dynamic_slice(xs, (t * B,), (B,))
-        loss, g = jax.value_and_grad(loss_fn)(tr, x)
-        upd, st = adam.update(g, st, tr)
-        tr = {k: tr[k] - lrs[k] * upd[k] for k in tr}
-        return (tr, st), loss
+        return step_fn(carry, jax.lax.dynamic_slice(xs, (t * B,), (B,)))
 
-    carry = (train, adam.init(train))
+    carry = init({k: allp[k] for k in names})
     losses, outs, prev = [], [], 0
     labels = jnp.arange(n) % M
     for T in record:
@@ -308,7 +373,8 @@ def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ..
         prev = s
         full = jnp.concatenate(losses)
         k = max(1, int(math.ceil(FINAL_FRACTION * s)))
-        lg = logits({**fixed, **carry[0]}, jnp.arange(n), variant, ln)
+        prm = params_of(carry)
+        lg = prm["E"] @ prm["V"] if "V" in prm else logits(prm, jnp.arange(n), variant, ln)
         wrong = jnp.argmax(lg, axis=-1) != labels
         out = _errors(wrong, p)
         out["train_loss"] = jnp.mean(full[s - k:s])
