@@ -61,7 +61,7 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model
+from toyscale.models.base import Metric, Model, indexed_normal
 from toyscale.params import Param
 from toyscale.theory import associative_memory as theory
 
@@ -84,8 +84,8 @@ PARAMS = (
     Param("zipf", float, 2.0, "alpha: p(x) ∝ (x+1)^-alpha, x = 0..N-1", low=0.0, low_open=True),
     Param("scheme", str, "threshold", "'threshold' (top ratio*d tokens), 'frequency' (q = p̂^rho from T samples), "
           "'true' (q = p), 'learned' (trained memory)", choices=SCHEMES, role="static"),
-    Param("threshold_ratio", float, 0.125, "threshold scheme: store the top floor(ratio * d) tokens", low=0.0,
-          low_open=True, high=1.0),
+    Param("threshold_ratio", float, 0.125, "threshold scheme: store the top floor(ratio * d) tokens (static: "
+          "it fixes how many embeddings enter)", low=0.0, low_open=True, high=1.0, role="static"),
     Param("rho", float, 0.0, "frequency scheme: q = p̂^rho on seen tokens (0: store every seen token once)", low=0.0),
     Param("variant", str, "matrix", "learned: 'matrix' (W learned), 'learnable' (E, U, W learned), "
           "'exponential' (E, U learned, ReLU)", choices=("matrix", "learnable", "exponential"), role="static"),
@@ -152,11 +152,19 @@ def _errors(wrong: jax.Array, p: jax.Array) -> dict:
 # ----------------------------------------------------------------------------- closed forms
 
 
-def memory_weights(scheme: str, p, counts, T, d, ratio, rho) -> jax.Array:
+def _ranks(counts: jax.Array) -> jax.Array:
+    """Rank of each token by count, most frequent first, ties by smaller index (0 = top)."""
+    n = counts.shape[0]
+    order = jnp.argsort(-counts, stable=True)
+    return jnp.zeros((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+
+
+def memory_weights(scheme: str, p, counts, T, d, ratio, rho, rank=None) -> jax.Array:
     """``q(x)`` of a closed-form scheme (``(N,)``; 0 = not stored).
 
     ``counts``: token counts of the first ``T`` samples, or ``None`` for ``T = inf``;
-    ``d``: memory size (``math.inf``: no cap on the number stored).
+    ``d``: memory size (``math.inf``: no cap on the number stored); ``rank``: optional
+    precomputed :func:`_ranks` of ``counts`` (thresholding).
     """
     n = p.shape[0]
     if scheme == "true":
@@ -171,55 +179,100 @@ def memory_weights(scheme: str, p, counts, T, d, ratio, rho) -> jax.Array:
         return jnp.where(seen, (counts / T) ** rho, 0.0).astype(p.dtype)
     if math.isinf(d):
         return seen.astype(p.dtype)
-    order = jnp.argsort(-counts, stable=True)  # most frequent first, ties by index
-    rank = jnp.zeros((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+    rank = _ranks(counts) if rank is None else rank
     k = jnp.floor(ratio * d + 1e-6)
     return (seen & (rank < k)).astype(p.dtype)
+
+
+def _threshold_memories(Et, Y, p, cnt, rank, ds, ratio):
+    """``R[:, i, t] = E^T diag(q) Y`` of the thresholding memory of width ``ds[i]`` at ``Ts[t]``
+    (``(d_max, len(ds), len(Ts), M)``), and the number stored (``(len(ds), len(Ts))``).
+
+    The stored sets grow with ``d`` (the first ``k_d = floor(ratio d)`` tokens in rank order), so
+    only the ``K = k_(d_max)`` top-ranked tokens' embeddings enter: one ``d_max x K`` product per
+    ``T`` with the increments between consecutive widths, cumulated over widths. ``ratio`` is
+    static (it fixes ``K``).
+    """
+    n, M = Y.shape
+    ks = [min(n, int(math.floor(ratio * d + 1e-6))) for d in ds]
+    K = max(1, max(ks))
+    lo = np.array([0] + ks[:-1])[None, :]
+    ind = (np.arange(K)[:, None] >= lo) & (np.arange(K)[:, None] < np.array(ks)[None, :])  # (K, nd): increments
+    Rs, stored = [], []
+    for ct, rk in zip(cnt, rank):
+        if ct is None:  # T = inf: the top tokens by p are 0, 1, 2, ...
+            top, ok = jnp.arange(K), jnp.ones((K,), p.dtype)
+        else:
+            top = jnp.argsort(rk)[:K]
+            ok = (ct[top] > 0).astype(p.dtype)
+        Qg = (jnp.asarray(ind, p.dtype) * ok[:, None])[:, :, None] * Y[top][:, None, :]  # (K, nd, M)
+        Rs.append(jnp.cumsum((Et[:, top] @ Qg.reshape(K, -1)).reshape(-1, len(ds), M), axis=1))
+        stored.append(jnp.cumsum(ok @ jnp.asarray(ind, p.dtype)))
+    return jnp.stack(Rs, axis=2), jnp.stack(stored, axis=1)
 
 
 def closed_form(static, nested, dyn, key) -> dict:
     """Exact errors of a closed-form memory at every ``(width, samples)`` of the cell.
 
-    One draw of ``E`` (``N x d_max``), ``U`` and the samples per seed; for each ``d`` the scores
-    ``S = E_d (E_d^T (q Y)) (Û_d Û_d^T)``, ``Û_d`` the rows of ``U_d`` normalised, for all ``T`` at
-    once. Returns metrics of shape ``(len(width), len(samples))``.
+    One draw of ``E`` (``N x d_max``), ``U`` and the samples per seed. With ``Q`` the weights of
+    every ``T`` side by side (``N x (len(T) M)``, columns ``q_T y``), ``R = E^T Q`` is ONE matrix
+    product for all ``T``; the memory of size ``d`` uses its first ``d`` rows, and the scores
+    ``S_d = E_d R_d (Û_d Û_d^T)`` (``Û_d``: rows of ``U_d`` normalised) accumulate over blocks of
+    columns, ``S_d = S_d' + E[:, d':d] R[d':d]``, so every width costs one pass over ``E``.
+    Thresholding stores a set that grows with ``d``: its ``Q`` holds the increments between
+    consecutive widths (cumulated after the product), and each width has its own second
+    product. Returns metrics of shape ``(len(width), len(samples))``.
     """
     n, M, scheme = int(static["vocab"]), int(static["classes"]), static["scheme"]
     ds, Ts = nested["width"], nested["samples"]
+    nT = len(Ts)
     dtype = jnp.result_type(float)
     ks = _keys(key)
     p = zipf_probs(n, dyn["zipf"], dtype)
-    ratio, rho = dyn["threshold_ratio"], dyn["rho"]
+    ratio, rho = float(static["threshold_ratio"]), dyn["rho"]
     labels = jnp.arange(n) % M
     Tf = [int(T) for T in Ts if math.isfinite(T)]
     xs = sample_tokens(ks["X"], p, max(Tf, default=0))
-    counts = {T: jnp.zeros((n,), dtype).at[xs[:T]].add(1.0) for T in Tf}
+    counts, c, prev = {}, jnp.zeros((n,), dtype), 0
+    for T in Tf:  # prefixes: counts of the first T samples, accumulated segment by segment
+        c = c.at[xs[prev:T]].add(1.0)
+        counts[T], prev = c, T
+    cnt = [counts[int(T)] if math.isfinite(T) else None for T in Ts]
+    rank = [_ranks(ct) if (scheme == "threshold" and ct is not None) else None for ct in cnt]
 
-    def qs(d):  # (len(Ts), N)
-        return jnp.stack([memory_weights(scheme, p, counts.get(int(T)) if math.isfinite(T) else None,
-                                         T, d, ratio, rho) for T in Ts])
+    def q_of(d):  # (nT, N)
+        return jnp.stack([memory_weights(scheme, p, ct, T, d, ratio, rho, rk) for ct, T, rk in zip(cnt, Ts, rank)])
 
+    out = {}
+    if any(math.isinf(d) for d in ds):
+        wrong = q_of(math.inf) <= 0
+        out[math.inf] = dict(_errors(wrong, p[None, :]), stored=jnp.sum(~wrong, axis=-1).astype(dtype))
     dfin = [int(d) for d in ds if math.isfinite(d)]
-    rows = []
     if dfin:
         dmax = max(dfin)
-        E = column_normal(ks["E"], n, dmax, dtype)
+        Et = indexed_normal(ks["E"], dmax, (n,), dtype)  # E^T: row j is column j of E (no transpose)
         U = column_normal(ks["U"], M, dmax, dtype)
         Y = jax.nn.one_hot(labels, M, dtype=dtype)
-    for d in ds:
-        q = qs(d)
-        if math.isinf(d):
-            wrong = q <= 0
+        per_d = scheme == "threshold"
+        if per_d:
+            R, qs = _threshold_memories(Et, Y, p, cnt, rank, dfin, ratio)
         else:
-            d = int(d)
-            Ed, Ud = E[:, :d], U[:, :d]
-            Ud = Ud / jnp.linalg.norm(Ud, axis=1, keepdims=True)
-            R = jnp.einsum("nj,tnm->tjm", Ed, q[:, :, None] * Y[None, :, :])  # E_d^T diag(q) Y
-            S = jnp.einsum("nj,tjm->tnm", Ed, R) @ (Ud @ Ud.T)  # scores (T, N, M)
-            wrong = jnp.argmax(S, axis=-1) != labels[None, :]
-        out = _errors(wrong, p[None, :])
-        out["stored"] = jnp.sum(q > 0, axis=-1).astype(dtype)
-        rows.append(out)
+            qs = q_of(dfin[0])[None]  # (1, nT, N): q does not depend on d
+            Q = (jnp.moveaxis(qs, 2, 0)[:, :, :, None] * Y[:, None, None, :]).reshape(n, -1)
+            R = (Et @ Q).reshape(dmax, 1, nT, M)
+        S, lo = jnp.zeros((n, nT * M), dtype), 0
+        for i, d in enumerate(dfin):
+            Rd = R[:, i] if per_d else R[:, 0]
+            if per_d:
+                S = Et[:d].T @ Rd[:d].reshape(d, nT * M)
+            else:
+                S = S + Et[lo:d].T @ Rd[lo:d].reshape(d - lo, nT * M)
+                lo = d
+            Ud = U[:, :d] / jnp.linalg.norm(U[:, :d], axis=1, keepdims=True)
+            scores = S.reshape(n, nT, M) @ (Ud @ Ud.T)
+            wrong = jnp.argmax(scores, axis=-1).T != labels[None, :]  # (nT, N)
+            out[d] = dict(_errors(wrong, p[None, :]), stored=qs[i] if per_d else jnp.sum(qs[0] > 0, axis=-1).astype(dtype))
+    rows = [out[int(d) if math.isfinite(d) else d] for d in ds]
     return {k: jnp.stack([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -402,10 +455,10 @@ def evaluate(static, nested, dyn, key) -> dict:
     """One cell: every ``(width, samples)`` of the group at once.
 
     Args:
-      static: ``vocab``, ``classes``, ``scheme``, ``variant``, ``optimizer``, ``batch_size``,
+      static: ``vocab``, ``classes``, ``scheme``, ``threshold_ratio``, ``variant``, ``optimizer``, ``batch_size``,
         ``layernorm``, ``width_inf`` (this group is the ``width = inf`` limit).
       nested: ``width`` and ``samples``, sorted tuples (``inf`` last).
-      dyn: traced ``zipf``, ``threshold_ratio``, ``rho``, ``lr``.
+      dyn: traced ``zipf``, ``rho``, ``lr``.
       key: PRNG key of the seed.
 
     Returns:
