@@ -142,7 +142,7 @@ def test_reordered_logits_equal_the_direct_product():
         np.testing.assert_allclose(am.logits(P, x, "matrix", False), direct, rtol=1e-12)
 
 
-@pytest.mark.parametrize("variant,ln", [("learnable", 1), ("exponential", 0)])
+@pytest.mark.parametrize("variant,ln", [("learnable", 1), pytest.param("exponential", 0, marks=pytest.mark.slow)])
 def test_other_variants_learn_and_record_prefixes(variant, ln, tmp_path):
     # A shorter sweep (T = 64 only) gives the same row as the prefix of the T = 128 run.
     base = {"model": "associative_memory", "seeds": [0],
@@ -205,3 +205,14 @@ def test_adam_zero_betas_equals_optax_adam_with_zero_betas():
         u, _ = mine.update(gt, optax.EmptyState())
         for k in g:
             np.testing.assert_allclose(u[k], u_ref[k], rtol=1e-6, atol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["assoc_threshold", "assoc_true", "assoc_seen"])
+def test_shipped_experiments_quick_agree_with_theory(name, tmp_path):
+    # The acceptance checks (alpha = 2 and 1.5) at the --quick sizes (~15-60 s each).
+    import toyscale
+
+    res = toyscale.run(f"experiments/{name}.toml", tmp_path / name, quick=True, progress=False)
+    for e in res.summary:
+        assert e["agrees"], (e["name"], e["fitted"], e["theory"])
