@@ -7,6 +7,8 @@
     python experiments/assoc_figures.py seen OUT_DIR
         store-all-seen at d = inf: seed-mean vs the exact expectation sum_x p(1-p)^T per T, with
         the standard error and the z-score (within sampling error: |z| < 3).
+    python experiments/assoc_figures.py joint OUT_DIR
+        the joint law error = E + A d^-a + B T^-b fitted over the (d, T) grid (assoc_joint).
 """
 
 from __future__ import annotations
@@ -83,14 +85,46 @@ def seen(out: str) -> None:
             print(f"| {a:g} | {T:g} | {len(e)} | {m:.5f} | {se:.5f} | {ex:.5f} | {(m - ex) / se:+.2f} |")
 
 
+def joint(out: str) -> None:
+    """Fit error = E + A d^-a + B T^-b over the finite (d, T) grid (variable projection; a
+    bootstrap over seeds for the intervals) and print it beside the theory a = alpha - 1,
+    b = 1 - 1/alpha."""
+    from toyscale.fit import fit_joint_vp
+
+    df = ResultStore(out).load()
+    df = df[(df.status == "ok") & np.isfinite(df.width.astype(float)) & np.isfinite(df.samples.astype(float))]
+    alpha = float(df.zipf.iloc[0])
+    m = df.groupby(["width", "samples"]).error.mean().reset_index()
+    f = fit_joint_vp(m.width.to_numpy(float), m.samples.to_numpy(float), m.error.to_numpy(float))
+    seeds = sorted(df.seed.unique())
+    rng = np.random.default_rng(0)
+    boots = []
+    for _ in range(100):
+        pick = rng.choice(seeds, len(seeds))
+        b = pd_concat([df[df.seed == s] for s in pick]).groupby(["width", "samples"]).error.mean().reset_index()
+        fb = fit_joint_vp(b.width.to_numpy(float), b.samples.to_numpy(float), b.error.to_numpy(float))
+        boots.append((fb.a, fb.b))
+    lo, hi = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
+    print(f"joint law error = E + A d^-a + B T^-b over {len(m)} (d, T) cells, {len(seeds)} seeds:")
+    print(f"  a = {f.a:.3f} [{lo[0]:.3f}, {hi[0]:.3f}]  (theory alpha - 1 = {alpha - 1:g})")
+    print(f"  b = {f.b:.3f} [{lo[1]:.3f}, {hi[1]:.3f}]  (theory 1 - 1/alpha = {1 - 1 / alpha:g})")
+    print(f"  E = {f.E:.2e}, A = {f.A:.3g}, B = {f.B:.3g}")
+
+
+def pd_concat(frames):
+    import pandas as pd
+
+    return pd.concat(frames)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("grid", "seen"))
+    ap.add_argument("what", choices=("grid", "seen", "joint"))
     ap.add_argument("out")
     ap.add_argument("--figure")
     ap.add_argument("--samples", type=float)
     a = ap.parse_args(argv)
-    grid(a.out, a.figure, a.samples) if a.what == "grid" else seen(a.out)
+    {"grid": lambda: grid(a.out, a.figure, a.samples), "seen": lambda: seen(a.out), "joint": lambda: joint(a.out)}[a.what]()
 
 
 if __name__ == "__main__":
