@@ -34,7 +34,7 @@ def grid(out: str, figure: str | None, samples: float | None = None) -> None:
     df = df[df.samples == T]
     Bs, lrs = sorted(df.batch_size.unique()), sorted(df.lr.unique())
     N, M, alpha = int(df.vocab.iloc[0]), int(df.classes.iloc[0]), float(df.zipf.iloc[0])
-    fig = Figure(figsize=(3.6 * len(Bs), 3.4), dpi=110)
+    fig = Figure(figsize=(3.6 * len(Bs), 3.8), dpi=110)
     axes = fig.subplots(1, len(Bs), sharey=True, squeeze=False)[0]
     cmap = colormaps["viridis"]
     ds_all = np.array(sorted(df.width.unique()), float)
@@ -63,8 +63,9 @@ def grid(out: str, figure: str | None, samples: float | None = None) -> None:
         ax.set_title(f"batch {B}", fontsize=9)
     axes[0].set_ylabel("error")
     axes[-1].legend(fontsize=6)
-    fig.suptitle(f"trained 'matrix' memories, Adam(0,0), lr/d: error vs d at T = {T:g} "
-                 f"(N = {N}, M = {M}, alpha = {alpha:g}; mean ± s.e.m. over seeds)", fontsize=9)
+    fig.suptitle(f"trained 'matrix' memories, Adam(0,0), lr/d: error vs d at T = {T:g}\n"
+                 f"N = {N}, M = {M}, alpha = {alpha:g}; mean ± s.e.m. over seeds; panel = batch, colour = lr",
+                 fontsize=9)
     fig.tight_layout()
     if figure:
         Path(figure).parent.mkdir(parents=True, exist_ok=True)
