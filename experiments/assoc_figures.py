@@ -64,7 +64,7 @@ def grid(out: str, figure: str | None, samples: float | None = None) -> None:
     axes[0].set_ylabel("error")
     axes[-1].legend(fontsize=6)
     fig.suptitle(f"trained 'matrix' memories, Adam(0,0), lr/d: error vs d at T = {T:g}\n"
-                 f"N = {N}, M = {M}, alpha = {alpha:g}; mean ± s.e.m. over seeds; panel = batch, colour = lr",
+                 f"N = {N}, M = {M}, alpha = {alpha:g}; mean ± s.e.m. over seeds; panel = batch, colour = lr; points at 1e-6: error 0",
                  fontsize=9)
     fig.tight_layout()
     if figure:
