@@ -49,7 +49,7 @@ def _numpy_closed_form(scheme, E, U, xs, T, d, n, M, alpha, ratio, rho):
         q[[x for x in order if counts[x] > 0]] = 1.0
     Ed, Ud = E[:, :d], U[:, :d] / np.linalg.norm(U[:, :d], axis=1, keepdims=True)
     W = sum(q[x] * np.outer(Ed[x], Ud[y[x]]) for x in range(n))
-    wrong = np.argmax(Ed @ W @ Ud.T, axis=1) != y
+    wrong = (np.argmax(Ed @ W @ Ud.T, axis=1) != y) | (not np.any(q > 0))  # empty memory: all ties, errors
     return float(np.sum(p * wrong)), wrong
 
 
@@ -61,7 +61,7 @@ def _rows(doc, out):
 @pytest.mark.parametrize("scheme,rho", [("threshold", 0.0), ("frequency", 0.0), ("frequency", 1.0), ("true", 0.0)])
 def test_closed_form_equals_the_memory_matrix_written_out(scheme, rho, tmp_path):
     n, M, ratio = 60, 4, 0.25
-    ds, Ts = [6, 12, 24], [5, 40, math.inf]
+    ds, Ts = [3, 6, 12, 24], [5, 40, math.inf]  # d = 3: floor(d/4) = 0, an empty thresholding memory
     doc = {"model": "associative_memory", "seeds": [3], "precision": "float64",
            "params": {"vocab": n, "classes": M, "scheme": scheme, "rho": rho, "zipf": 2.0, "threshold_ratio": ratio},
            "sweep": {"width": ds, "samples": Ts}}

@@ -27,7 +27,8 @@ that order: ``O(N d M)`` per ``(d, T)``, never a ``d x d`` matrix.
   seen token once. ``T = inf``: ``q = p^rho`` on every token.
 * ``true``: ``q = p`` (``T`` is not used).
 * ``width = inf``: an infinite memory recalls exactly the stored tokens (orthogonal
-  embeddings); an unstored token has all scores 0 and counts as an error. Every scheme then
+  embeddings); an unstored token has all scores 0 and counts as an error (so does every token
+  of an empty memory at finite d, e.g. thresholding with floor(ratio d) = 0). Every scheme then
   stores the seen tokens, so its error is ``Σ_x p(x) 1{x unseen}``, expectation
   ``Σ_x p(x)(1 - p(x))^T``.
 
@@ -270,8 +271,10 @@ def closed_form(static, nested, dyn, key) -> dict:
                 lo = d
             Ud = U[:, :d] / jnp.linalg.norm(U[:, :d], axis=1, keepdims=True)
             scores = S.reshape(n, nT, M) @ (Ud @ Ud.T)
-            wrong = jnp.argmax(scores, axis=-1).T != labels[None, :]  # (nT, N)
-            out[d] = dict(_errors(wrong, p[None, :]), stored=qs[i] if per_d else jnp.sum(qs[0] > 0, axis=-1).astype(dtype))
+            stored = qs[i] if per_d else jnp.sum(qs[0] > 0, axis=-1).astype(dtype)
+            # an empty memory scores every class 0: a tie, counted as an error (as at d = inf)
+            wrong = (jnp.argmax(scores, axis=-1).T != labels[None, :]) | (stored[:, None] == 0)  # (nT, N)
+            out[d] = dict(_errors(wrong, p[None, :]), stored=stored)
     rows = [out[int(d) if math.isfinite(d) else d] for d in ds]
     return {k: jnp.stack([r[k] for r in rows]) for k in rows[0]}
 
