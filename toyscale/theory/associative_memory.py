@@ -1,0 +1,181 @@
+"""Theory for associative memories (docs/theory.md §4).
+
+Cabannes, Dohmatob & Bietti 2024, *Scaling Laws for Associative Memories* (ICLR 2024).
+
+Tokens ``x = 0 .. N-1`` with Zipf probabilities ``p(x) ∝ (x + 1)^-alpha`` (the reference code's
+indexing), labels ``y(x) = x mod M``. A memory ``W = Σ_x q(x) e_x u_y(x)^T`` in ``R^(d x d)`` with
+random embeddings predicts ``ŷ(x) = argmax_y e_x^T W u_y``; its error is
+``Σ_x p(x) 1{ŷ(x) != y(x)}``. With ``T`` samples and memory size ``d`` (``alpha > 1``):
+
+==========================  ==============================  =====================================
+scheme                      error                           why
+==========================  ==============================  =====================================
+thresholding (top d/8)      d^-(alpha-1) + T^-(1-1/alpha)   the d/8 stored tokens are recalled
+                                                            (little interference); the rest is
+                                                            the Zipf tail sum_(x > d/8) p(x)
+q = p^rho (rho > 1/(2a))    d^-(alpha-1)/(2 alpha rho)      token x is recalled when its weight
+                                                            x^(-alpha rho) beats the interference
+                                                            noise ~ d^-1/2: x* ~ d^(1/(2 alpha rho))
+q = p (rho = 1)             d^-(alpha-1)/(2 alpha)          the case rho = 1 (d^-1/4 at alpha = 2)
+store all seen, d = inf     Σ p (1-p)^T ~ T^-(1-1/alpha)    a token is lost iff it was never seen
+q = 1 on all N >> d         does not improve with d         the interference of all N tokens
+==========================  ==============================  =====================================
+
+The store-all-seen expectation is exact (:func:`store_all_seen_error`); the thresholding curve
+(:func:`threshold_error`) is the tail sum times ``1 - 1/M`` (an unstored token is right by chance
+with probability ``1/M``), exact when every stored token is recalled. Trained memories have no
+closed-form theory: their exponents are measured only, and shown against the thresholding law.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from toyscale.models.base import Prediction
+
+#: Schemes computed in closed form (no training).
+CLOSED_FORM = ("threshold", "frequency", "true")
+
+
+def zipf_probs(n: int, alpha: float) -> np.ndarray:
+    """``p(x) = (x + 1)^-alpha / Σ_(x' < n) (x' + 1)^-alpha`` for ``x = 0 .. n-1`` (float64).
+
+    >>> round(float(zipf_probs(5, 2.0).sum()), 12)
+    1.0
+    """
+    p = np.arange(1, int(n) + 1, dtype=np.float64) ** (-float(alpha))
+    return p / p.sum()
+
+
+def d_exponent(scheme: str, alpha: float, rho: float = 1.0) -> float | None:
+    """Predicted slope of log(error) vs log(d) at ``T = inf`` (negative), or ``None``.
+
+    * ``threshold``: ``-(alpha - 1)`` (Cabannes et al. 2024, Theorem 1 and Fig. 2);
+    * ``true`` (q = p): ``-(alpha - 1) / (2 alpha)`` (their q = p result);
+    * ``frequency`` at ``T = inf`` (q = p^rho): ``-(alpha - 1) / (2 alpha rho)`` for
+      ``rho > 1 / (2 alpha)`` (the same signal-vs-noise argument; rho = 1 is q = p); no exponent
+      for smaller rho, where the interference of the whole vocabulary does not fall with d;
+    * ``learned``: ``None`` (empirical only).
+
+    >>> d_exponent("threshold", 2.0), d_exponent("true", 2.0)
+    (-1.0, -0.25)
+    """
+    if alpha <= 1:
+        return None
+    if scheme == "threshold":
+        return -(alpha - 1.0)
+    if scheme == "true":
+        return -(alpha - 1.0) / (2.0 * alpha)
+    if scheme == "frequency" and rho > 1.0 / (2.0 * alpha):
+        return -(alpha - 1.0) / (2.0 * alpha * rho)
+    return None
+
+
+def t_exponent(alpha: float) -> float | None:
+    """Predicted slope of log(error) vs log(T) when only data limits the memory (d = inf, or
+    thresholding with d large): ``-(1 - 1/alpha)`` (the mass of the unseen tokens).
+
+    >>> t_exponent(2.0)
+    -0.5
+    """
+    return -(1.0 - 1.0 / alpha) if alpha > 1 else None
+
+
+def store_all_seen_error(T, n: int, alpha: float) -> np.ndarray:
+    """Exact expected error of the store-all-seen memory at ``d = inf``:
+    ``E err(T) = Σ_x p(x) (1 - p(x))^T`` (a token is an error iff none of the T i.i.d. samples
+    is it; Cabannes et al. 2024, the ``T^-(1-1/alpha)`` law). ``T = inf`` gives 0.
+
+    >>> round(float(store_all_seen_error(0, 10, 2.0)), 12)
+    1.0
+    """
+    p = zipf_probs(n, alpha)
+    T = np.asarray(T, dtype=np.float64)
+    flat = np.atleast_1d(T).ravel()
+    log1m = np.log1p(-p)
+    out = np.array([0.0 if math.isinf(t) else float(np.sum(p * np.exp(t * log1m))) for t in flat])
+    return out.reshape(T.shape)
+
+
+def threshold_error(d, n: int, alpha: float, ratio: float = 0.125, classes: int = 5) -> np.ndarray:
+    """Thresholding at ``T = inf``: ``(1 - 1/M) Σ_(x >= k) p(x)`` with ``k = floor(ratio d)``
+    stored tokens: every stored token recalled, an unstored one right with probability ``1/M``
+    (its scores are random). Interference makes the true error slightly larger.
+
+    >>> round(float(threshold_error(0, 10, 2.0, classes=1)), 12)
+    0.0
+    """
+    p = zipf_probs(n, alpha)
+    c = np.concatenate([[0.0], np.cumsum(p)])
+    k = np.clip(np.floor(float(ratio) * np.asarray(d, dtype=np.float64) + 1e-9).astype(int), 0, int(n))
+    return (1.0 - 1.0 / classes) * (1.0 - c[k])
+
+
+def _fitted_slope(xs, ys) -> float:
+    xs, ys = np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float))
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
+def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
+    """Predicted slope of ``error`` along ``width`` (d) or ``samples`` (T) for one slice.
+
+    ``width`` (needs ``samples = inf`` for the closed-form exponents): thresholding
+    ``-(alpha-1)`` with the curve :func:`threshold_error`; q = p and q = p^rho as
+    :func:`d_exponent`; learned memories: the thresholding law as a *reference line*, not a
+    prediction (their scaling is empirical). ``samples`` at ``width = inf``: every scheme stores
+    exactly the seen tokens, so the exact curve :func:`store_all_seen_error` and the slope
+    ``-(1-1/alpha)``; at finite width the data term sits on a d-floor (law ``offset``).
+    """
+    metric = params.get("_metric") or "error"
+    scheme = params.get("scheme", "threshold")
+    alpha = float(params.get("zipf", 2.0))
+    n = int(params.get("vocab", 1000))
+    M = int(params.get("classes", 5))
+    ratio = float(params.get("threshold_ratio", 0.125))
+    rho = float(params.get("rho", 0.0))
+    xs = [float(x) for x in xs if math.isfinite(float(x))]
+    if metric != "error":
+        return Prediction(f"no theory for {metric}", None, metric=metric)
+    if axis == "width":
+        T = float(params.get("samples", math.inf))
+        if scheme == "learned":
+            s = d_exponent("threshold", alpha)
+            return Prediction("trained memory (empirical) vs thresholding law", s, metric=metric,
+                              note=f"no theory for trained memories; reference line d^-(alpha-1) = d^{s} "
+                                   f"(thresholding); the fitted exponent is a measurement")
+        if math.isfinite(T):
+            return Prediction(f"{scheme}, finite T (d and T terms mixed)", None, metric=metric,
+                              note="the d-exponents hold at T = inf; at finite T the error floors at the T term")
+        s = d_exponent(scheme, alpha, rho if scheme == "frequency" else 1.0)
+        if scheme == "threshold":
+            hi = 0.1 * n / ratio  # k = ratio d stays well below the vocabulary: the tail does not bend
+            curve = (lambda x: threshold_error(x, n, alpha, ratio, M)) if s is not None else None
+            return Prediction("thresholding (store the top ratio*d tokens)", s, metric=metric,
+                              valid=(1.0 / ratio, hi), curve=curve,
+                              note=f"tail sum beyond the k = d*{ratio:g} stored tokens ~ d^-(alpha-1) "
+                                   f"(Cabannes et al. 2024); curve (1-1/M) sum_(x>=k) p(x)")
+        if s is None:
+            why = "q = 1 on all N tokens: interference of the whole vocabulary does not fall with d" \
+                if scheme == "frequency" and rho == 0 else f"rho = {rho:g} <= 1/(2 alpha) or alpha <= 1"
+            return Prediction(f"{scheme} (no power law in d)", None, metric=metric, note=why)
+        name = "q = p" if scheme == "true" else f"q = p^{rho:g}"
+        return Prediction(name, s, metric=metric, valid=(1.0, math.inf),
+                          note="recalled iff the weight x^(-alpha rho) beats the interference ~ d^-1/2 "
+                               "(Cabannes et al. 2024)")
+    if axis == "samples":
+        d = float(params.get("width", math.inf))
+        s = t_exponent(alpha)
+        if scheme == "true":
+            return Prediction("q = p (no dependence on T)", None, metric=metric, note="q = p uses the true law")
+        if scheme == "learned":
+            return Prediction("trained memory (empirical)", None, metric=metric, note="measured only")
+        if math.isinf(d):
+            curve = lambda x: store_all_seen_error(x, n, alpha)  # noqa: E731
+            return Prediction("store all seen tokens (d = inf)", s, metric=metric, curve=curve,
+                              note=f"exact E err = sum_x p(x)(1-p(x))^T (N = {n}); asymptotically T^{s:.3g}")
+        return Prediction(f"{scheme}, finite d: T term on a d floor", s, metric=metric, law="offset",
+                          note="error ~ E_d + A T^-(1-1/alpha)")
+    return Prediction(f"no theory for axis {axis!r}", None, metric=metric)
