@@ -90,6 +90,10 @@ class Prediction:
         out), built once per slice (decompose once, evaluate cheaply). The report draws it and
         scores it: relative error of the curve against the measured seed-mean over the fit range.
       note: one line on where the prediction comes from.
+      alternatives: competing predictions ``((label, slope), ...)`` where theories disagree
+        (e.g. a central-limit ``N^-1`` against approximation theory's ``N^-4``). The report
+        draws each on the check's figure and states which of them the fitted slope agrees with
+        (within the check's tolerance), or none.
     """
 
     regime: str
@@ -99,6 +103,7 @@ class Prediction:
     valid: tuple[float, float] = (0.0, float("inf"))
     curve: Callable[[Any], Any] | None = None
     note: str = ""
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
