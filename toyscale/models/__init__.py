@@ -22,7 +22,7 @@ def _load_builtin() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    from toyscale.models import lottery, random_features, superposition  # noqa: F401
+    from toyscale.models import lottery, random_features, superposition, ticket_ensemble  # noqa: F401
 
 
 def list_models() -> list[str]:
