@@ -158,3 +158,22 @@ def test_ticket_ensemble_variance_falls_as_one_over_n(tmp_path):
     # the prefactor: Var(one ticket), numpy Monte Carlo; sampling error of 4 x 128 ensembles ~ 6 %
     v = ticket_variance("silu", 1.0, 21, 0.5)
     np.testing.assert_allclose(Y.mean(axis=1) * np.array(widths), v, rtol=0.25)
+
+
+def test_report_scores_every_alternative_prediction():
+    # Spine: Prediction.alternatives -> entry["alternatives"], "agrees_with", a table column, figure lines.
+    import pandas as pd
+
+    from toyscale.models import get_model
+    from toyscale.report import check_figure, evaluate_check, table
+
+    rng = np.random.default_rng(0)
+    rows = [{"width": n, "seed": s, "activation": "silu", "steps": 0, "status": "ok",
+             "loss": 3.0 * n ** -4.0 * np.exp(0.01 * rng.normal())} for n in (8, 16, 32, 64) for s in range(3)]
+    check = {"name": "w", "axis": "width", "where": {"activation": "silu", "steps": 0}, "tolerance": 0.25}
+    e = evaluate_check(pd.DataFrame(rows), get_model("lottery"), {}, check, n_boot=100)
+    assert abs(e["fitted"] + 4.0) < 0.05 and e["agrees"] is False  # the main (paper) slope is -1
+    assert e["agrees_with"] == ["approximation N^-4"]
+    assert [a["agrees"] for a in e["alternatives"]] == [False, True]
+    assert "agrees with" in table([e]) and "approximation N^-4" in table([e])
+    assert len(check_figure(e).axes[0].lines) >= 4  # data, fit, theory, the other law
