@@ -52,12 +52,11 @@ def test_init_does_not_depend_on_bucket_and_padding_is_zero():
 
 def test_adam_phase_bitwise_same_in_any_batch_and_padding_exact_to_rounding():
     curves = {}
-    for bucket in (5, 8):
-        for B in (1, 3):
-            fn = lambda dyn, k: L.train(_static(bucket), dyn, jax.random.key(k), (1, 30))[1]  # noqa: E731
-            curves[bucket, B] = np.asarray(jax.jit(jax.vmap(fn))(_dyn(5, B), jnp.arange(B, dtype=jnp.uint32)))[0]
+    for bucket, B in ((5, 1), (5, 3), (8, 1)):
+        fn = lambda dyn, k, bucket=bucket: L.train(_static(bucket), dyn, jax.random.key(k), (1, 30))[1]  # noqa: E731
+        curves[bucket, B] = np.asarray(jax.jit(jax.vmap(fn))(_dyn(5, B), jnp.arange(B, dtype=jnp.uint32)))[0]
     # the vmapped batch: bitwise (fixed-order sums, closed-form gradient)
-    assert np.array_equal(curves[5, 3], curves[5, 1]) and np.array_equal(curves[8, 3], curves[8, 1])
+    assert np.array_equal(curves[5, 3], curves[5, 1])
     # zero padding: the same network up to the last bit of vectorised transcendental functions
     # (measured 4e-16 relative; widths are never padded by the engine, see lottery.bucket)
     np.testing.assert_allclose(curves[8, 1], curves[5, 1], rtol=1e-13)

@@ -421,7 +421,7 @@ def check_config(values) -> None:
 
 
 EXAMPLE = {"seeds": 2, "params": {"n_train": 16, "n_test": 33, "adam_steps": 20, "lbfgs_steps": 5, "adam_lr": 1e-2},
-           "sweep": {"width": [3, 5], "activation": ["silu", "relu"], "steps": [10, 25]}}
+           "sweep": {"width": [3, 5], "steps": [10, 25]}}
 
 MODEL = register(
     Model(
