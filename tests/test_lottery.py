@@ -31,7 +31,8 @@ def test_tree_sum_is_a_sum_and_blind_to_zero_padding():
     assert np.array_equal(np.asarray(L.tree_sum(jnp.asarray(padded))), np.asarray(s))  # bitwise
 
 
-@pytest.mark.parametrize("act", L.ACTIVATIONS)
+@pytest.mark.parametrize("act", [a if a in ("silu", "relu") else pytest.param(a, marks=pytest.mark.slow)
+                                 for a in L.ACTIVATIONS])
 def test_closed_form_gradient_equals_autodiff(act):
     p = L.init_params(jax.random.key(1), 7, 7, 1.0, jnp.float64)
     x = L.grid(33, 2.0, jnp.float64)
@@ -62,6 +63,7 @@ def test_adam_phase_bitwise_same_in_any_batch_and_padding_exact_to_rounding():
     np.testing.assert_allclose(curves[8, 1], curves[5, 1], rtol=1e-13)
 
 
+@pytest.mark.slow  # two L-BFGS compiles (~10 s); the nesting is also what lottery_x2's two slices rely on
 def test_protocols_nest_and_lbfgs_decreases_the_loss():
     # Adam-only for 30 steps is the first 30 steps of Adam + L-BFGS: the adam_steps slice of one
     # run is the Adam-only protocol, bitwise. The zoom line search enforces sufficient decrease.
