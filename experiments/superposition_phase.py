@@ -162,7 +162,7 @@ def grid(out: Path, figure: Path) -> None:
         f = c.get("fitted")
         fs = f"{f:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]" if f is not None else "—"
         ts = f"{c['theory']:+.3f}" if c["theory"] is not None else "—"
-        br = ", ".join(f"{k} {v:+.2f}" for k, v in (c.get("theory_branches") or {}).items() if k != "geometric (1/m)")
+        br = ", ".join(f"{k} {v:+.2f}" for k, v in {a["label"]: a["slope"] for a in c.get("alternatives") or []}.items() if k != "geometric (1/m)")
         print(f"{c['weight_decay']:6.2f} {c['alpha']:6.3f} {th.alpha_paper(c['alpha']):7.3f} {fs:>26} {ts:>7} "
               f"{c.get('n_flagged', 0):4d} {c['regime']}; {br}")
 

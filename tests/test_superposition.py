@@ -216,8 +216,8 @@ def test_end_to_end_tiny_sweep(tmp_path):
     strong = df[(df.weight_decay == -1.0) & (df.steps == 60)]
     assert e["where"]["steps"] == 60 and e["n_runs"] == len(strong) == 6
     assert e["n_flagged"] == int((strong.status == "unconverged").sum())
-    # a regime with branches writes them to summary.json (generic: Prediction.branches)
-    assert ("theory_branches" in json.loads((tmp_path / "summary.json").read_text())[0]) == ("theory_branches" in e)
+    # a regime with branches writes them to summary.json (generic: Prediction.alternatives)
+    assert ("alternatives" in json.loads((tmp_path / "summary.json").read_text())[0]) == ("alternatives" in e)
     assert (tmp_path / "figures" / "strong_curves.png").stat().st_size > 0
 
 
@@ -376,10 +376,10 @@ def test_strong_branches_limits():
     assert b["paper 2(alpha_paper-1)"] == -1.0 and b["geometric (1/m)"] == -1.0
     assert "paper 2(alpha_paper-1)" not in th.strong_branches(xs, 1000, -0.5)
     pred = th.predict("width", {"n_features": 1000, "alpha": 0.5, "weight_decay": -1.0}, list(xs))
-    assert pred.slope == -1.0 and pred.branches == b
+    assert pred.slope == -1.0 and pred.alternatives == b
     weak = th.predict("width", {"n_features": 1000, "alpha": 0.5, "weight_decay": 1.0}, list(xs))
-    assert weak.branches["tail law -(alpha_paper-1)"] == -0.5
-    assert weak.branches["finite-n tail sum"] == pytest.approx(th.tail_slope(xs, 1000, 0.5))
+    assert weak.alternatives["tail law -(alpha_paper-1)"] == -0.5
+    assert weak.alternatives["finite-n tail sum"] == pytest.approx(th.tail_slope(xs, 1000, 0.5))
 
 
 def test_report_records_the_branches_of_a_strong_slice():
@@ -393,7 +393,7 @@ def test_report_records_the_branches_of_a_strong_slice():
     model = get_model("superposition")
     e = evaluate_check(df, model, {"n_features": 1000}, {"name": "c", "axis": "width", "where": {"alpha": 0.5}}, n_boot=50)
     assert e["regime"].startswith("strong") and e["fitted"] == pytest.approx(-1.3, abs=1e-6)
-    assert e["theory_branches"] == pytest.approx(th.strong_branches(xs, 1000, 0.5))
+    assert {a["label"]: a["slope"] for a in e["alternatives"]} == pytest.approx(th.strong_branches(xs, 1000, 0.5))
 
 
 @pytest.mark.parametrize("a", [-0.99, -0.5, 0.0, 0.5, 1.0])

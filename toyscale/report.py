@@ -94,8 +94,9 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
              "theory": pred.slope, "metric": metric, "law": law, "where": check["where"],
              "slice": slice_label(where), "theory_note": pred.note, "tolerance": check.get("tolerance", 0.1),
              "statuses_fitted": list(accepted)}
-    if pred.branches:
-        entry["theory_branches"] = {k: float(v) for k, v in pred.branches.items()}
+    if pred.alternatives:  # recorded even when no fit is possible; scored below when one is
+        entry["alternatives"] = [{"label": lab, "slope": float(sl), "agrees": None, "in_ci": None}
+                                 for lab, sl in pred.alternatives.items()]
     seeds = sorted(set(sel["seed"]))
     xs, Ys, dropped = [], [], []
     for x in xs_all:
@@ -145,6 +146,11 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     else:
         entry["agrees"] = bool(abs(fit.slope - pred.slope) <= entry["tolerance"])
         entry["theory_in_ci"] = bool(fit.ci_low <= pred.slope <= fit.ci_high)
+    if pred.alternatives:  # competing predictions: which one(s) the fit agrees with, or none
+        alts = [{"label": lab, "slope": float(sl), "agrees": bool(abs(fit.slope - sl) <= entry["tolerance"]),
+                 "in_ci": bool(fit.ci_low <= sl <= fit.ci_high)} for lab, sl in pred.alternatives.items()]
+        entry["alternatives"] = alts
+        entry["agrees_with"] = [a["label"] for a in alts if a["agrees"]] or ["none"]
     entry["_plot"] = (sel, xs_all, metric, fit, pred, (lo, hi))
     return entry
 
@@ -210,6 +216,13 @@ def check_figure(entry: dict):
             ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
             ax.plot(xf, ym * (xf / xm) ** pred.slope + fit.params.get("E", 0.0), "--", color="k", lw=1,
                     label=f"theory: slope {pred.slope:+.3f}")
+        for k, (lab, sl) in enumerate(pred.alternatives.items()):  # competing predictions, through the same point
+            if pred.slope is not None and sl == pred.slope:
+                continue
+            xm = math.sqrt(xf[0] * xf[-1])
+            ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
+            ax.plot(xf, ym * (xf / xm) ** sl + fit.params.get("E", 0.0), ls=(0, (1 + 2 * k, 2)), color="0.35", lw=1,
+                    label=f"{lab}: slope {sl:+.3f}")
     if pred.curve is not None and len(xs):
         err = entry.get("curve_rel_error")
         ax.plot(xs, pred.curve(xs), ":", color="C2",
@@ -254,8 +267,9 @@ def table(entries: list[dict]) -> str:
     flag = any(e.get("n_flagged") for e in entries)
     curve = any("curve_rel_error" in e for e in entries)
     head = "| check | slice | regime | axis | theory | fitted [95% CI] | agrees | points | fit range | held-out err | range-sensitive |"
-    head += (" flagged runs |" if flag else "") + (" curve err |" if curve else "")
-    lines = [head, "|" + "---|" * (11 + flag + curve)]
+    alts = any(e.get("agrees_with") for e in entries)
+    head += (" flagged runs |" if flag else "") + (" curve err |" if curve else "") + (" agrees with |" if alts else "")
+    lines = [head, "|" + "---|" * (11 + flag + curve + alts)]
     for e in entries:
         ci = f" [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e.get("fitted") is not None and e.get("ci_low") is not None else ""
         agrees = {True: "yes", False: "NO", None: "—"}[e.get("agrees")]
@@ -268,6 +282,8 @@ def table(entries: list[dict]) -> str:
             line += f" {e.get('n_flagged', 0)} of {e.get('n_runs', 0)} |"
         if curve:
             line += f" {format(e['curve_rel_error'], '.1%') if 'curve_rel_error' in e else '—'} |"
+        if alts:
+            line += f" {', '.join(e.get('agrees_with') or ['—'])} |"
         lines.append(line)
     return "\n".join(lines)
 
@@ -450,8 +466,8 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
           "", table(rep.checks), ""]
     for e in rep.checks:
         md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law; {e.get('slice') or 'whole sweep'}): {e['theory_note']}"
-                  + ("; branches: " + ", ".join(f"{k} {v:+.3f}" for k, v in e["theory_branches"].items())
-                     if e.get("theory_branches") else "")
+                  + ("; alternatives: " + ", ".join(f"{a['label']} {a['slope']:+.3f}" for a in e["alternatives"])
+                     if e.get("alternatives") else "")
                   + (f" — {e['reason']}" if e.get("reason") else "")
                   + (f" Flagged runs ({e['n_flagged']}): "
                      + ", ".join(f"{e['axis']}={_g(u[e['axis']])} seed {u['seed']} ({u['status']})" for u in e["flagged_runs"]) + "."

@@ -22,7 +22,8 @@ def _load_builtin() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    from toyscale.models import associative_memory, random_features, superposition  # noqa: F401
+    from toyscale.models import (associative_memory, lottery, random_features,  # noqa: F401
+                                 superposition, ticket_ensemble)
 
 
 def list_models() -> list[str]:

@@ -90,10 +90,12 @@ class Prediction:
         out), built once per slice (decompose once, evaluate cheaply). The report draws it and
         scores it: relative error of the curve against the measured seed-mean over the fit range.
       note: one line on where the prediction comes from.
-      branches: competing laws of the same regime, ``{name: slope}`` (e.g. a geometric and a
-        frequency-dominated branch), where theory does not say which one a given slice follows:
-        ``slope`` is the one the check scores, the report records all of them
-        (``theory_branches``) so the measured exponent can be set beside each.
+      alternatives: competing laws ``{label: slope}`` where theories disagree or theory does
+        not say which branch a slice follows (a central-limit ``N^-1`` against approximation
+        theory's ``N^-4``; a geometric against a frequency-dominated superposition branch).
+        ``slope`` is the one the check scores; the report records every alternative in
+        summary.json (``alternatives``, ``agrees_with``), draws each on the check's figure and
+        states which of them the fitted slope agrees with (within the check's tolerance), or none.
     """
 
     regime: str
@@ -103,7 +105,7 @@ class Prediction:
     valid: tuple[float, float] = (0.0, float("inf"))
     curve: Callable[[Any], Any] | None = None
     note: str = ""
-    branches: Mapping[str, float] = field(default_factory=dict)
+    alternatives: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ decayed (below m / (5 n))   no prediction                            —
 Which strong branch a trained model follows, and where it leaves the geometric one, is measured
 (``experiments/superposition_grid.toml``, ``experiments/superposition_phase.py grid``), not
 assumed: :func:`predict` scores the geometric -1 and carries every branch in
-``Prediction.branches``.
+``Prediction.alternatives``.
 
 At finite ``n`` the tail sum bends away from ``m^-alpha`` (it vanishes at ``m = n``), so the
 weak-regime prediction for a finite width range is the fitted slope of the *finite-n* tail sum
@@ -205,7 +205,7 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
       ``-alpha``, i.e. ``-(alpha_paper - 1)``), with the curve :func:`weak_loss`; branches: the
       finite-n slope and the asymptote;
     * strong, ``loss``: ``-1`` (the geometric branch), with every branch of
-      :func:`strong_branches` in ``Prediction.branches`` -- for ``a > 0`` they disagree, and
+      :func:`strong_branches` in ``Prediction.alternatives`` -- for ``a > 0`` they disagree, and
       which one holds is measured; ``mean_sq_overlap``: ``-1`` (a property of the packing, not of
       the frequencies); ``overlap_times_m``: ``0``;
     * otherwise: no exponent.
@@ -233,12 +233,12 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
             if metric == "mean_sq_overlap":
                 return Prediction(name, -1.0, metric=metric, valid=valid,
                                   note=f"{metric} ~ m^-1: {why} (Liu, Liu & Gore 2025); {source}",
-                                  branches={k: v for k, v in strong_branches(xs, n, alpha).items()
+                                  alternatives={k: v for k, v in strong_branches(xs, n, alpha).items()
                                             if k in ("geometric (1/m)", "Welch bound, finite n")})
             br = strong_branches(xs, n, alpha)
             comp = "" if alpha <= 0 else (f"; for a = {alpha:g} (alpha_paper = {alpha_paper(alpha):g}) the "
-                                          f"frequency-dominated branches compete (see branches): measured, not assumed")
-            return Prediction(name, -1.0, metric=metric, valid=valid, branches=br,
+                                          f"frequency-dominated branches compete (see alternatives): measured, not assumed")
+            return Prediction(name, -1.0, metric=metric, valid=valid, alternatives=br,
                               note=f"{metric} ~ m^-1: {why} (Liu, Liu & Gore 2025){comp}; {source}")
         if metric == "overlap_times_m":
             return Prediction(name, 0.0, metric=metric, valid=valid, note=f"overlap * m ~ const; {source}")
@@ -251,7 +251,7 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
             s = tail_slope(xs, n, alpha)
             asym = f"m^{-alpha:g}" if alpha > 0 else "1 - ln(m)/ln(n) (no power law at alpha = 0)"
             br = {"finite-n tail sum": s, **({"tail law -(alpha_paper-1)": -alpha} if alpha > 0 else {})}
-            return Prediction(name, s, metric=metric, valid=valid, branches=br,
+            return Prediction(name, s, metric=metric, valid=valid, alternatives=br,
                               curve=lambda x: weak_loss(x, n, alpha, dist),
                               note=f"slope of the finite-n tail sum sum_(i>m) p_i over these widths "
                                    f"(n = {n}); asymptotically {asym}; {source}")

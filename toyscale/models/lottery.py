@@ -1,0 +1,445 @@
+"""Two-layer networks fitted to a smooth 1-D target, trained to convergence (docs/theory.md §3).
+
+Liu & Tegmark 2023, *A Neural Scaling Law from Lottery Ticket Ensembling*. Network (plain JAX,
+four parameter vectors; no flax module is needed for it)::
+
+    f(x) = sum_{i < N} a_i sigma(w_i x + c_i) + d
+
+fitted by full-batch least squares to ``y = target(x)`` on a uniform grid of ``n_train`` points of
+``[-interval, interval]``; the test MSE is measured on a uniform grid of ``n_test`` points (a
+different grid when ``n_test != n_train``). Targets: ``x2`` (x^2, the paper's), ``x3`` (x^3),
+``sin`` (sin x), ``gauss`` (exp(-x^2)).
+
+Initialisation, per neuron index ``i`` from ``fold_in(key, i)`` (so neuron ``i`` is the same at
+every width and in every bucket): ``w_i, c_i ~ init_scale N(0, 1)``, ``a_i ~ N(0, 1 / N)``,
+``d = 0``.
+
+Protocol: ``adam_steps`` of Adam (0.9, 0.999, 1e-8; constant ``adam_lr``), then ``lbfgs_steps``
+iterations of optax's L-BFGS (memory 10, zoom line search of at most 30 evaluations), one
+``lax.scan`` per phase. The time axis ``steps`` counts iterations of both phases: step ``s``
+is the network after ``s`` updates (``s <= adam_steps``: Adam; beyond: L-BFGS iterations).
+
+Widths are a ``shape`` parameter. A width-``N`` network in a bucket of ``M >= N`` neurons has
+``w_i = c_i = a_i = 0`` for ``i >= N``; since ``sigma(0) = 0`` for every activation here, those
+neurons output exactly 0 and get exactly zero gradients and updates. Every sum of the model is
+:func:`tree_sum` (fixed order, blind to zero padding and to the vmapped batch) and Adam's
+gradient is in closed form, so the Adam phase is bitwise the same in any bucket and any batch
+(tests/test_lottery.py). optax's L-BFGS is not (its inner products and line-search gradients
+are XLA reductions), and L-BFGS on this problem amplifies a last-bit difference ~10x every few
+iterations, to O(1) in the final loss after ~300 iterations (measured, docs/theory.md §3).
+Widths are therefore never padded (:func:`bucket` is the width itself, on every backend):
+one program per width, vmapped over seeds and every dynamic parameter.
+
+Convergence as data, per recorded step ``s``: ``rel_change = |L(s - k) - L(s)| / L(s)`` with
+``k = ceil(0.1 (s - s0))``, ``s0`` the start of the phase ``s`` is in (at the end of training:
+the change over the last 10 % of L-BFGS, or of Adam when ``lbfgs_steps = 0``); the row's status
+is ``ok`` (converged) when ``rel_change <= CONVERGED_REL_CHANGE``, else ``max_iterations``
+(usable, fitted, counted and drawn flagged), ``diverged`` when a loss was not finite.
+
+Mechanism: :func:`symmetric_pairs` counts mirrored neuron pairs ``(w, c, a)`` and ``(-w, c, a)``
+(Liu & Tegmark's "symmetric neurons", whose sum is even and locally quadratic).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from toyscale.errors import UserError
+from toyscale.models import register
+from toyscale.models.base import Metric, Model, Status
+from toyscale.params import Param
+from toyscale.theory import lottery as theory
+
+#: A run is converged at step ``s`` when its training loss moved by at most this fraction over
+#: the last 10 % of the current phase (the issue's probe moved 4-19 % and was not converged).
+CONVERGED_REL_CHANGE = 1e-2
+#: Fraction of the current phase over which ``rel_change`` is measured.
+WINDOW_FRACTION = 0.1
+#: Tolerance of :func:`symmetric_pairs` (relative; see there).
+SYMMETRY_TOL = 0.05
+#: L-BFGS settings (optax): memory and maximum line-search evaluations per iteration.
+LBFGS_MEMORY = 10
+LBFGS_LINESEARCH_STEPS = 30
+
+TARGETS = ("x2", "x3", "sin", "gauss")
+ACTIVATIONS = ("silu", "tanh", "gelu", "relu")
+
+PARAMS = (
+    Param("target", str, "x2", "target y(x): 'x2' x^2 (the paper's), 'x3' x^3, 'sin' sin x, 'gauss' exp(-x^2)",
+          choices=TARGETS, role="static"),
+    Param("activation", str, "silu", "sigma: 'silu', 'tanh', 'gelu' (exact, erf), 'relu'", choices=ACTIVATIONS,
+          role="static"),
+    Param("width", int, 16, "N, number of hidden neurons", low=1, high=100_000, role="shape"),
+    Param("interval", float, 2.0, "inputs in [-interval, interval]", low=0.0, low_open=True),
+    Param("n_train", int, 128, "training points: uniform grid on the interval (full batch)", low=2, high=1_000_000,
+          role="static"),
+    Param("n_test", int, 1001, "test points: uniform grid on the interval", low=2, high=1_000_000, role="static"),
+    Param("init_scale", float, 1.0, "w_i, c_i ~ init_scale N(0, 1) at initialisation (a_i ~ N(0, 1/N))", low=0.0,
+          low_open=True),
+    Param("adam_steps", int, 20000, "full-batch Adam steps (phase 1)", low=0, high=10_000_000, role="static"),
+    Param("adam_lr", float, 1e-3, "Adam learning rate (constant)", low=0.0, low_open=True),
+    Param("lbfgs_steps", int, 3000, "L-BFGS iterations after Adam (phase 2; 0: Adam only)", low=0, high=10_000_000,
+          role="static"),
+    Param("steps", int, 0, "recorded step s (time axis: Adam steps, then L-BFGS iterations); 0: the end of training",
+          low=0, role="nested"),
+)
+
+METRICS = (
+    Metric("loss", "test MSE: mean over the n_test grid of (f(x) - y(x))^2 at step s"),
+    Metric("train_loss", "training MSE at step s"),
+    Metric("rel_change", "|L(s - k) - L(s)| / L(s), training loss, k = 10 % of the current phase so far"),
+    Metric("grad_norm", "Euclidean norm of the gradient of the training MSE at step s"),
+    Metric("sym_pairs", f"number of symmetric neuron pairs at step s (tolerance {SYMMETRY_TOL})"),
+    Metric("sym_fraction", "fraction of the N neurons that belong to a symmetric pair"),
+)
+
+MAX_ITERATIONS = Status("max_iterations", f"iteration budget reached with the training loss still moving more than "
+                                          f"{CONVERGED_REL_CHANGE:.0%} over the last 10 % (a valid measurement at "
+                                          "this budget; fitted, counted)", usable=True)
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def activation_fn(name: str):
+    """``sigma`` by name; every one has ``sigma(0) = 0`` exactly (padded neurons output 0)."""
+    return {"silu": jax.nn.silu, "tanh": jnp.tanh, "gelu": lambda z: jax.nn.gelu(z, approximate=False),
+            "relu": jax.nn.relu}[name]
+
+
+def target_fn(name: str):
+    """The target ``y(x)`` by name (see the module docstring)."""
+    return {"x2": lambda x: x * x, "x3": lambda x: x * x * x, "sin": jnp.sin,
+            "gauss": lambda x: jnp.exp(-x * x)}[name]
+
+
+def grid(n: int, interval, dtype) -> jax.Array:
+    """``n`` uniform points of ``[-interval, interval]`` (ends included); ``interval`` may be traced."""
+    return interval * jnp.linspace(-1.0, 1.0, n, dtype=dtype)
+
+
+def init_params(key, bucket: int, width, init_scale, dtype) -> dict:
+    """Parameters of a width-``width`` network in ``bucket >= width`` neurons.
+
+    Neuron ``i`` draws ``(w_i, c_i, a_i)`` from ``fold_in(key, i)``: ``w, c ~ init_scale N(0,1)``,
+    ``a ~ N(0, 1/width)``; neurons ``i >= width`` are exactly 0. ``d = 0``.
+    """
+    z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (3,), dtype))(jnp.arange(bucket))
+    mask = (jnp.arange(bucket) < width).astype(dtype)
+    s = jnp.asarray(init_scale, dtype)
+    return {"w": s * z[:, 0] * mask, "c": s * z[:, 1] * mask,
+            "a": z[:, 2] * mask / jnp.sqrt(jnp.asarray(width, dtype)), "d": jnp.zeros((), dtype)}
+
+
+def tree_sum(v: jax.Array, axis: int = -1) -> jax.Array:
+    """Sum along ``axis`` in a fixed order: zero-pad to the next power of two, then repeatedly
+    add the second half to the first (a pairwise tree of elementwise adds).
+
+    Why not ``jnp.sum``: XLA picks a reduction order from the array's shape, so the same
+    network summed in a vmapped batch of 3 or of 16, or in a bucket of 5 or 8 neurons, differs
+    in the last bit; L-BFGS amplifies that to O(1) within a few hundred iterations (measured,
+    docs/theory.md §3). Elementwise adds do not depend on the batch, and trailing zeros (padded
+    neurons) only ever meet ``x + 0 = x``, so this sum is bitwise the same for any batch and
+    any zero padding.
+    """
+    v = jnp.moveaxis(v, axis, -1)
+    n = v.shape[-1]
+    size = 1 << max(0, (n - 1).bit_length())
+    if size != n:
+        v = jnp.concatenate([v, jnp.zeros(v.shape[:-1] + (size - n,), v.dtype)], axis=-1)
+    while v.shape[-1] > 1:
+        h = v.shape[-1] // 2
+        v = v[..., :h] + v[..., h:]
+    return v[..., 0]
+
+
+def tree_vdot(u: dict, v: dict) -> jax.Array:
+    """``<u, v>`` over the parameters ``w, c, a, d`` (each vector by :func:`tree_sum`, in a fixed order)."""
+    return ((tree_sum(u["w"] * v["w"]) + tree_sum(u["c"] * v["c"])) + tree_sum(u["a"] * v["a"])) + u["d"] * v["d"]
+
+
+def activation_grad(name: str):
+    """``sigma'`` by name, in closed form (silu: s (1 + z (1 - s)), s = sigmoid z; tanh:
+    1 - tanh^2; gelu: Phi(z) + z phi(z); relu: 1{z > 0})."""
+    def silu(z):
+        s = jax.nn.sigmoid(z)
+        return s * (1.0 + z * (1.0 - s))
+
+    def gelu(z):
+        return 0.5 * (1.0 + jax.scipy.special.erf(z / math.sqrt(2.0))) + z * jnp.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+    return {"silu": silu, "tanh": lambda z: 1.0 - jnp.tanh(z) ** 2, "gelu": gelu,
+            "relu": lambda z: (z > 0).astype(z.dtype)}[name]
+
+
+def forward(params: dict, x: jax.Array, sigma) -> jax.Array:
+    """``f(x) = sum_i a_i sigma(w_i x + c_i) + d`` for a vector of inputs ``x`` (fixed-order sum)."""
+    h = sigma(x[:, None] * params["w"][None, :] + params["c"][None, :])
+    return tree_sum(h * params["a"][None, :], axis=1) + params["d"]
+
+
+def mse(params: dict, x: jax.Array, y: jax.Array, sigma) -> jax.Array:
+    """Mean squared error of :func:`forward` on ``(x, y)`` (fixed-order sum)."""
+    r = forward(params, x, sigma) - y
+    return tree_sum(r * r) / x.shape[0]
+
+
+def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str) -> tuple[jax.Array, dict]:
+    """``L = (1/n) sum_x r(x)^2`` with ``r = f - y`` and its gradient in closed form::
+
+        dL/da_i = (2/n) sum_x r sigma(z_i),   dL/dw_i = (2/n) sum_x r a_i sigma'(z_i) x,
+        dL/dc_i = (2/n) sum_x r a_i sigma'(z_i),   dL/dd = (2/n) sum_x r,   z_i = w_i x + c_i,
+
+    every sum by :func:`tree_sum` (autodiff would transpose the broadcasts into XLA reductions
+    whose order depends on the batch shape). Equal to ``jax.value_and_grad`` of :func:`mse` to
+    rounding (tests/test_lottery.py).
+    """
+    sigma, dsigma = activation_fn(activation), activation_grad(activation)
+    w, c, a = params["w"], params["c"], params["a"]
+    z = x[:, None] * w[None, :] + c[None, :]
+    h = sigma(z)
+    r = tree_sum(h * a[None, :], axis=1) + params["d"] - y
+    n = x.shape[0]
+    k = 2.0 / n
+    ra = r[:, None] * dsigma(z) * a[None, :]
+    grad = {"w": k * tree_sum(ra * x[:, None], axis=0), "c": k * tree_sum(ra, axis=0),
+            "a": k * tree_sum(r[:, None] * h, axis=0), "d": k * tree_sum(r)}
+    return tree_sum(r * r) / n, grad
+
+
+def symmetric_pairs(params: dict, width, tol: float = SYMMETRY_TOL) -> tuple[jax.Array, jax.Array]:
+    """Symmetric neuron pairs (Liu & Tegmark 2023): ``(pairs, fraction of neurons in a pair)``.
+
+    Neurons ``i != j`` (both ``< width``) are a symmetric pair when their input weights are
+    mirrored and their biases and output weights match::
+
+        |w_i + w_j| <= tol (|w_i| + |w_j|) / 2      (so w_i, w_j have opposite signs)
+        |c_i - c_j| <= tol max(1, (|c_i| + |c_j|) / 2)
+        |a_i - a_j| <= tol (|a_i| + |a_j|) / 2
+
+    Then ``a sigma(c + w x) + a sigma(c - w x) = 2 a sigma(c) + a sigma''(c) w^2 x^2 + O(x^4)``:
+    an even, locally quadratic "lottery ticket". The weight and output tests are relative
+    (scale-free); the bias test is absolute below |c| = 1, so two biases near 0 match. Exactly
+    zero ``w`` or ``a`` never match (the relative tests need a nonzero magnitude).
+    """
+    w, c, a = params["w"], params["c"], params["a"]
+    n = w.shape[0]
+    active = jnp.arange(n) < width
+    aw, ac, aa = jnp.abs(w), jnp.abs(c), jnp.abs(a)
+    ok_w = jnp.abs(w[:, None] + w[None, :]) <= tol * 0.5 * (aw[:, None] + aw[None, :])
+    ok_c = jnp.abs(c[:, None] - c[None, :]) <= tol * jnp.maximum(1.0, 0.5 * (ac[:, None] + ac[None, :]))
+    ok_a = jnp.abs(a[:, None] - a[None, :]) <= tol * 0.5 * (aa[:, None] + aa[None, :])
+    nz = (aw > 0) & (aa > 0) & active
+    pair = ok_w & ok_c & ok_a & nz[:, None] & nz[None, :] & ~jnp.eye(n, dtype=bool)
+    count = jnp.sum(jnp.triu(pair, 1)).astype(w.dtype)
+    frac = jnp.sum(jnp.any(pair, axis=1)).astype(w.dtype) / jnp.asarray(width, w.dtype)
+    return count, frac
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _protocol(static: dict) -> tuple[int, int]:
+    return int(static["adam_steps"]), int(static["lbfgs_steps"])
+
+
+def lbfgs_optimizer() -> optax.GradientTransformationExtraArgs:
+    """optax L-BFGS (memory :data:`LBFGS_MEMORY`, zoom line search of at most
+    :data:`LBFGS_LINESEARCH_STEPS` evaluations per iteration)."""
+    return optax.lbfgs(memory_size=LBFGS_MEMORY,
+                       linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=LBFGS_LINESEARCH_STEPS))
+
+
+def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
+    """Train one network: Adam for ``adam_steps``, then L-BFGS for ``lbfgs_steps`` iterations.
+
+    Returns the final parameters, the training loss curve ``L[t]``, ``t = 0..T`` (the network
+    after ``t`` updates, ``T = adam_steps + lbfgs_steps``), and diagnostics at each recorded
+    step in ``record`` (``{name: (len(record),)}``: ``loss`` (test MSE), ``grad_norm``,
+    ``sym_pairs``, ``sym_fraction``), computed under a ``lax.cond`` on the unbatched step
+    counter (only at recorded steps). Every sum of the model is :func:`tree_sum` and Adam's
+    gradient is :func:`mse_and_grad`'s closed form, so the Adam phase is bitwise the same in any
+    vmapped batch and any bucket; optax's L-BFGS (inner products, autodiff in the line search)
+    is not, and amplifies last-bit differences (docs/theory.md §3; tests/test_lottery.py).
+    """
+    dtype = jnp.result_type(float)
+    bucket = int(static["width"])
+    n_adam, n_lbfgs = _protocol(static)
+    total = n_adam + n_lbfgs
+    act = static["activation"]
+    sigma, ytrue = activation_fn(act), target_fn(static["target"])
+    x = grid(int(static["n_train"]), dyn["interval"], dtype)
+    y = ytrue(x)
+    xt = grid(int(static["n_test"]), dyn["interval"], dtype)
+    yt = ytrue(xt)
+    m = dyn["width"]
+    params = init_params(key, bucket, m, dyn["init_scale"], dtype)
+
+    def value_and_grad(p):
+        return mse_and_grad(p, x, y, act)
+
+    def value_fn(p):
+        return mse(p, x, y, sigma)
+
+    names = ("loss", "grad_norm", "sym_pairs", "sym_fraction")
+    zero = {k: jnp.zeros((), dtype) for k in names}
+
+    def diag(p):
+        _, g = value_and_grad(p)
+        pairs, frac = symmetric_pairs(p, m)
+        return {"loss": mse(p, xt, yt, sigma), "grad_norm": jnp.sqrt(tree_vdot(g, g)), "sym_pairs": pairs,
+                "sym_fraction": frac}
+
+    rec = np.zeros(total + 1, bool)
+    rec[np.asarray(record, int)] = True
+    rec_j = jnp.asarray(rec)
+
+    def maybe_diag(t, p):  # p: the network after t updates
+        return jax.lax.cond(rec_j[t], diag, lambda q: zero, p)
+
+    d0 = maybe_diag(0, params)
+    adam = optax.adam(dyn["adam_lr"], b1=0.9, b2=0.999, eps=1e-8)
+
+    def adam_step(carry, t):
+        p, st = carry
+        val, g = value_and_grad(p)
+        upd, st = adam.update(g, st, p)
+        p = optax.apply_updates(p, upd)
+        return (p, st), (val, maybe_diag(t + 1, p))
+
+    (params, _), (l_adam, d_adam) = jax.lax.scan(adam_step, (params, adam.init(params)), jnp.arange(n_adam))
+
+    lbfgs = lbfgs_optimizer()
+    vg_state = optax.value_and_grad_from_state(value_fn)
+
+    def lbfgs_scan_step(carry, t):
+        p, st = carry
+        val, g = vg_state(p, state=st)
+        upd, st = lbfgs.update(g, st, p, value=val, grad=g, value_fn=value_fn)
+        p = optax.apply_updates(p, upd)
+        return (p, st), (val, maybe_diag(t + 1, p))
+
+    (params, _), (l_lbfgs, d_lbfgs) = jax.lax.scan(lbfgs_scan_step, (params, lbfgs.init(params)),
+                                                    jnp.arange(n_adam, total))
+    v_end = value_fn(params)
+    curve = jnp.concatenate([l_adam, l_lbfgs, v_end[None]])
+    diags = jax.tree.map(lambda a0, a1, a2: jnp.concatenate([a0[None], a1, a2]), d0, d_adam, d_lbfgs)
+    idx = np.asarray(record, int)
+    return params, curve, {k: v[idx] for k, v in diags.items()}
+
+
+def window(s: int, n_adam: int) -> int:
+    """``k`` of ``rel_change`` at step ``s``: ``ceil(0.1 (s - s0))``, ``s0`` the start of the
+    phase that step ``s`` is in (0 for Adam, ``adam_steps`` for L-BFGS), at least 1."""
+    s0 = n_adam if s > n_adam else 0
+    return max(1, int(math.ceil(WINDOW_FRACTION * (s - s0))))
+
+
+def recorded(static: dict, nested: dict) -> tuple[int, ...]:
+    """Recorded steps of a cell with ``0`` read as the end of training."""
+    total = sum(_protocol(static))
+    return tuple(total if int(s) == 0 else int(s) for s in nested["steps"])
+
+
+def evaluate(static, nested, dyn, key) -> dict:
+    """Train one network; metrics at every recorded step (the ``steps`` axis).
+
+    Args:
+      static: ``target``, ``activation``, ``width`` (bucket size M), ``n_train``, ``n_test``,
+        ``adam_steps``, ``lbfgs_steps``.
+      nested: ``steps``: sorted recorded steps (0: the end of training).
+      dyn: traced ``width`` (true N <= M), ``interval``, ``init_scale``, ``adam_lr``.
+      key: PRNG key of the seed.
+
+    Returns:
+      ``loss`` (test MSE), ``train_loss``, ``rel_change``, ``grad_norm``, ``sym_pairs``,
+      ``sym_fraction``, each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
+      training loss up to that step), ``max_iterations`` (``rel_change >
+      CONVERGED_REL_CHANGE``) or ``ok`` (converged).
+    """
+    record = recorded(static, nested)
+    n_adam, _ = _protocol(static)
+    _, curve, diags = train(static, dyn, key, record)
+    train_l, rel, bad = [], [], []
+    for s in record:
+        k = window(s, n_adam)
+        train_l.append(curve[s])
+        rel.append(jnp.abs(curve[s - k] - curve[s]) / curve[s] if s >= 1 else jnp.zeros((), curve.dtype))
+        bad.append(~jnp.all(jnp.isfinite(curve[: s + 1])))
+    train_l, rel = jnp.stack(train_l), jnp.stack(rel)
+    out = {"train_loss": train_l, "rel_change": rel, **diags}
+    status = jnp.where(rel > CONVERGED_REL_CHANGE, MODEL.status_code("max_iterations"), 0)
+    out["status"] = jnp.where(jnp.stack(bad), MODEL.status_code("diverged"), status).astype(jnp.int32)
+    return out
+
+
+# ----------------------------------------------------------------------------- engine hooks
+
+
+def exact_bucket(name: str, value: Any) -> Any:
+    """Bucket of the width: the width itself (one compiled program per width)."""
+    return int(value)
+
+
+def pow2_bucket(name: str, value: Any) -> Any:
+    """Bucket of the width: the next power of two (padded neurons are exactly 0)."""
+    return 1 << max(0, int(math.ceil(math.log2(max(1, int(value))))))
+
+
+def bucket(name: str, value: Any) -> Any:
+    """The width itself on every backend (see the module docstring: padding is exact for Adam
+    but not for optax's L-BFGS, which amplifies rounding; a row must not depend on its bucket)."""
+    return exact_bucket(name, value)
+
+
+def cell_bytes(static, nested) -> int:
+    M, n, nt = int(static["width"]), int(static["n_train"]), int(static["n_test"])
+    T = sum(_protocol(static))
+    # activations of train and test grids (a few copies for the backward pass and the line
+    # search), the pair matrices, the loss curve and the L-BFGS memory
+    return 8 * (12 * M * n + 4 * M * nt + 6 * M * M + 8 * T + 4 * LBFGS_MEMORY * (3 * M + 1)) + (1 << 16)
+
+
+def check_config(values) -> None:
+    for a in values["adam_steps"]:
+        for b in values["lbfgs_steps"]:
+            if a + b < 1:
+                raise UserError("params.adam_steps", "adam_steps + lbfgs_steps is 0; allowed: at least one step")
+            for s in values["steps"]:
+                if s > a + b:
+                    raise UserError("sweep.steps", f"{s} > adam_steps + lbfgs_steps = {a + b}; allowed: recorded "
+                                                   "steps 1..adam_steps + lbfgs_steps, or 0 (the end)")
+    if 0 in values["steps"] and len(values["steps"]) > 1:
+        raise UserError("sweep.steps", "0 (the end of training) is allowed only as a fixed value; in a sweep "
+                                       "list the recorded steps explicitly, ending with adam_steps + lbfgs_steps")
+
+
+EXAMPLE = {"seeds": 2, "params": {"n_train": 16, "n_test": 33, "adam_steps": 20, "lbfgs_steps": 5, "adam_lr": 1e-2},
+           "sweep": {"width": [3, 5], "steps": [10, 25]}}
+
+MODEL = register(
+    Model(
+        name="lottery",
+        summary="two-layer network f(x) = sum a_i sigma(w_i x + c_i) + d fitted to y = x^2 (Adam then L-BFGS, float64)",
+        params=PARAMS,
+        metrics=METRICS,
+        evaluate=evaluate,
+        theory=theory.predict,
+        bucket=bucket,
+        cell_bytes=cell_bytes,
+        check_config=check_config,
+        precision="float64",
+        statuses=(MAX_ITERATIONS,),
+        references=(
+            "Liu & Tegmark 2023, A Neural Scaling Law from Lottery Ticket Ensembling",
+            "Sharma & Kaplan 2022, Scaling Laws from the Data Manifold Dimension",
+        ),
+        example=EXAMPLE,
+    )
+)
