@@ -117,10 +117,13 @@ def test_expected_sgd_matches_latent_space_monte_carlo():
 def test_sampled_sgd_mean_over_seeds_matches_expected_curve(tmp_path):
     """Acceptance: sampled one-pass SGD averaged over 24 seeds agrees with the exact expected curve
     at every recorded step. Paired by seed (the expected curve of the same W): the mean of
-    ``sampled - expected`` is within 3 of its standard errors at each step."""
+    ``sampled - expected`` is within 3 of its standard errors at each step (20 correlated
+    comparisons: 1 SE would fail by chance). lr_scale 0.2, well inside the stability region: near
+    its edge (measured at 0.3 with B = 2) a few W draws have a heavy-tailed loss whose expectation
+    is set by rare runs, and 24 seeds give no usable standard error."""
     steps = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
     doc = dict(seeds=24, params={"latent_dim": 64, "alpha": 1.0, "beta": 0.4, "batch_size": 2, "samples": math.inf,
-                                 "lr_scale": 0.3},
+                                 "lr_scale": 0.2},
                sweep={"width": [8, 32], "steps": steps})
     a = _run(tmp_path, "sgd", **{**doc, "params": {**doc["params"], "learner": "sgd"}})
     e = _run(tmp_path, "exp", **{**doc, "params": {**doc["params"], "learner": "sgd_expected"}})
