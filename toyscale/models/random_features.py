@@ -422,14 +422,6 @@ def compute(row):
     return t * n * float(row["batch_size"])
 
 
-def check_config(values):
-    v = values["latent_dim"]
-    for name in ("width", "samples"):
-        for x in values[name]:
-            if name == "width" and math.isfinite(x) and x > 16 * max(v):
-                raise UserError(f"sweep.{name}", f"{x} is far above latent_dim={max(v)}; allowed: width <= 16 * latent_dim or inf")
-
-
 MODEL = register(
     Model(
         name="random_features",
