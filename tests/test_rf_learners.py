@@ -147,8 +147,8 @@ def test_sampled_sgd_rows_do_not_depend_on_other_widths_or_longer_runs(tmp_path)
 @pytest.mark.parametrize("params,field", [
     ({"learner": "ridge", "steps": 10}, "steps"),
     ({"learner": "sgd", "samples": 100, "steps": 10}, "samples"),
-    ({"learner": "sgd", "steps": math.inf}, "steps"),
-    ({"learner": "sgd_expected", "ridge": 0.1, "steps": 10}, "ridge"),
+    ({"learner": "sgd", "samples": math.inf, "steps": math.inf}, "steps"),
+    ({"learner": "sgd_expected", "samples": math.inf, "ridge": 0.1, "steps": 10}, "ridge"),
 ])
 def test_bad_learner_configurations_are_user_errors(params, field):
     with pytest.raises(UserError) as ei:
