@@ -85,6 +85,8 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     params = _theory_params(model, fixed, where, axis)
     if check.get("metric"):
         params["_metric"] = check["metric"]  # theories that predict several metrics read this
+    if check.get("fit_range"):
+        params["_fit_range"] = tuple(check["fit_range"])  # theories whose regime depends on the window read this
     xs_all = sorted(set(float(x) for x in sel[axis]))
     pred = model.theory.predict(axis, params, xs_all, stats=slice_stats(sel, model, axis, xs_all, accepted))
     metric = check.get("metric") or pred.metric

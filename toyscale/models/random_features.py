@@ -35,7 +35,7 @@ from jax.scipy.linalg import solve_triangular
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, indexed_normal
+from toyscale.models.base import FunctionTheory, Metric, Model, indexed_normal
 from toyscale.params import Param
 from toyscale.theory import random_features as theory
 
@@ -429,7 +429,7 @@ MODEL = register(
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
-        theory=theory.predict,
+        theory=FunctionTheory(theory.predict, theory.frontier),
         group_extra=group_extra,
         cell_bytes=cell_bytes,
         check_config=check_config,
