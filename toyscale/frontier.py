@@ -10,6 +10,20 @@ log-log space over the computes where the optimum is an interior size (an optimu
 smallest or largest swept size is a truncated frontier, not a measurement). Intervals: seeds
 resampled with replacement, the bootstrap standard error rescaled by ``sqrt(s / (s - 1))`` with
 Student-t quantiles, as the slope fits do.
+
+Three estimators on the same curves (Hoffmann et al. 2022's three approaches):
+
+1. ``envelope`` -- the IsoFLOP envelope above.
+2. ``parabola`` -- per IsoFLOP slice (a compute on the grid), ``log L`` at each size
+   (interpolated along its curve) is fitted by a parabola in ``log N`` over the ``2 h + 1``
+   sizes around the best one; its vertex gives ``N*(C)`` and ``L*(C)`` between swept sizes.
+3. ``joint`` -- ``L(N, T) = E + A N^-a + B T^-b`` with ``T = C / N`` (steps x batch) fitted to
+   every point in the compute window (variable projection, :func:`toyscale.fit.fit_joint_vp`);
+   minimising at fixed ``C`` gives ``xi = b / (a + b)`` and ``eta = a b / (a + b)`` (of ``L* - E``).
+
+Every method fits over the same compute window: the computes where the envelope's optimum is
+interior. Window sensitivity: each method is refitted on the lower and upper two thirds of that
+window (in log compute); ``window_spread`` is the largest change of ``eta`` and ``xi``.
 """
 
 from __future__ import annotations
@@ -20,6 +34,8 @@ import numpy as np
 
 #: Points of the log-compute grid on which the envelope is taken.
 GRID = 48
+#: Seed resamples for the joint-law intervals (each a coarse variable-projection fit).
+JOINT_BOOT = 40
 
 
 def envelope(curves: dict, grid: int = GRID):
@@ -56,12 +72,101 @@ def _slope(x, y):
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def _estimate(mean_curves: dict):
+def _estimate(mean_curves: dict, window=None):
     C, Ls, Ns, ok = envelope(mean_curves)
+    if window is not None:
+        ok = ok & (C >= window[0] * (1 - 1e-9)) & (C <= window[1] * (1 + 1e-9))
     if ok.sum() < 3 or len(set(Ns[ok])) < 2:
         return None
     return {"eta": -_slope(C[ok], Ls[ok]), "xi": _slope(C[ok], Ns[ok]), "n_points": int(ok.sum()),
             "compute_range": [float(C[ok].min()), float(C[ok].max())], "_env": (C, Ls, Ns, ok)}
+
+
+#: Half-width h of the parabola window (sizes around the IsoFLOP minimum) of approach 2.
+PARABOLA_HALF = 2
+
+
+def isoflop_parabolas(curves: dict, window, grid: int = GRID, half: int = PARABOLA_HALF):
+    """Approach 2: per IsoFLOP slice, the vertex of a parabola in ``log N`` fitted to ``log L``.
+
+    Returns ``(C, Lstar, Nstar)`` over the computes of the grid inside ``window`` where the
+    slice's best size is interior, at least 3 sizes reach it, and the parabola opens upwards
+    with its vertex inside the fitted sizes.
+    """
+    sizes = sorted(curves)
+    logs = {n: (np.log(np.asarray(c, float)), np.log(np.asarray(l, float))) for n, (c, l) in curves.items()}
+    lo = min(v[0].min() for v in logs.values())
+    hi = max(v[0].max() for v in logs.values())
+    lc = np.linspace(lo, hi, grid)
+    L = np.full((len(sizes), grid), np.nan)
+    for i, n in enumerate(sizes):
+        x, y = logs[n]
+        o = np.argsort(x)
+        inside = (lc >= x[o][0]) & (lc <= x[o][-1])
+        L[i, inside] = np.interp(lc[inside], x[o], y[o])
+    lx = np.log(np.asarray(sizes, float))
+    out = []
+    for j in range(grid):
+        c = math.exp(lc[j])
+        if not (window[0] * (1 - 1e-9) <= c <= window[1] * (1 + 1e-9)):
+            continue
+        col = L[:, j]
+        fin = np.isfinite(col)
+        if fin.sum() < 3:
+            continue
+        i0 = int(np.nanargmin(np.where(fin, col, np.inf)))
+        if i0 == 0 or i0 == len(sizes) - 1 or not (fin[i0 - 1] and fin[i0 + 1]):
+            continue
+        idx = [i for i in range(i0 - half, i0 + half + 1) if 0 <= i < len(sizes) and fin[i]]
+        p2, p1, p0 = np.polyfit(lx[idx], col[idx], 2)
+        if p2 <= 0:
+            continue
+        xs = -p1 / (2 * p2)
+        if not lx[idx].min() <= xs <= lx[idx].max():
+            continue
+        out.append((c, math.exp(p0 + p1 * xs + p2 * xs * xs), math.exp(xs)))
+    if len(out) < 3:
+        return None
+    return tuple(np.asarray(v) for v in zip(*out))
+
+
+def _estimate_parabola(curves: dict, window):
+    r = isoflop_parabolas(curves, window)
+    if r is None:
+        return None
+    C, Ls, Ns = r
+    return {"eta": -_slope(C, Ls), "xi": _slope(C, Ns), "n_points": len(C),
+            "compute_range": [float(C.min()), float(C.max())]}
+
+
+def _estimate_joint(curves: dict, window, coarse: bool = False):
+    from toyscale.fit import fit_joint_vp
+
+    N, T, L = [], [], []
+    for n, (c, l) in curves.items():
+        c, l = np.asarray(c, float), np.asarray(l, float)
+        m = (c >= window[0] * (1 - 1e-9)) & (c <= window[1] * (1 + 1e-9)) & np.isfinite(l) & (l > 0)
+        N += [n] * int(m.sum())
+        T += list(c[m] / n)
+        L += list(l[m])
+    if len(L) < 6 or len(set(N)) < 3:
+        return None
+    g = np.linspace(0.05, 3.0, 24 if coarse else 60)
+    f = fit_joint_vp(np.asarray(N), np.asarray(T), np.asarray(L), a_grid=g, b_grid=g)
+    if f.a + f.b <= 0:
+        return None
+    return {"eta": f.a * f.b / (f.a + f.b), "xi": f.b / (f.a + f.b), "n_points": len(L),
+            "compute_range": [float(window[0]), float(window[1])],
+            "law": {"E": f.E, "A": f.A, "B": f.B, "a": f.a, "b": f.b}}
+
+
+METHODS = {"envelope": lambda c, w: _estimate(c, w), "parabola": _estimate_parabola, "joint": _estimate_joint}
+
+
+def _subwindows(window):
+    l0, l1 = math.log(window[0]), math.log(window[1])
+    d = (l1 - l0) / 3
+    return {"lower 2/3": (window[0], math.exp(l1 - d)), "upper 2/3": (math.exp(l0 + d), window[1])}
 
 
 def evaluate_frontier(df, model, fixed: dict, spec: dict, n_boot: int = 200, seed: int = 0) -> dict:
@@ -115,12 +220,23 @@ def evaluate_frontier(df, model, fixed: dict, spec: dict, n_boot: int = 200, see
         entry["reason"] = "fewer than 3 computes with an interior optimum: widen the size range"
         entry["_plot"] = (mean_curves, None, None)
         return entry
-    m = {"method": "envelope", **{k: v for k, v in est.items() if not k.startswith("_")}}
-    if len(seeds) >= 2 and n_boot > 0:
-        rng = np.random.default_rng(seed)
+    window = tuple(est["compute_range"])
+    entry["compute_window"] = list(window)
+    rng = np.random.default_rng(seed)
+    resamples = [list(rng.choice(seeds, len(seeds))) for _ in range(n_boot)] if len(seeds) >= 2 else []
+    boot_curves = [curves_of(r) for r in resamples]
+    for name in METHODS:
+        fn = METHODS[name]
+        e = fn(mean_curves, window)
+        if e is None:
+            entry["methods"].append({"method": name, "eta": None, "xi": None, "n_points": 0,
+                                     "reason": "too few usable IsoFLOP slices / points in the window"})
+            continue
+        m = {"method": name, **{k: v for k, v in e.items() if not k.startswith("_")}}
+        nb = len(boot_curves) if name != "joint" else min(len(boot_curves), JOINT_BOOT)
         boots = []
-        for _ in range(n_boot):
-            b = _estimate(curves_of(list(rng.choice(seeds, len(seeds)))))
+        for bc in boot_curves[:nb]:
+            b = fn(bc, window) if name != "joint" else _estimate_joint(bc, window, coarse=True)
             if b is not None:
                 boots.append((b["eta"], b["xi"]))
         if len(boots) >= 10:
@@ -131,11 +247,21 @@ def evaluate_frontier(df, model, fixed: dict, spec: dict, n_boot: int = 200, see
                 se = float(np.std(boots[:, j], ddof=1))
                 m[f"{k}_ci"] = [m[k] - q * se, m[k] + q * se]
             m["bootstrap"] = f"seeds ({len(boots)} resamples)"
-    for k in ("eta", "xi"):
-        t = entry[f"{k}_theory"]
-        m[f"{k}_agrees"] = None if t is None else bool(abs(m[k] - t) <= entry["tolerance"])
-    entry["methods"].append(m)
-    entry["_plot"] = (mean_curves, est["_env"], m)
+        sens = {}
+        for wname, w in _subwindows(window).items():
+            r = fn(mean_curves, w)
+            sens[wname] = None if r is None else {"eta": r["eta"], "xi": r["xi"]}
+        m["window_sensitivity"] = sens
+        got = [v for v in sens.values() if v is not None]
+        m["window_spread"] = ({k: max(abs(v[k] - m[k]) for v in got) for k in ("eta", "xi")} if got else None)
+        for k in ("eta", "xi"):
+            t = entry[f"{k}_theory"]
+            m[f"{k}_agrees"] = None if t is None else bool(abs(m[k] - t) <= entry["tolerance"])
+        entry["methods"].append(m)
+    fitted = [m for m in entry["methods"] if m.get("eta") is not None]
+    if len(fitted) >= 2:
+        entry["method_spread"] = {k: max(m[k] for m in fitted) - min(m[k] for m in fitted) for k in ("eta", "xi")}
+    entry["_plot"] = (mean_curves, est["_env"], entry["methods"][0])
     return entry
 
 

@@ -471,8 +471,9 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
 
 def frontier_table(frontiers: list[dict]) -> str:
     """Markdown table of compute-optimal frontiers: theory vs fitted eta and xi."""
-    lines = ["| frontier | regime | method | eta theory | eta fitted [95% CI] | xi theory | xi fitted [95% CI] | points |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| frontier | regime | method | eta theory | eta fitted [95% CI] | xi theory | xi fitted [95% CI] | points "
+             "| window spread eta / xi |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for f in frontiers:
         for m in f.get("methods", []):
             def ci(k):
@@ -481,6 +482,10 @@ def frontier_table(frontiers: list[dict]) -> str:
                     return "—"
                 lo, hi = m.get(f"{k}_ci") or (None, None)
                 return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+
+            def spread(m):
+                w = m.get("window_spread")
+                return "—" if not w else f"{w['eta']:.3f} / {w['xi']:.3f}"
             lines.append(f"| {f['name']} | {f['regime']} | {m['method']} | {_fmt(f.get('eta_theory'))} | {ci('eta')} | "
-                         f"{_fmt(f.get('xi_theory'))} | {ci('xi')} | {m.get('n_points', 0)} |")
+                         f"{_fmt(f.get('xi_theory'))} | {ci('xi')} | {m.get('n_points', 0)} | {spread(m)} |")
     return "\n".join(lines)
