@@ -292,3 +292,146 @@ def frontier_figure(entry: dict):
     ax.set_title(f"{entry['name']}: compute-optimal frontier ({entry['regime']})\n{entry['slice'] or 'whole sweep'}", fontsize=8)
     ax.legend(fontsize=7)
     return fig
+
+
+def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
+    """One compute-optimal frontier per cell of the ``spec['over']`` grid (a measured phase
+    diagram of ``eta`` and ``xi``).
+
+    In each cell the seed-mean curves give the envelope (approach 1) and parabola (approach 2)
+    estimates over the cell's interior compute window (no bootstrap: a few milliseconds of
+    numpy per cell). Maps (``len(v1) x len(v2)``): ``eta``, ``xi`` (envelope), ``eta_parabola``,
+    ``xi_parabola``, ``eta_theory``, ``xi_theory`` (NaN where the theory is open) and the
+    residuals ``eta_residual = theory - measured`` (likewise ``xi``). ``regimes`` names each
+    cell's theory regime.
+    """
+    from toyscale.report import _select, _theory_params
+
+    o1, o2 = spec["over"]
+    size, time_ax = spec.get("size", "width"), spec.get("time", "steps")
+    metric = spec.get("metric") or "loss"
+    accepted = tuple(spec.get("statuses") or model.usable_statuses())
+    sel0 = _select(df, spec.get("where", {}))
+    sel0 = sel0[sel0["status"].isin(accepted)].copy()
+    sel0["_C"] = [float(model.compute({**fixed, **r})) for r in sel0.to_dict("records")]
+    v1s, v2s = sorted(set(sel0[o1]), key=float), sorted(set(sel0[o2]), key=float)
+    names = ["eta", "xi", "eta_parabola", "xi_parabola", "eta_theory", "xi_theory", "eta_residual", "xi_residual"]
+    maps = {k: np.full((len(v1s), len(v2s)), np.nan) for k in names}
+    regimes = [["" for _ in v2s] for _ in v1s]
+    for i, a in enumerate(v1s):
+        for j, b in enumerate(v2s):
+            where = {**spec.get("where", {}), o1: a, o2: b}
+            th = model.theory.frontier(_theory_params(model, fixed, where, size), size)
+            if th is not None:
+                regimes[i][j] = th.regime
+                maps["eta_theory"][i, j] = np.nan if th.eta is None else th.eta
+                maps["xi_theory"][i, j] = np.nan if th.xi is None else th.xi
+            cell = sel0[np.isclose(sel0[o1].astype(float), float(a)) & np.isclose(sel0[o2].astype(float), float(b))]
+            if cell.empty:
+                continue
+            d = cell.groupby([size, time_ax]).agg(C=("_C", "mean"), L=(metric, "mean")).reset_index()
+            d = d[np.isfinite(d["L"]) & (d["L"] > 0) & (d["C"] > 0)]
+            curves = {float(n): (g["C"].to_numpy(), g["L"].to_numpy()) for n, g in d.groupby(size) if len(g) >= 2}
+            if len(curves) < 3:
+                continue
+            est = _estimate(curves)
+            if est is None:
+                continue
+            maps["eta"][i, j], maps["xi"][i, j] = est["eta"], est["xi"]
+            par = _estimate_parabola(curves, tuple(est["compute_range"]))
+            if par is not None:
+                maps["eta_parabola"][i, j], maps["xi_parabola"][i, j] = par["eta"], par["xi"]
+    for k in ("eta", "xi"):
+        maps[f"{k}_residual"] = maps[f"{k}_theory"] - maps[k]
+    return {"name": spec["name"], "over": [o1, o2], "values": [[float(v) for v in v1s], [float(v) for v in v2s]],
+            "size": size, "time": time_ax, "metric": metric, "where": spec.get("where", {}),
+            "regimes": regimes, "maps": {k: v.tolist() for k, v in maps.items()}}
+
+
+def frontier_map_table(f: dict) -> str:
+    """Markdown summary of a frontier map: per cell, theory vs measured eta and xi."""
+    o1, o2 = f["over"]
+    lines = [f"| {o1} | {o2} | regime | eta theory | eta envelope | eta parabola | xi theory | xi envelope | xi parabola |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    m = {k: np.asarray(v, float) for k, v in f["maps"].items()}
+
+    def g(x):
+        return "—" if not np.isfinite(x) else f"{x:.3f}"
+
+    for i, a in enumerate(f["values"][0]):
+        for j, b in enumerate(f["values"][1]):
+            lines.append(f"| {a:g} | {b:g} | {f['regimes'][i][j] or '—'} | {g(m['eta_theory'][i, j])} | {g(m['eta'][i, j])} | "
+                         f"{g(m['eta_parabola'][i, j])} | {g(m['xi_theory'][i, j])} | {g(m['xi'][i, j])} | {g(m['xi_parabola'][i, j])} |")
+    r = m["eta_residual"][np.isfinite(m["eta_residual"])]
+    rx = m["xi_residual"][np.isfinite(m["xi_residual"])]
+    if r.size:
+        lines.append(f"\nTheory - measured over {r.size} cells with a theory: eta median {np.median(r):+.3f} "
+                     f"(max |.| {np.max(np.abs(r)):.3f}); xi median {np.median(rx):+.3f} (max |.| {np.max(np.abs(rx)):.3f}).")
+    return "\n".join(lines)
+
+
+def _boundaries(ax, x0, x1, y0, y1, xname, yname):
+    """PLRF's phase boundaries in the (alpha, beta) plane: alpha = 1/2, beta = 1/2, beta = alpha,
+    alpha = 1/4, alpha + beta = 1/2 (drawn when the axes are alpha and beta)."""
+    if {xname, yname} != {"alpha", "beta"}:
+        return
+    t = np.linspace(0, 4, 400)
+
+    def line(al, be, **kw):
+        xs, ys = (al, be) if xname == "alpha" else (be, al)
+        ax.plot(xs, ys, **kw)
+
+    kw = dict(color="w", lw=1.0, ls="--")
+    line(np.full_like(t, 0.5), t, **kw)
+    line(t[t >= 0.5], np.full((t >= 0.5).sum(), 0.5), **kw)
+    line(t[t >= 0.5], t[t >= 0.5], **kw)
+    line(np.full_like(t, 0.25), t, **kw)
+    line(t[t <= 0.5], 0.5 - t[t <= 0.5], color="w", lw=1.0, ls=":")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+
+
+def frontier_map_figure(f: dict):
+    """Maps of measured eta and xi (envelope), the theory's, and theory - measured, over the
+    ``over`` grid, with PLRF's phase boundaries (white dashed) when the axes are (alpha, beta).
+    Cells where the theory is open are blank in the theory and residual panels."""
+    from matplotlib.figure import Figure
+
+    o1, o2 = f["over"]
+    v1, v2 = (np.asarray(v, float) for v in f["values"])
+    m = {k: np.asarray(v, float) for k, v in f["maps"].items()}
+
+    def edges(v):
+        if len(v) == 1:
+            return np.array([v[0] - 0.5, v[0] + 0.5])
+        mid = (v[1:] + v[:-1]) / 2
+        return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+    e1, e2 = edges(v1), edges(v2)
+    panels = [("eta", "eta_theory", "eta_residual"), ("xi", "xi_theory", "xi_residual")]
+    big = Figure(figsize=(13, 7.4), dpi=110)
+    grid = big.subplots(2, 3)
+    for r, (meas, th, res) in enumerate(panels):
+        fin = np.concatenate([m[meas][np.isfinite(m[meas])], m[th][np.isfinite(m[th])]])
+        lim = (fin.min(), fin.max()) if fin.size else (0, 1)
+        rl = np.nanmax(np.abs(m[res])) if np.isfinite(m[res]).any() else 1.0
+        for c, (k, title, cmap, kw) in enumerate([
+                (meas, f"measured {meas} (IsoFLOP envelope)", "viridis", dict(vmin=lim[0], vmax=lim[1])),
+                (th, f"theory {meas} (blank: open)", "viridis", dict(vmin=lim[0], vmax=lim[1])),
+                (res, f"theory - measured {meas}", "coolwarm", dict(vmin=-rl, vmax=rl))]):
+            ax = grid[r, c]
+            im = ax.pcolormesh(e1, e2, m[k].T, cmap=cmap, shading="flat", **kw)
+            _boundaries(ax, e1[0], e1[-1], e2[0], e2[-1], o1, o2)
+            if m[k].size <= 200:
+                for i in range(len(v1)):
+                    for j in range(len(v2)):
+                        if np.isfinite(m[k][i, j]):
+                            ax.text(v1[i], v2[j], f"{m[k][i, j]:.2f}", ha="center", va="center", fontsize=5)
+            ax.set_xlabel(o1)
+            ax.set_ylabel(o2)
+            ax.set_title(title, fontsize=8)
+            big.colorbar(im, ax=ax, shrink=0.85)
+    where = ", ".join(f"{k}={v}" for k, v in f.get("where", {}).items())
+    big.suptitle(f"{f['name']}: compute-optimal exponents per ({o1}, {o2}) cell, {f['size']} x {f['time']} grid"
+                 + (f"; {where}" if where else "") + "; dashed: PLRF phase boundaries", fontsize=9)
+    return big

@@ -428,6 +428,16 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
         rep.figures.append(path)
         rep.phases.append({**ph, "figure": str(path), "maps": {k: v.tolist() for k, v in ph["maps"].items()}})
     for fr in meta.get("frontiers", []):
+        if fr.get("over"):  # one frontier per cell of a two-parameter grid
+            from toyscale.frontier import evaluate_frontier_map, frontier_map_figure
+
+            f = evaluate_frontier_map(df, model, fixed, fr)
+            path = figdir / f"{f['name']}.png"
+            _save(frontier_map_figure(f), path)
+            f["figure"] = str(path)
+            rep.figures.append(path)
+            rep.frontiers.append(f)
+            continue
         f = evaluate_frontier(df, model, fixed, fr, n_boot=min(n_boot, 200))
         if f.get("_plot") is not None:
             path = figdir / f"{f['name']}.png"
@@ -464,6 +474,11 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
             md.append(f"\n![{ph['name']}](figures/{ph['name']}.png)")
     for f in rep.frontiers:
         md.append(f"\n## Compute-optimal frontier {f['name']} ({f.get('slice') or 'whole sweep'})\n")
+        if f.get("over"):
+            from toyscale.frontier import frontier_map_table
+
+            md.append(frontier_map_table(f) + (f"\n\n![{f['name']}](figures/{f['name']}.png)" if not figures else ""))
+            continue
         md.append(frontier_table([f]))
     _atomic_write_bytes(store.root / "report.md", "\n".join(md).encode())
     return rep
