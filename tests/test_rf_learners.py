@@ -136,8 +136,9 @@ def test_sampled_sgd_mean_over_seeds_matches_expected_curve(tmp_path):
         assert len(d) == 24 and abs(d.mean()) <= 3 * se, (w, t, d.mean(), se)
 
 
-def test_sampled_sgd_rows_do_not_depend_on_other_widths_or_longer_runs(tmp_path):
-    base = {"seeds": 2, "params": {"latent_dim": 32, "learner": "sgd", "samples": math.inf}}
+@pytest.mark.parametrize("learner", ["sgd", "sgd_expected", "gd"])
+def test_trained_rows_do_not_depend_on_other_widths_or_longer_runs(tmp_path, learner):
+    base = {"seeds": 2, "params": {"latent_dim": 32, "learner": learner, "samples": math.inf}}
     a = _run(tmp_path, "a", **base, sweep={"width": [8], "steps": [5, 20]}).set_index("config_hash").sort_index()
     b = _run(tmp_path, "b", **base, sweep={"width": [8, 16], "steps": [5, 20, 80]}).set_index("config_hash")
     b = b.loc[a.index]
@@ -154,3 +155,48 @@ def test_bad_learner_configurations_are_user_errors(params, field):
     with pytest.raises(UserError) as ei:
         experiment_from_dict({"model": "random_features", "params": {"latent_dim": 32, "width": 8, **params}})
     assert field in str(ei.value)
+
+
+def test_phase_map_and_frontier_formulas():
+    from toyscale.theory import random_features as th
+
+    assert [th.phase(a, b) for a, b in [(0.75, 0.25), (1.0, 0.75), (1.0, 2.0), (0.3, 0.3), (0.2, 2.0), (0.4, 1.0)]] == \
+        ["Ia", "II", "III", "Ib", "Ic", "IV"]
+    # continuity across Ia -> II (beta = 1/2) and II -> III (beta = alpha) at alpha = 0.7 (THEORY.md)
+    for (p1, p2) in [((0.7, 0.5 - 1e-9), (0.7, 0.5 + 1e-9)), ((0.7, 0.7 - 1e-9), (0.7, 0.7 + 1e-9))]:
+        _, x1, e1 = th.plrf_frontier(*p1)
+        _, x2, e2 = th.plrf_frontier(*p2)
+        assert abs(x1 - x2) < 1e-6 and abs(e1 - e2) < 1e-6
+    assert th.plrf_frontier(0.2, 2.0)[1:] == (None, None)
+    # Bordelon's GD exponents equal the phase-Ia formulas where a - 1 < b
+    xi, eta = th.bordelon_frontier(0.75, 0.25)
+    assert (xi, eta) == pytest.approx(th.plrf_frontier(0.75, 0.25)[1:])
+    assert th.time_exponent(1.0, 0.3) == pytest.approx(-0.8)
+
+
+def test_theory_picks_the_window_regime_in_phase_three():
+    from toyscale.theory import random_features as th
+
+    p = {"alpha": 1.0, "beta": 2.0, "latent_dim": 2048, "width": 512, "learner": "sgd_expected", "batch_size": 1,
+         "lr_scale": 0.5, "teacher": "power", "samples": math.inf}
+    early = th.predict("steps", {**p, "_fit_range": (10, 100)}, [1, 1e5])
+    late = th.predict("steps", {**p, "_fit_range": (2000, 20000)}, [1, 1e5])
+    assert early.slope == pytest.approx(-1.5) and late.slope == pytest.approx(-0.5)
+    assert early.metric == late.metric == "gap"
+
+
+def test_three_frontier_estimators_recover_a_separable_law():
+    """L(N, T) = N^-a + 3 T^-b, C = N T: xi = b/(a+b), eta = ab/(a+b) for every estimator."""
+    from toyscale import frontier as fr
+
+    a, b = 1.0, 0.6
+    curves = {}
+    for N in np.geomspace(8, 4096, 19):
+        T = np.geomspace(1, 1e6, 80)
+        curves[float(N)] = (N * T, N ** -a + 3 * T ** -b)
+    env = fr._estimate(curves)
+    win = tuple(env["compute_range"])
+    for name, est in [("envelope", env), ("parabola", fr._estimate_parabola(curves, win)),
+                      ("joint", fr._estimate_joint(curves, win))]:
+        assert est["xi"] == pytest.approx(b / (a + b), abs=0.03), name
+        assert est["eta"] == pytest.approx(a * b / (a + b), abs=0.03), name
