@@ -122,9 +122,11 @@ def evaluate(static, nested, dyn, key):
     trained learners: :func:`_evaluate_trained`. Metrics have shape
     ``(len(widths), len(samples), len(steps))``.
     """
-    if static["learner"] != "ridge":
+    if static.get("learner", "ridge") != "ridge":
         return _evaluate_trained(static, nested, dyn, key)
     out = _evaluate_ridge(static, nested, dyn, key)
+    if "steps" not in nested:  # direct calls on (width, samples) only: the ridge arrays themselves
+        return out
     nT = len(nested["steps"])
     out = {k: jnp.broadcast_to(v[:, :, None], v.shape + (nT,)) for k, v in out.items()}
     out["gap"] = jnp.full(out["loss"].shape, jnp.nan, out["loss"].dtype)
