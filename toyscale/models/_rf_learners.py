@@ -136,20 +136,29 @@ def sgd_limit(mu, lstar, noise, gamma, batch):
     return jnp.where(stable, lstar + 0.5 * s2 * Q / jnp.where(stable, 1.0 - Q, 1.0), jnp.inf)
 
 
-def sgd_sampled_curves(runs, noise, gamma, batch, record, key):
-    """Sampled one-pass SGD, one ``lax.scan`` over steps per width.
+#: Steps whose Gaussian draws are made at once (one counter-based draw per block of steps).
+SGD_BLOCK = 64
 
-    ``runs``: list of ``(N, mu, th, lstar)`` per width; the draws of width N at step t come from
-    ``fold_in(fold_in(key, N), t)`` only, so a width's curve does not depend on the other widths
-    or on the longest recorded step. Returns one ``(len(record),)`` loss array per width.
+
+def sgd_sampled_curves(runs, noise, gamma, batch, record, key):
+    """Sampled one-pass SGD, one ``lax.scan`` over blocks of steps per width.
+
+    ``runs``: list of ``(N, mu, th, lstar)`` per width. The draws of steps ``[K b, K (b+1))`` of
+    width N (``K = SGD_BLOCK``) are one ``(K, B, N)`` array from ``fold_in(fold_in(key, N), b)``,
+    so a width's curve does not depend on the other widths or on the longest recorded step
+    (steps past it in its last block are computed and discarded). Drawing per block instead of
+    per step: 12.2 s -> 5.8 s for the benchmark frontier without compilation (per-step key
+    derivation and draws dominated).
+    Returns one ``(len(record),)`` loss array per width.
 
     One scan per width (not one scan carrying every width): on the CPU, a scan body with several
     independent chains of tiny ops hands work between XLA's threads at every step, which on a
     loaded 2-core machine cost milliseconds per step (measured: 5 widths, 3 000 steps took
     minutes instead of about a second).
     """
-    B = int(batch)
+    B, K = int(batch), SGD_BLOCK
     T = int(max(record))
+    nb = -(-T // K)
     idx = np.asarray(record, int) - 1
     out = []
     for N, mu, th, lstar in runs:
@@ -157,13 +166,18 @@ def sgd_sampled_curves(runs, noise, gamma, batch, record, key):
         sd = jnp.sqrt(2.0 * lstar + noise * noise)
         rt = jnp.sqrt(mu)
 
-        def step(e, t, kN=kN, sd=sd, rt=rt, mu=mu):
-            kg, ke = jax.random.split(jax.random.fold_in(kN, t))
-            z = jax.random.normal(kg, (B, e.shape[0]), e.dtype) * rt[None, :]
-            eps = sd * jax.random.normal(ke, (B,), e.dtype)
-            e = e - gamma * (z.T @ (z @ e - eps))
-            return e, 0.5 * jnp.dot(mu, e * e)
+        def block(e, bi, kN=kN, sd=sd, rt=rt, mu=mu):
+            kg, ke = jax.random.split(jax.random.fold_in(kN, bi))
+            zs = jax.random.normal(kg, (K, B, e.shape[0]), e.dtype) * rt[None, None, :]
+            es = sd * jax.random.normal(ke, (K, B), e.dtype)
 
-        _, gaps = jax.lax.scan(step, -th, jnp.arange(T))
-        out.append(lstar + gaps[idx])
+            def step(e, ze):
+                z, eps = ze
+                e = e - gamma * (z.T @ (z @ e - eps))
+                return e, 0.5 * jnp.dot(mu, e * e)
+
+            return jax.lax.scan(step, e, (zs, es))
+
+        _, gaps = jax.lax.scan(block, -th, jnp.arange(nb))
+        out.append(lstar + gaps.reshape(-1)[idx])
     return out
