@@ -176,8 +176,12 @@ def _report(out, figures=None) -> None:
     for ph in rep.phases:
         print(f"phase diagram {ph['name']}: {len(ph['cells'])} cells -> {ph['figure']}")
     if rep.frontiers:
-        print(frontier_table(rep.frontiers))
+        single = [f for f in rep.frontiers if not f.get("over")]
+        if single:
+            print(frontier_table(single))
         for f in rep.frontiers:
+            if f.get("over"):
+                print(f"frontier map {f['name']}: eta, xi over {' x '.join(f['over'])} -> {f['figure']}")
             if f.get("reason"):
                 print(f"{f['name']}: not measured: {f['reason']}")
     written = [str(Path(out) / "summary.json"), str(Path(out) / "report.md")]

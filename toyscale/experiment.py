@@ -50,7 +50,7 @@ TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "ch
             "run")
 PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses")
 CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses")
-FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses")
+FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses", "over")
 RUN_KEYS = ("memory_mb",)
 QUICK_KEYS = ("seeds", "params", "sweep", "checks", "phases", "frontiers")
 MAX_CONFIGS = 5_000_000
@@ -83,6 +83,7 @@ class FrontierSpec:
     metric: str | None = None
     tolerance: float = 0.1
     statuses: tuple[str, ...] | None = None
+    over: tuple[str, ...] = ()  # two swept axes: one frontier per cell (a phase diagram of eta, xi)
 
 
 @dataclass(frozen=True)
@@ -517,9 +518,15 @@ def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
                                               f"{', '.join(a for a, v in exp.sweep.items() if len(v) > 1) or '(none)'}")
         if size == time:
             raise UserError(f"{f}.time", "must differ from size")
-        try:  # the where-table rules of a check along `size`, with `time` free
+        over = c.get("over", [])
+        if over and (not isinstance(over, list) or len(over) != 2 or not all(isinstance(o, str) for o in over)
+                     or len(set(over)) != 2 or not all(o in exp.sweep and o not in (size, time) for o in over)):
+            raise UserError(f"{f}.over", f"expected two swept axes other than {size!r} and {time!r}; allowed: "
+                                         f"{', '.join(a for a in exp.sweep if a not in (size, time))}")
+        free = {time, *over}
+        try:  # the where-table rules of a check along `size`, with `time` (and `over`) free
             check = _checks([{k: v for k, v in c.items() if k in ("where",)} | {"axis": size, "name": "_"}],
-                            Experiment(**{**exp.__dict__, "sweep": {k: v for k, v in exp.sweep.items() if k != time}}),
+                            Experiment(**{**exp.__dict__, "sweep": {k: v for k, v in exp.sweep.items() if k not in free}}),
                             model)[0]
         except UserError as e:
             raise UserError(e.field.replace("checks[0]", f), e.message) from None
@@ -535,7 +542,7 @@ def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
             raise UserError(f"{f}.name", f"expected a new name of letters, digits, '-', '_' or '.', got {name!r}")
         seen.add(name)
         out.append(FrontierSpec(name=name, size=size, time=time, where=where, metric=metric, tolerance=float(tol),
-                                statuses=_statuses(c.get("statuses"), f"{f}.statuses", model)))
+                                statuses=_statuses(c.get("statuses"), f"{f}.statuses", model), over=tuple(over)))
     return tuple(out)
 
 

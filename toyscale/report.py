@@ -85,6 +85,8 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     params = _theory_params(model, fixed, where, axis)
     if check.get("metric"):
         params["_metric"] = check["metric"]  # theories that predict several metrics read this
+    if check.get("fit_range"):
+        params["_fit_range"] = tuple(check["fit_range"])  # theories whose regime depends on the window read this
     xs_all = sorted(set(float(x) for x in sel[axis]))
     pred = model.theory.predict(axis, params, xs_all, stats=slice_stats(sel, model, axis, xs_all, accepted))
     metric = check.get("metric") or pred.metric
@@ -444,6 +446,16 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
         rep.figures.append(path)
         rep.phases.append({**ph, "figure": str(path), "maps": {k: v.tolist() for k, v in ph["maps"].items()}})
     for fr in meta.get("frontiers", []):
+        if fr.get("over"):  # one frontier per cell of a two-parameter grid
+            from toyscale.frontier import evaluate_frontier_map, frontier_map_figure
+
+            f = evaluate_frontier_map(df, model, fixed, fr)
+            path = figdir / f"{f['name']}.png"
+            _save(frontier_map_figure(f), path)
+            f["figure"] = str(path)
+            rep.figures.append(path)
+            rep.frontiers.append(f)
+            continue
         f = evaluate_frontier(df, model, fixed, fr, n_boot=min(n_boot, 200))
         if f.get("_plot") is not None:
             path = figdir / f"{f['name']}.png"
@@ -482,6 +494,11 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
             md.append(f"\n![{ph['name']}](figures/{ph['name']}.png)")
     for f in rep.frontiers:
         md.append(f"\n## Compute-optimal frontier {f['name']} ({f.get('slice') or 'whole sweep'})\n")
+        if f.get("over"):
+            from toyscale.frontier import frontier_map_table
+
+            md.append(frontier_map_table(f) + (f"\n\n![{f['name']}](figures/{f['name']}.png)" if not figures else ""))
+            continue
         md.append(frontier_table([f]))
     _atomic_write_bytes(store.root / "report.md", "\n".join(md).encode())
     return rep
@@ -489,8 +506,9 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
 
 def frontier_table(frontiers: list[dict]) -> str:
     """Markdown table of compute-optimal frontiers: theory vs fitted eta and xi."""
-    lines = ["| frontier | regime | method | eta theory | eta fitted [95% CI] | xi theory | xi fitted [95% CI] | points |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| frontier | regime | method | eta theory | eta fitted [95% CI] | xi theory | xi fitted [95% CI] | points "
+             "| window spread eta / xi |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for f in frontiers:
         for m in f.get("methods", []):
             def ci(k):
@@ -499,6 +517,10 @@ def frontier_table(frontiers: list[dict]) -> str:
                     return "—"
                 lo, hi = m.get(f"{k}_ci") or (None, None)
                 return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+
+            def spread(m):
+                w = m.get("window_spread")
+                return "—" if not w else f"{w['eta']:.3f} / {w['xi']:.3f}"
             lines.append(f"| {f['name']} | {f['regime']} | {m['method']} | {_fmt(f.get('eta_theory'))} | {ci('eta')} | "
-                         f"{_fmt(f.get('xi_theory'))} | {ci('xi')} | {m.get('n_points', 0)} |")
+                         f"{_fmt(f.get('xi_theory'))} | {ci('xi')} | {m.get('n_points', 0)} | {spread(m)} |")
     return "\n".join(lines)

@@ -35,9 +35,12 @@ from jax.scipy.linalg import solve_triangular
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, indexed_normal
+from toyscale.models.base import FunctionTheory, Metric, Model, indexed_normal
 from toyscale.params import Param
 from toyscale.theory import random_features as theory
+
+LEARNERS = ("ridge", "gd", "sgd", "sgd_expected")
+TRAINED = ("gd", "sgd", "sgd_expected")
 
 PARAMS = (
     Param("alpha", float, 1.0, "data spectrum lambda_j = j^(-2 alpha)", low=0.0, low_open=True),
@@ -49,13 +52,22 @@ PARAMS = (
     Param("noise", float, 0.0, "label-noise standard deviation sigma", low=0.0),
     Param("teacher", str, "power", "'power': b*_j = j^-beta; 'isotropic': b*_j ~ N(0,1) (MRS)", choices=("power", "isotropic"), role="static"),
     Param("activation", str, "linear", "feature map z = W^T x ('linear')", choices=("linear",), role="static"),
-    Param("learner", str, "ridge", "'ridge': closed-form ridge / min-norm regression", choices=("ridge",), role="static"),
+    Param("learner", str, "ridge", "'ridge': closed-form ridge / min-norm; 'gd': gradient descent (exact, eigendecomposition); "
+          "'sgd': one-pass SGD (sampled); 'sgd_expected': exact expected one-pass SGD loss on Gaussian data",
+          choices=LEARNERS, role="static"),
+    Param("steps", int, math.inf, "recorded training step t (time axis); inf: trained to convergence (the only value "
+          "of learner 'ridge')", low=1, allow_inf=True, role="nested"),
+    Param("batch_size", int, 1, "B, fresh samples per one-pass SGD step (sum over the batch, as PLRF)", low=1, high=4096,
+          role="static"),
+    Param("lr_scale", float, 0.5, "GD/SGD step size gamma = lr_scale / sum_j lambda_j (PLRF used 0.75)", low=0.0, low_open=True),
 )
 
 METRICS = (
-    Metric("loss", "exact population risk 1/2 E(f(x) - <b*,x>)^2"),
-    Metric("approx", "loss of the same width and ridge with infinite data (samples = inf)"),
-    Metric("excess", "loss - approx: the estimation (variance) part of the risk"),
+    Metric("loss", "exact population risk 1/2 E(f(x) - <b*,x>)^2 (sgd: of the sampled run; sgd_expected: its expectation)"),
+    Metric("approx", "loss of the same width and ridge with infinite data, trained to convergence (PLRF F0 floor)"),
+    Metric("excess", "loss - approx: the estimation (variance) part of the risk, or the optimisation gap at step t"),
+    Metric("gap", "loss - L_inf, L_inf the learner's own t -> inf limit (GD: its fixed point; SGD: the expected "
+           "constant-step-size limit); what the time exponent speaks about. Null for 'ridge'", optional=True),
 )
 
 
@@ -164,6 +176,96 @@ def _accumulate_grams() -> bool:
 
 
 def evaluate(static, nested, dyn, key):
+    """Metrics of one cell at every (width, samples, steps) triple of the group.
+
+    ``learner = "ridge"``: :func:`_evaluate_ridge` (closed form; ``steps = inf`` only), the
+    trained learners: :func:`_evaluate_trained`. Metrics have shape
+    ``(len(widths), len(samples), len(steps))``.
+    """
+    if static.get("learner", "ridge") != "ridge":
+        return _evaluate_trained(static, nested, dyn, key)
+    out = _evaluate_ridge(static, nested, dyn, key)
+    if "steps" not in nested:  # direct calls on (width, samples) only: the ridge arrays themselves
+        return out
+    nT = len(nested["steps"])
+    out = {k: jnp.broadcast_to(v[:, :, None], v.shape + (nT,)) for k, v in out.items()}
+    out["gap"] = jnp.full(out["loss"].shape, jnp.nan, out["loss"].dtype)
+    return out
+
+
+def _evaluate_trained(static, nested, dyn, key):
+    """GD / one-pass SGD losses at every recorded step (see :mod:`toyscale.models._rf_learners`).
+
+    ``gd``: one eigendecomposition per (width, samples) gives the exact population loss at every
+    recorded step (``steps = inf``: the limit). ``sgd_expected``: the exact expected loss (closed
+    recursion on the diagonal of the error's second moment in the eigenbasis of ``S``). ``sgd``:
+    one sampled run per width, all widths in one ``lax.scan``; draws from ``fold_in`` of the
+    width and the step, so a row does not depend on the other widths or the longest run.
+    Status ``diverged`` where the learner's dynamics are unstable (GD: ``gamma nu > 2`` on an
+    excited direction; SGD: the expected recursion has no fixed point) or a sampled loss exceeds
+    ``1e3`` times the loss at ``theta = 0``.
+    """
+    from toyscale.models import _rf_learners as lr
+
+    v, learner = static["latent_dim"], static["learner"]
+    Ns, Ps, Ts = nested["width"], nested["samples"], nested["steps"]
+    alpha, beta, ridge, noise = dyn["alpha"], dyn["beta"], dyn["ridge"], dyn["noise"]
+    kW, kX, kb, kn = jax.random.split(key, 4)
+    kS = jax.random.fold_in(key, 0x5D5)  # SGD draws (not one of the ridge learner's keys)
+    lam, b = _spectrum(v, alpha, beta, static["teacher"], kb)
+    dtype = lam.dtype
+    gamma = dyn["lr_scale"] / jnp.sum(lam)
+    l0 = 0.5 * jnp.sum(lam * b * b)  # loss at theta = 0
+    steps = jnp.asarray([float(t) for t in Ts], dtype)
+    Pf = [int(P) for P in Ps if math.isfinite(P)]
+    Pmax = max(Pf, default=0)
+    X = indexed_normal(kX, Pmax, (v,), dtype) * jnp.sqrt(lam)[None, :]
+    y = X @ b + noise * indexed_normal(kn, Pmax, (), dtype)
+    fin = [int(N) for N in Ns if math.isfinite(N)]
+    W = indexed_normal(kW, max(fin), (v,), dtype).T if fin else None
+    loss, gap, approx, bad = [], [], [], []
+    runs = []
+    for N in Ns:
+        WN = lr.features(W, N, v, dtype)
+        if learner == "gd":
+            lp, gp, _, dp = lr.gd_curve(WN, lam, b, None, None, ridge, gamma, steps)
+            l_pop = lp[-1] if math.isinf(Ts[-1]) else lr.gd_curve(WN, lam, b, None, None, ridge, gamma,
+                                                                 jnp.asarray([jnp.inf], dtype))[0][0]
+            rows_l, rows_g, rows_d = [], [], []
+            for P in Ps:
+                if math.isfinite(P):
+                    l_, g_, _, d_ = lr.gd_curve(WN, lam, b, X[: int(P)], y[: int(P)], ridge, gamma, steps)
+                else:
+                    l_, g_, d_ = lp, gp, dp
+                rows_l.append(l_), rows_g.append(g_), rows_d.append(jnp.broadcast_to(d_, l_.shape))
+            loss.append(jnp.stack(rows_l)), gap.append(jnp.stack(rows_g)), bad.append(jnp.stack(rows_d))
+            approx.append(jnp.full((len(Ps), len(Ts)), l_pop, dtype))
+            continue
+        _, _, mu, _, th, lstar = lr.population(WN, lam, b)
+        l_inf = lr.sgd_limit(mu, lstar, noise, gamma, static["batch_size"])
+        approx.append(jnp.full((1, len(Ts)), lstar, dtype))
+        if learner == "sgd_expected":
+            l_, _ = lr.sgd_expected_curve(mu, th, lstar, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts))
+            loss.append(l_[None]), gap.append((l_ - l_inf)[None])
+            bad.append(jnp.broadcast_to(~jnp.isfinite(l_inf), (1, len(Ts))))
+        else:
+            runs.append((N, mu, th, lstar))
+            gap.append(l_inf)  # filled below
+    if learner == "sgd":
+        curves = lr.sgd_sampled_curves(runs, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts), kS)
+        limits = gap
+        gap, bad = [], []
+        for l_, l_inf in zip(curves, limits):
+            blown = jnp.cumsum(~(jnp.abs(l_) <= lr.DIVERGED_FACTOR * l0)) > 0  # from the first blow-up on
+            loss.append(l_[None]), gap.append((l_ - l_inf)[None])
+            bad.append((blown | ~jnp.isfinite(l_inf))[None])
+    loss, gap, approx, bad = (jnp.stack(a) for a in (loss, gap, approx, bad))
+    bad = bad | ~(jnp.abs(loss) <= lr.DIVERGED_FACTOR * l0)
+    status = jnp.where(bad, MODEL.status_code("diverged"), 0).astype(jnp.int32)
+    return {"loss": loss, "approx": approx, "excess": loss - approx, "gap": gap, "status": status}
+
+
+def _evaluate_ridge(static, nested, dyn, key):
     """Exact test losses of one cell at every (width, samples) pair of the group.
 
     Args:
@@ -319,6 +421,8 @@ def _out(loss, approx):
 
 def group_extra(row):
     """Derived static keys: min-norm vs ridge, and the width = inf limit, change the algorithm."""
+    if row["learner"] != "ridge":
+        return {}
     return {"minnorm": row["ridge"] == 0.0, "width_inf": math.isinf(row["width"])}
 
 
@@ -327,7 +431,12 @@ def cell_bytes(static, nested):
     Ns = [n for n in nested["width"] if math.isfinite(n)] or [v]
     Ps = [p for p in nested["samples"] if math.isfinite(p)] or [1]
     N, P = max(Ns), max(Ps)
-    return 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
+    base = 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
+    if static.get("learner", "ridge") == "ridge":
+        return base
+    T = max([t for t in nested["steps"] if math.isfinite(t)] or [1])
+    nT = len(nested["steps"])
+    return base + 8 * (4 * N * N + 2 * nT * N + int(T) * len(Ns) * (static["learner"] == "sgd" or 0) + int(T) * 2)
 
 
 def check_config(values):
@@ -336,6 +445,35 @@ def check_config(values):
         for x in values[name]:
             if name == "width" and math.isfinite(x) and x > 16 * max(v):
                 raise UserError(f"sweep.{name}", f"{x} is far above latent_dim={max(v)}; allowed: width <= 16 * latent_dim or inf")
+    learners = set(values["learner"])
+    steps = values["steps"]
+    if "ridge" in learners and any(math.isfinite(t) for t in steps):
+        raise UserError("steps", "learner 'ridge' has no training steps; allowed: steps = inf (or learner 'gd', 'sgd', "
+                                 "'sgd_expected')")
+    if learners & {"sgd", "sgd_expected"}:
+        if any(math.isfinite(p) for p in values["samples"]):
+            raise UserError("samples", "one-pass SGD draws fresh samples every step; allowed: samples = inf")
+        if any(math.isinf(t) for t in steps):
+            raise UserError("steps", "one-pass SGD records finite steps; allowed: integers in [1, 10000000]")
+        if any(r != 0 for r in values["ridge"]):
+            raise UserError("ridge", "one-pass SGD here has no ridge; allowed: ridge = 0")
+    if any(math.isfinite(t) and t > 10_000_000 for t in steps):
+        raise UserError("steps", "allowed: integers in [1, 10000000] or inf")
+    if learners & set(TRAINED) and any(math.isinf(n) for n in values["width"]) and max(v) > 8192:
+        raise UserError("width", "width = inf with a trained learner decomposes a latent_dim x latent_dim matrix; "
+                                 "allowed: latent_dim <= 8192")
+
+
+def compute(row):
+    """Training compute ``f`` of one row (Paquette et al. 2024): ``steps * width * batch_size`` for
+    one-pass SGD; ``steps * width * samples`` for GD on P samples and ``steps * width`` for GD on
+    the population (Bordelon et al. 2024, ``C = N t``); ``nan`` for the ridge learner."""
+    if row["learner"] == "ridge":
+        return math.nan
+    t, n = float(row["steps"]), float(row["width"])
+    if row["learner"] == "gd":
+        return t * n * (float(row["samples"]) if math.isfinite(row["samples"]) else 1.0)
+    return t * n * float(row["batch_size"])
 
 
 MODEL = register(
@@ -345,10 +483,11 @@ MODEL = register(
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
-        theory=theory.predict,
+        theory=FunctionTheory(theory.predict, theory.frontier),
         group_extra=group_extra,
         cell_bytes=cell_bytes,
         check_config=check_config,
+        compute=compute,
         precision="float64",
         example={"seeds": 2, "params": {"latent_dim": 64},
                  "sweep": {"width": [4, 8, 16], "samples": [6, 12, math.inf], "ridge": [0.0, 1e-3]}},

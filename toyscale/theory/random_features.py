@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from toyscale.models.base import Prediction
+from toyscale.models.base import Frontier, Prediction
 
 #: How far apart two sizes must be for one to count as "much larger" (P >> N).
 SEPARATION = 8.0
@@ -84,8 +84,12 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
     The default fit range stops at ``latent_dim / 4``, before the finite-v plateau, and (for
     ridge > 0) before the ridge cut-off ``k ~ ridge^(-1/(2 alpha))``.
     """
+    if axis == "steps" and params.get("learner", "ridge") != "ridge":
+        return predict_time(params, xs)
     if axis not in ("width", "samples"):
-        return Prediction(f"no theory for axis {axis!r}", None, note="random features: theory along width and samples")
+        return Prediction(f"no theory for axis {axis!r}", None, note="random features: theory along width, samples, steps")
+    if params.get("learner", "ridge") != "ridge" and math.isfinite(float(params.get("steps", math.inf))):
+        return Prediction(f"{params['learner']} at finite steps: no {axis} theory (see the frontier)", None)
     alpha, beta = float(params["alpha"]), float(params["beta"])
     teacher, v = params["teacher"], float(params["latent_dim"])
     ridge, noise = float(params["ridge"]), float(params["noise"])
@@ -137,3 +141,179 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
                               curve=curve, note=note)
         return Prediction("crossover (P ~ N)", None, valid=valid, note="double descent at N = P for ridge 0")
     return Prediction(f"no theory for axis {axis!r}", None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training time and compute (issue 9): GD (Bordelon, Atanasov & Pehlevan 2024) and one-pass SGD
+# (Paquette, Paquette, Xiao & Pennington 2024, "4+3 phases", PLRF).
+
+#: Effective time ``tau = 2 gamma B t`` where the asymptotic laws start (lambda_1 = 1).
+TAU_START = 5.0
+#: Factor between a crossover time and the edge of the window where one term dominates.
+CROSS = 4.0
+
+
+def time_exponent(alpha: float, beta: float) -> float:
+    """Slope of the pure-point forcing ``F_pp(t) ~ t^-(2 alpha + 2 beta - 1)/(2 alpha)``
+    (= ``-(a - 1)/b``): L(t) - L* of population GD at infinite width (Bordelon 2024; PLRF).
+
+    >>> time_exponent(1.0, 0.3)
+    -0.8
+    """
+    return -(2.0 * alpha + 2.0 * beta - 1.0) / (2.0 * alpha)
+
+
+def ac_exponent(alpha: float) -> float:
+    """Slope ``-(1 - 1/(2 alpha))`` of PLRF's feature-distortion term
+    ``F_ac(r) ~ (sum_j j^-2beta) (2 gamma B r)^-(1 - 1/(2 alpha)) / d`` (2 alpha > 1, 2 beta > 1)."""
+    return -(1.0 - 1.0 / (2.0 * alpha))
+
+
+def noise_exponent(alpha: float) -> float:
+    """Slope ``-(2 - 1/(2 alpha))`` of PLRF's SGD-noise kernel ``K_pp(r)``, which sets the noise
+    term ``~ gamma^2 B K_pp(r) sum_s L(s)`` where it dominates (phase III)."""
+    return -(2.0 - 1.0 / (2.0 * alpha))
+
+
+def phase(alpha: float, beta: float) -> str:
+    """Phase of ``(alpha, beta)`` in PLRF's 4+3 diagram (boundaries alpha = 1/2, beta = 1/2,
+    beta = alpha, alpha = 1/4; the problem needs 2 alpha + 2 beta > 1).
+
+    >>> phase(0.75, 0.25), phase(1.0, 0.75), phase(1.0, 2.0), phase(0.3, 0.3), phase(0.2, 2.0), phase(0.4, 1.0)
+    ('Ia', 'II', 'III', 'Ib', 'Ic', 'IV')
+    """
+    if 2 * alpha + 2 * beta <= 1:
+        return "none"
+    if 2 * alpha > 1:
+        if 2 * beta < 1:
+            return "Ia"
+        return "II" if beta < alpha else "III"
+    if 2 * beta < 1:
+        return "Ib" if alpha > 0.25 else "open"
+    return "Ic" if alpha < 0.25 else "IV"
+
+
+def plrf_frontier(alpha: float, beta: float) -> tuple[str, float | None, float | None]:
+    """``(phase, xi, eta)`` of one-pass SGD's compute-optimal frontier, ``d* ~ f^xi``,
+    ``L* ~ f^-eta``, ``f = steps * width * batch`` (PLRF table; ``None`` where open: Ic, IV).
+
+    >>> plrf_frontier(1.0, 0.75)[1:]
+    (0.42857142857142855, 0.7142857142857143)
+    """
+    ph = phase(alpha, beta)
+    if ph == "Ia":
+        return ph, 1.0 / (2 * alpha + 1), (2 * alpha + 2 * beta - 1) / (2 * alpha + 1)
+    if ph == "II":
+        return ph, beta / (alpha + beta), (2 * alpha + 2 * beta - 1) / (2 * (alpha + beta))
+    if ph == "III":
+        return ph, 0.5, 1.0 - 1.0 / (4 * alpha)
+    if ph == "Ib":
+        return ph, 0.5, (2 * alpha + 2 * beta - 1) / 2
+    return ph, None, None
+
+
+def bordelon_frontier(alpha: float, beta: float, teacher: str = "power") -> tuple[float, float] | None:
+    """``(xi, eta)`` of population GD with compute ``C = N t`` where ``a - 1 < b`` (Bordelon,
+    Atanasov & Pehlevan 2024): ``L* ~ C^-(a-1)/(1+b)``, ``N* ~ C^(1/(1+b))``; else ``None``.
+    Equal to PLRF's phase Ia formulas (a - 1 < b is 2 beta < 1)."""
+    a, b = exponents(alpha, beta, teacher)
+    if a - 1 < b and 2 * alpha > 1 and a > 1:
+        return 1.0 / (1.0 + b), (a - 1.0) / (1.0 + b)
+    return None
+
+
+def f_pp(alpha: float, beta: float, v: int, gamma_b: float, steps) -> np.ndarray:
+    """Pure-point forcing at infinite width, ``F_pp(t) = 1/2 sum_j lambda_j b_j^2 (1 - gamma B lambda_j)^(2t)``
+    over the ``v`` latent coordinates: L(t) - L* of GD (B = 1) or the mean SGD trajectory with
+    features equal to the latent (``S = D``)."""
+    j = np.arange(1, int(v) + 1, dtype=float)
+    lam = j ** (-2 * alpha)
+    w = lam * j ** (-2 * beta)
+    t = np.asarray(steps, float)
+    base = np.log(np.abs(1.0 - gamma_b * lam))
+    return 0.5 * np.exp(np.clip(2.0 * t[:, None] * base[None, :], -745, 0)) @ w
+
+
+def _effective_size(params) -> float:
+    sizes = [float(params.get("width", math.inf)), float(params["latent_dim"])]
+    if params.get("learner") == "gd":
+        sizes.append(float(params.get("samples", math.inf)))
+    return min(sizes)
+
+
+def predict_time(params: Mapping, xs: Sequence[float]) -> Prediction:
+    """Prediction along ``steps`` for the trained learners, on the ``gap`` metric (``L - L_inf``).
+
+    Effective time ``tau = 2 gamma B t`` (B = 1 for GD), ``gamma = lr_scale / sum lambda``,
+    ``d = min(width, latent_dim[, samples])``. PLRF's terms and where each dominates:
+    F_pp (slope ``-(2a+2b-1)/(2a)``) from ``tau = 5`` until the F_ac crossover
+    ``tau ~ d^(alpha/beta)`` (2 beta > 1) or the finite-size cut-off ``tau ~ d^(2 alpha)``
+    (2 beta < 1); in phase III (beta > alpha, SGD) the noise term (slope ``-(2 - 1/(2 alpha))``)
+    until ``tau ~ d``; then F_ac (slope ``-(1 - 1/(2 alpha))``). Every law ends where the
+    modes that matter, ``k ~ tau^(1/(2 alpha))``, reach ``d / 8`` (``tau = (d/8)^(2 alpha)``). A window
+    keeps a factor 4 from each crossover. With ``fit_range`` the regime is the one at the
+    window's geometric middle; otherwise the earliest. Curves: F_pp at infinite width
+    (:func:`f_pp`) for an F_pp window.
+    """
+    alpha, beta = float(params["alpha"]), float(params["beta"])
+    learner = params.get("learner", "ridge")
+    v = int(params["latent_dim"])
+    if params.get("teacher", "power") != "power":
+        return Prediction("isotropic teacher: no time theory here", None, metric="gap")
+    if 2 * alpha + 2 * beta <= 1:
+        return Prediction("no finite-power target (2 alpha + 2 beta <= 1)", None, metric="gap")
+    B = float(params.get("batch_size", 1)) if learner != "gd" else 1.0
+    lam_sum = float(np.sum(np.arange(1, v + 1, dtype=float) ** (-2 * alpha)))
+    gamma = float(params.get("lr_scale", 0.5)) / lam_sum
+    g2 = 2.0 * gamma * B  # tau = g2 * t
+    d = _effective_size(params)
+    sgd = learner in ("sgd", "sgd_expected")
+    ph = phase(alpha, beta)
+    # Finite-size cut-off of every power law: the modes that matter at time tau have index
+    # k ~ tau^(1/(2 alpha)); the laws hold while k << d (k <= d / SEPARATION).
+    cut = (d / SEPARATION) ** (2 * alpha)
+    windows = []  # (name, slope, tau_lo, tau_hi, curve?)
+    if 2 * beta < 1:
+        windows.append(("pure-point forcing F_pp", time_exponent(alpha, beta), TAU_START, cut, True))
+    elif sgd and beta > alpha:
+        windows.append(("SGD noise K_pp (phase III)", noise_exponent(alpha), TAU_START, d / CROSS, False))
+        windows.append(("feature distortion F_ac", ac_exponent(alpha) if 2 * alpha > 1 else None, CROSS * d, cut, False))
+    else:
+        x = d ** (alpha / beta)
+        windows.append(("pure-point forcing F_pp", time_exponent(alpha, beta), TAU_START, x / CROSS, True))
+        windows.append(("feature distortion F_ac", ac_exponent(alpha) if 2 * alpha > 1 else None, CROSS * x, cut, False))
+    fr = params.get("_fit_range")
+    pick = windows[0]
+    if fr is not None:
+        mid = g2 * math.sqrt(float(fr[0]) * float(fr[1]))
+        pick = min(windows, key=lambda w: 0.0 if w[2] <= mid <= w[3] else min(abs(math.log(mid / w[2])), abs(math.log(mid / w[3]))))
+    name, slope, lo, hi, has_curve = pick
+    if 2 * alpha <= 1 and not name.startswith("pure"):
+        slope = None
+    if lo >= hi:
+        slope = None
+        name += " (no window at this size)"
+    curve = None
+    if has_curve and slope is not None and (learner == "gd" and not math.isfinite(float(params.get("samples", math.inf)))):
+        def curve(t, alpha=alpha, beta=beta, v=v, g=gamma):
+            return f_pp(alpha, beta, v, g, t)
+    src = "Bordelon 2024; PLRF F_pp" if name.startswith("pure") else "PLRF (Paquette et al. 2024)"
+    return Prediction(f"{name}; phase {ph}", slope, metric="gap", valid=(lo / g2, hi / g2), curve=curve,
+                      note=f"L - L_inf along steps, tau = 2 gamma B t in [{lo:.3g}, {hi:.3g}], d = {d:g} ({src})")
+
+
+def frontier(params: Mapping, size_axis: str = "width") -> Frontier | None:
+    """Compute-optimal frontier of a slice: PLRF's 4+3 phases for one-pass SGD, Bordelon's
+    exponents for population GD where ``a - 1 < b``; ``eta``/``xi`` ``None`` where open."""
+    learner = params.get("learner", "ridge")
+    if size_axis != "width" or learner == "ridge":
+        return None
+    alpha, beta = float(params["alpha"]), float(params["beta"])
+    if learner == "gd":
+        fb = bordelon_frontier(alpha, beta, params.get("teacher", "power"))
+        if fb is None:
+            return Frontier("GD outside a - 1 < b", None, None, note="open here: measured only")
+        return Frontier(f"GD, a - 1 < b (phase {phase(alpha, beta)})", fb[1], fb[0],
+                        note="L* ~ C^-(a-1)/(1+b), N* ~ C^(1/(1+b)), C = N t (Bordelon 2024)")
+    ph, xi, eta = plrf_frontier(alpha, beta)
+    return Frontier(f"phase {ph}", eta, xi, note="PLRF 4+3 phases, f = steps * width * batch" + ("" if eta is not None else "; open"))
