@@ -28,6 +28,19 @@ python experiments/superposition_phase.py grid out/superposition_strong_alpha_sw
 toyscale run experiments/superposition_grid.toml --quick --out out/superposition_grid-quick --no-progress --no-report
 python experiments/superposition_phase.py grid out/superposition_grid-quick --figure figures/superposition_grid/map.png
 python experiments/superposition_phase.py overlap out/superposition_grid-quick --figure figures/superposition_grid/overlap.png
+# Issues 9-11: random features trained by GD/SGD, associative memories, lottery tickets. The
+# stored results under results/ are reused (toyscale resumes); a fresh run of all of them takes
+# about 1.5 h on a 2-core CPU (the trained associative-memory grid about 20 min of it).
+for name in rf_gd_time rf_frontier_phase1a rf_frontier_phase2 rf_sgd_phase3 rf_width_smooth \
+            assoc_threshold assoc_true assoc_seen assoc_trained_grid ticket_ensemble lottery_x2; do
+  src="out/$name"; [ -d "results/$name" ] && src="results/$name"
+  toyscale run "experiments/$name.toml" --out "$src" --no-progress --no-report
+  toyscale report "$src" --figures "figures/$name" > "out/$name.table.md"
+done
+toyscale run experiments/rf_phase_diagram.toml --quick --out out/rf_phase_diagram-quick --no-progress
+toyscale report out/rf_phase_diagram-quick --figures figures/rf_phase_diagram > out/rf_phase_diagram.table.md
+python experiments/assoc_figures.py grid results/assoc_trained_grid --figure figures/assoc_trained_grid/grid.png
+python experiments/lottery_figures.py results/lottery_x2 --figures figures/lottery_x2
 for d in results/*-h100; do
   name=$(basename "$d")
   toyscale report "$d" --figures "figures/$name" > "out/$name.table.md"
