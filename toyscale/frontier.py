@@ -38,6 +38,33 @@ GRID = 48
 JOINT_BOOT = 40
 
 
+def isoflop_grid(curves: dict, grid: int = GRID, fill: float = np.inf):
+    """Training curves interpolated onto one log-spaced compute grid (the IsoFLOP slices).
+
+    Args:
+      curves: ``{size: (C, L)}``, compute and loss arrays along one size's training curve.
+      grid: number of log-spaced computes between the smallest and largest compute reached.
+      fill: value where a size's curve does not reach that compute.
+
+    Returns:
+      ``(sizes, log_C, log_L)``: sorted sizes, the grid of log computes and the
+      ``(len(sizes), grid)`` array of log losses (linear interpolation in log-log).
+    """
+    sizes = sorted(curves)
+    logs = {n: (np.log(np.asarray(c, float)), np.log(np.asarray(l, float))) for n, (c, l) in curves.items()}
+    lo = min(v[0].min() for v in logs.values())
+    hi = max(v[0].max() for v in logs.values())
+    lc = np.linspace(lo, hi, grid)
+    L = np.full((len(sizes), grid), fill)
+    for i, n in enumerate(sizes):
+        x, y = logs[n]
+        order = np.argsort(x)
+        x, y = x[order], y[order]
+        inside = (lc >= x[0]) & (lc <= x[-1])
+        L[i, inside] = np.interp(lc[inside], x, y)
+    return sizes, lc, L
+
+
 def envelope(curves: dict, grid: int = GRID):
     """IsoFLOP envelope of training curves.
 
@@ -49,18 +76,7 @@ def envelope(curves: dict, grid: int = GRID):
       ``(C, Lstar, Nstar, interior)`` arrays over the grid; ``interior`` is False where the
       optimum is the smallest or largest size (or no curve reaches that compute).
     """
-    sizes = sorted(curves)
-    logs = {n: (np.log(np.asarray(c, float)), np.log(np.asarray(l, float))) for n, (c, l) in curves.items()}
-    lo = min(v[0].min() for v in logs.values())
-    hi = max(v[0].max() for v in logs.values())
-    lc = np.linspace(lo, hi, grid)
-    L = np.full((len(sizes), grid), np.inf)
-    for i, n in enumerate(sizes):
-        x, y = logs[n]
-        order = np.argsort(x)
-        x, y = x[order], y[order]
-        inside = (lc >= x[0]) & (lc <= x[-1])
-        L[i, inside] = np.interp(lc[inside], x, y)
+    sizes, lc, L = isoflop_grid(curves, grid, fill=np.inf)
     best = np.argmin(L, axis=0)
     Lstar = L[best, np.arange(grid)]
     reached = np.isfinite(Lstar)
@@ -93,17 +109,7 @@ def isoflop_parabolas(curves: dict, window, grid: int = GRID, half: int = PARABO
     slice's best size is interior, at least 3 sizes reach it, and the parabola opens upwards
     with its vertex inside the fitted sizes.
     """
-    sizes = sorted(curves)
-    logs = {n: (np.log(np.asarray(c, float)), np.log(np.asarray(l, float))) for n, (c, l) in curves.items()}
-    lo = min(v[0].min() for v in logs.values())
-    hi = max(v[0].max() for v in logs.values())
-    lc = np.linspace(lo, hi, grid)
-    L = np.full((len(sizes), grid), np.nan)
-    for i, n in enumerate(sizes):
-        x, y = logs[n]
-        o = np.argsort(x)
-        inside = (lc >= x[o][0]) & (lc <= x[o][-1])
-        L[i, inside] = np.interp(lc[inside], x[o], y[o])
+    sizes, lc, L = isoflop_grid(curves, grid, fill=np.nan)
     lx = np.log(np.asarray(sizes, float))
     out = []
     for j in range(grid):

@@ -22,6 +22,7 @@ training curves for any model from that axis.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -266,3 +267,13 @@ class Model:
     def time_axis(self) -> str | None:
         """``"steps"`` when the model records training curves on the time axis, else ``None``."""
         return TIME_AXIS if TIME_AXIS in self.param_names and self.param(TIME_AXIS).role == "nested" else None
+
+
+def exact_bucket(name: str, value: Any) -> Any:
+    """Shape bucket = the value itself: one compiled program per size (no padding)."""
+    return int(value)
+
+
+def pow2_bucket(name: str, value: Any) -> Any:
+    """Shape bucket = the next power of two: fewer programs, the model pads to the bucket."""
+    return 1 << max(0, int(math.ceil(math.log2(max(1, int(value))))))

@@ -52,7 +52,7 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, Status
+from toyscale.models.base import Metric, Model, Status, exact_bucket
 from toyscale.params import Param
 from toyscale.theory import lottery as theory
 
@@ -380,16 +380,6 @@ def evaluate(static, nested, dyn, key) -> dict:
 
 
 # ----------------------------------------------------------------------------- engine hooks
-
-
-def exact_bucket(name: str, value: Any) -> Any:
-    """Bucket of the width: the width itself (one compiled program per width)."""
-    return int(value)
-
-
-def pow2_bucket(name: str, value: Any) -> Any:
-    """Bucket of the width: the next power of two (padded neurons are exactly 0)."""
-    return 1 << max(0, int(math.ceil(math.log2(max(1, int(value))))))
 
 
 def bucket(name: str, value: Any) -> Any:

@@ -40,7 +40,7 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, Status
+from toyscale.models.base import Metric, Model, Status, exact_bucket, pow2_bucket
 from toyscale.params import Param
 from toyscale.theory import superposition as theory
 
@@ -375,16 +375,6 @@ def evaluate(static, nested, dyn, key) -> dict:
     status = jnp.where(unconv, MODEL.status_code("unconverged"), 0)
     out["status"] = jnp.where(jnp.stack(bads), MODEL.status_code("diverged"), status).astype(jnp.int32)
     return out
-
-
-def exact_bucket(name: str, value: Any) -> Any:
-    """Bucket of a shape parameter: the width itself (one compiled program per width)."""
-    return int(value)
-
-
-def pow2_bucket(name: str, value: Any) -> Any:
-    """Bucket of a shape parameter: the next power of two (fewer programs, padded columns)."""
-    return 1 << max(0, int(math.ceil(math.log2(max(1, int(value))))))
 
 
 def bucket(name: str, value: Any) -> Any:
