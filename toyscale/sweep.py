@@ -316,7 +316,19 @@ def _program(model: Model, static: dict, nested: dict, devices: list | None = No
         return model.evaluate(static, nested, dyn, jax.random.key(seed))
 
     shard = _sharding(devices)
-    _PROGRAMS[key] = (model, jax.jit(jax.vmap(one), in_shardings=shard, out_shardings=shard), traces)
+    if model.sequential_cells:
+        # (cells,) -> (devices, cells / devices): vmap over the sharded device axis (one slice per
+        # device), lax.map over each device's cells; one cell's arithmetic never sees the chunk size.
+        nd = len(devices)
+
+        def batched(dyn, seeds):
+            split = lambda a: a.reshape((nd, a.shape[0] // nd) + a.shape[1:])
+            per_dev = jax.vmap(lambda d, s: jax.lax.map(lambda c: one(*c), (d, s)))
+            out = per_dev(jax.tree.map(split, dyn), split(seeds))
+            return jax.tree.map(lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:]), out)
+    else:
+        batched = jax.vmap(one)
+    _PROGRAMS[key] = (model, jax.jit(batched, in_shardings=shard, out_shardings=shard), traces)
     return _PROGRAMS[key][1]
 
 

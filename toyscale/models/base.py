@@ -205,6 +205,12 @@ class Model:
       compute: optional ``compute(row) -> float``: the training compute of one row (e.g.
         ``steps * width * batch``), the x axis of compute-optimal frontiers.
       precision: ``"float64"`` or ``"float32"``, the default of experiments of this model.
+      sequential_cells: evaluate a chunk's cells one after another (``lax.map`` of one cell on
+        each device) instead of ``vmap``: every cell then runs the same compiled arithmetic
+        whatever the chunk size or device count, so a row is bitwise a function of its
+        configuration even where training is chaotic (L-BFGS, sign-like Adam steps amplify the
+        last-bit differences of XLA's batch-shape-dependent reductions to O(1)). Costs the
+        batching speed-up, which on a CPU is small for models whose one cell fills the cores.
       example: a tiny experiment (``{"params": ..., "sweep": ..., "seeds": ...}``) that runs in
         seconds; the conformance tests run it for every registered model.
       references: papers the model and its theory come from.
@@ -223,6 +229,7 @@ class Model:
     check_config: Callable[[Mapping[str, list]], None] | None = None
     compute: Callable[[Mapping[str, Any]], float] | None = None
     precision: str = "float32"
+    sequential_cells: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[str, ...] = field(default_factory=tuple)
 

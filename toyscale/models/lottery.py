@@ -425,6 +425,7 @@ MODEL = register(
         cell_bytes=cell_bytes,
         check_config=check_config,
         precision="float64",
+        sequential_cells=True,  # L-BFGS amplifies last-bit differences: one cell's arithmetic per program
         statuses=(MAX_ITERATIONS,),
         references=(
             "Liu & Tegmark 2023, A Neural Scaling Law from Lottery Ticket Ensembling",
