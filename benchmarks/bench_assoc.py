@@ -201,5 +201,28 @@ def main(argv=None):
             part_b(args, jnp.float64 if x64 else jnp.float32)
 
 
+def benchmark(quick: bool = False) -> list:
+    """``benchmarks/run_all.py`` interface: parts (a) and (b) at the defaults (quick: smaller)."""
+    ap_args = ["--part", "both"] + (["--a-widths", "10", "100", "--a-seeds", "4", "--widths", "10", "30",
+                                     "--lrs", "1", "10", "--batches", "64", "--repeat", "1"] if quick else [])
+    rows = []
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main(ap_args)
+    for line in buf.getvalue().splitlines():
+        if not line.startswith("{") or '"benchmark"' not in line:
+            continue
+        r = json.loads(line)
+        part, prec = ("a", "float64") if r["benchmark"].startswith("a:") else ("b", "float32")
+        rows.append({"part": part, "model": "associative_memory", "what": f"{r['benchmark']}, "
+                     f"{r['configurations']} configurations; loop: one configuration at a time, same functions",
+                     "toyscale_s": r["toyscale_s"], "loop_s": r["loop_s"], "compile_s": r["compile_toyscale_s"],
+                     "flops": None, "precision": prec, "growth": None,
+                     "check": f"max abs. error difference {r['max_abs_error_difference']:.1e}"})
+    return rows
+
+
 if __name__ == "__main__":
     main()

@@ -111,6 +111,23 @@ def main(argv=None):
               f"runs equal to 1e-9: {int(np.sum(np.abs(x - y) <= 1e-9 * np.abs(y)))}/{a.seeds}")
     print(f"warm wall time (median of {a.repeats}): toyscale {mt:.2f} s, looped {ml:.2f} s; ratio {ml / mt:.1f}x "
           f"(target >= 5x)")
+    n_equal = sum(int(np.sum(np.abs(np.array([rows[w, s, end] for s in range(a.seeds)])
+                                        - np.array([loop[w, s, end] for s in range(a.seeds)]))
+                                 <= 1e-9 * np.abs(np.array([loop[w, s, end] for s in range(a.seeds)]))))
+                  for w in a.widths)
+    return {"model": "lottery",
+            "what": f"widths {a.widths} × {a.seeds} seeds, Adam {a.adam} + L-BFGS {a.lbfgs}, n_train {a.n_train}, "
+                    f"{a.activation}, float64; loop: the same jitted training, one network at a time",
+            "toyscale_s": mt, "loop_s": ml, "compile_s": max(0.0, c1 - mt), "flops": None, "precision": "float64",
+            "growth": None,
+            "check": f"end of Adam max rel. diff {rel.max():.1e}; after L-BFGS {n_equal}/{len(a.widths) * a.seeds} "
+                     "runs equal to 1e-9"}
+
+
+def benchmark(quick: bool = False) -> dict:
+    """``benchmarks/run_all.py`` interface: the default grid (quick: 2 widths × 4 seeds, short)."""
+    return main(["--widths", "8", "16", "--seeds", "4", "--adam", "500", "--lbfgs", "50", "--repeats", "1"]
+                if quick else [])
 
 
 if __name__ == "__main__":

@@ -95,12 +95,12 @@ def plain_loop(steps, v, seed=0):
         return time.perf_counter() - t_start, out
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=100_000, help="last recorded step (default 1e5)")
     ap.add_argument("--repeats", type=int, default=1, help="timed repeats of each side (default 1)")
     ap.add_argument("--latent", type=int, default=2048, help="latent_dim v (default 2048)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     steps = record_steps(a.steps)
     print(f"phase II frontier: alpha={ALPHA}, beta={BETA}, widths {WIDTHS}, {len(steps)} recorded steps up to "
           f"{a.steps}, v={a.latent}, batch 1, one seed, float64")
@@ -130,6 +130,18 @@ def main():
     ms, mp = statistics.median(ts), statistics.median(tp)
     print(f"median toyscale {ms:.2f} s, plain loop {mp:.2f} s, ratio {mp / ms:.1f}x (target >= 20x); "
           f"curves agree (each as close to the expected curve as the other, within 0.05 in median |log ratio|): {agree}")
+    return {"model": "random_features (one-pass SGD)",
+            "what": f"phase-II frontier, widths {WIDTHS}, {len(steps)} recorded steps to {a.steps}, latent_dim "
+                    f"{a.latent}, batch 1, one seed, float64; loop: Python loop over checkpoints, jitted step between "
+                    "(times include compilation on both sides)",
+            "toyscale_s": ms, "loop_s": mp, "compile_s": None, "flops": None, "precision": "float64", "growth": None,
+            "check": f"median abs. log ratio to the exact expected curve: toyscale {m_ours:.3f}, loop {m_plain:.3f} "
+                     f"(agree: {agree})"}
+
+
+def benchmark(quick: bool = False) -> dict:
+    """``benchmarks/run_all.py`` interface: the issue's setting (quick: steps to 1e3, v = 512)."""
+    return main(["--steps", "1000", "--latent", "512"] if quick else [])
 
 
 if __name__ == "__main__":
