@@ -149,10 +149,10 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
         entry["agrees"] = bool(abs(fit.slope - pred.slope) <= entry["tolerance"])
         entry["theory_in_ci"] = bool(fit.ci_low <= pred.slope <= fit.ci_high)
     if pred.alternatives:  # competing predictions: which one(s) the fit agrees with, or none
-        alts = [{"label": lab, "slope": float(sl), "agrees": bool(abs(fit.slope - sl) <= entry["tolerance"]),
-                 "in_ci": bool(fit.ci_low <= sl <= fit.ci_high)} for lab, sl in pred.alternatives.items()]
-        entry["alternatives"] = alts
-        entry["agrees_with"] = [a["label"] for a in alts if a["agrees"]] or ["none"]
+        for a in entry["alternatives"]:
+            a.update(agrees=bool(abs(fit.slope - a["slope"]) <= entry["tolerance"]),
+                     in_ci=bool(fit.ci_low <= a["slope"] <= fit.ci_high))
+        entry["agrees_with"] = [a["label"] for a in entry["alternatives"] if a["agrees"]] or ["none"]
     entry["_plot"] = (sel, xs_all, metric, fit, pred, (lo, hi))
     return entry
 
@@ -213,18 +213,14 @@ def check_figure(entry: dict):
     if fit is not None:
         xf = np.geomspace(*entry["fit_range"], 100)
         ax.plot(xf, fit.predict(xf), "-", color="C1", label=f"fit: slope {fit.slope:+.3f} [{fit.ci_low:+.3f}, {fit.ci_high:+.3f}]")
-        if pred.slope is not None:
-            xm = math.sqrt(xf[0] * xf[-1])
-            ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
-            ax.plot(xf, ym * (xf / xm) ** pred.slope + fit.params.get("E", 0.0), "--", color="k", lw=1,
-                    label=f"theory: slope {pred.slope:+.3f}")
-        for k, (lab, sl) in enumerate(pred.alternatives.items()):  # competing predictions, through the same point
-            if pred.slope is not None and sl == pred.slope:
-                continue
-            xm = math.sqrt(xf[0] * xf[-1])
-            ym = float(fit.predict(xm)) - fit.params.get("E", 0.0)
-            ax.plot(xf, ym * (xf / xm) ** sl + fit.params.get("E", 0.0), ls=(0, (1 + 2 * k, 2)), color="0.35", lw=1,
-                    label=f"{lab}: slope {sl:+.3f}")
+        # theory slopes drawn through the fit at the middle of the fit range (offset E kept)
+        xm, E = math.sqrt(xf[0] * xf[-1]), fit.params.get("E", 0.0)
+        ym = float(fit.predict(xm)) - E
+        lines = [("theory", pred.slope, "--", "k")] if pred.slope is not None else []
+        lines += [(lab, sl, (0, (1 + 2 * k, 2)), "0.35") for k, (lab, sl) in enumerate(pred.alternatives.items())
+                  if sl != pred.slope]
+        for lab, sl, ls, col in lines:
+            ax.plot(xf, ym * (xf / xm) ** sl + E, ls=ls, color=col, lw=1, label=f"{lab}: slope {sl:+.3f}")
     if pred.curve is not None and len(xs):
         err = entry.get("curve_rel_error")
         ax.plot(xs, pred.curve(xs), ":", color="C2",
