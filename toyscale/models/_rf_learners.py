@@ -49,8 +49,7 @@ def features(W, N, v, dtype):
 
 def population(WN, lam, b):
     """``S``, ``c``, eigenpairs of S, the min-norm optimum ``theta*`` in the eigenbasis and ``L*``."""
-    S = WN.T @ (lam[:, None] * WN)
-    c = WN.T @ (lam * b)
+    S, c = moments(WN, lam, b)
     mu, U = jnp.linalg.eigh(S)
     mu = jnp.maximum(mu, 0.0)
     live = mu > NULL_TOL * jnp.max(mu)
@@ -69,16 +68,21 @@ def _pow(base, t):
     return jnp.where(base == 0, jnp.where(t == 0, 1.0, 0.0), sign * mag)
 
 
-def gd_curve(WN, lam, b, X, y, ridge, gamma, steps):
+def moments(WN, lam, b):
+    """Population moments of the features: ``S = W_N^T D W_N`` and ``c = W_N^T D b``."""
+    return WN.T @ (lam[:, None] * WN), WN.T @ (lam * b)
+
+
+def gd_curve(WN, lam, b, S, c, X, y, ridge, gamma, steps):
     """Exact population loss of GD from 0 at every recorded step (one eigendecomposition).
 
-    Args: ``WN`` (v, N) features; ``X`` (P, v), ``y`` (P,) the training set or ``None`` for the
+    Args: ``WN`` (v, N) features; ``S, c`` their :func:`moments` (computed once per width and
+    shared by every sample size); ``X`` (P, v), ``y`` (P,) the training set or ``None`` for the
     population; ``steps`` a float array of recorded steps (``inf``: the limit).
-    Returns ``(loss, gap, lstar, diverged)``: ``loss`` and ``gap = L(theta_t) - L(theta_inf)`` of
-    shape ``(len(steps),)``, the population optimum ``L*`` and whether ``|1 - gamma nu| > 1``
-    on a direction the data excite.
+    Returns ``(loss, gap, l_inf, diverged)``: ``loss`` and ``gap = L(theta_t) - L(theta_inf)`` of
+    shape ``(len(steps),)``, the loss of the GD limit ``theta_inf`` and whether
+    ``|1 - gamma nu| > 1`` on a direction the data excite.
     """
-    S, c, _, _, _, lstar = population(WN, lam, b)
     N = WN.shape[1]
     eye = jnp.eye(N, dtype=S.dtype)
     if X is None:
@@ -101,7 +105,7 @@ def gd_curve(WN, lam, b, X, y, ridge, gamma, steps):
     res = WN @ (U @ th_inf) - b
     l_inf = 0.5 * jnp.sum(lam * res * res)
     diverged = jnp.any(live & (jnp.abs(rho) > 0) & (gamma * nu > 2.0))
-    return l_inf + gap, gap, lstar, diverged
+    return l_inf + gap, gap, l_inf, diverged
 
 
 def sgd_expected_curve(mu, th, lstar, noise, gamma, batch, record):

@@ -228,13 +228,12 @@ def _evaluate_trained(static, nested, dyn, key):
     for N in Ns:
         WN = lr.features(W, N, v, dtype)
         if learner == "gd":
-            lp, gp, _, dp = lr.gd_curve(WN, lam, b, None, None, ridge, gamma, steps)
-            l_pop = lp[-1] if math.isinf(Ts[-1]) else lr.gd_curve(WN, lam, b, None, None, ridge, gamma,
-                                                                 jnp.asarray([jnp.inf], dtype))[0][0]
+            S, c = lr.moments(WN, lam, b)  # once per width, shared by every sample size
+            lp, gp, l_pop, dp = lr.gd_curve(WN, lam, b, S, c, None, None, ridge, gamma, steps)
             rows_l, rows_g, rows_d = [], [], []
             for P in Ps:
                 if math.isfinite(P):
-                    l_, g_, _, d_ = lr.gd_curve(WN, lam, b, X[: int(P)], y[: int(P)], ridge, gamma, steps)
+                    l_, g_, _, d_ = lr.gd_curve(WN, lam, b, S, c, X[: int(P)], y[: int(P)], ridge, gamma, steps)
                 else:
                     l_, g_, d_ = lp, gp, dp
                 rows_l.append(l_), rows_g.append(g_), rows_d.append(jnp.broadcast_to(d_, l_.shape))
