@@ -13,6 +13,7 @@ import pytest
 from toyscale.errors import UserError
 from toyscale.experiment import experiment_from_dict
 from toyscale.models import associative_memory as am
+from toyscale.models.base import indexed_normal
 from toyscale.store import ResultStore
 from toyscale.sweep import run_experiment
 from toyscale.theory import associative_memory as th
@@ -22,8 +23,8 @@ def _draws(seed, n, M, dmax, T):
     """The model's own random draws of one seed (x64 on): E (n, dmax), U (M, dmax), samples."""
     ks = am._keys(jax.random.key(seed))
     p = am.zipf_probs(n, 2.0, jnp.float64)
-    E = np.asarray(am.column_normal(ks["E"], n, dmax, jnp.float64))
-    U = np.asarray(am.column_normal(ks["U"], M, dmax, jnp.float64))
+    E = np.asarray(indexed_normal(ks["E"], dmax, (n,), jnp.float64).T)
+    U = np.asarray(indexed_normal(ks["U"], dmax, (M,), jnp.float64).T)
     xs = np.asarray(am.sample_tokens(ks["X"], p, T))
     return ks, E, U, xs
 

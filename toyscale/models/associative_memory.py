@@ -133,11 +133,6 @@ def sample_tokens(key, p: jax.Array, count: int) -> jax.Array:
     return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), p.shape[0] - 1).astype(jnp.int32)
 
 
-def column_normal(key, rows: int, cols: int, dtype) -> jax.Array:
-    """Standard normal ``(rows, cols)`` whose column ``j`` depends only on ``fold_in(key, j)``."""
-    return jax.vmap(lambda j: jax.random.normal(jax.random.fold_in(key, j), (rows,), dtype), out_axes=1)(jnp.arange(cols))
-
-
 def _keys(key):
     return {name: jax.random.fold_in(key, i) for i, name in enumerate(("E", "U", "X", "W"))}
 
@@ -252,7 +247,7 @@ def closed_form(static, nested, dyn, key) -> dict:
     if dfin:
         dmax = max(dfin)
         Et = indexed_normal(ks["E"], dmax, (n,), dtype)  # E^T: row j is column j of E (no transpose)
-        U = column_normal(ks["U"], M, dmax, dtype)
+        U = indexed_normal(ks["U"], dmax, (M,), dtype).T
         Y = jax.nn.one_hot(labels, M, dtype=dtype)
         per_d = scheme == "threshold"
         if per_d:
@@ -286,9 +281,9 @@ def init_memory(keys, n: int, M: int, d: int, dtype) -> tuple[dict, dict]:
     """Reference initialisation: ``E (N x d)``, ``UT (d x M)``, ``W (d x d)``, all ``N(0, 1/d)``;
     ``E``/``U`` share their columns with the closed forms, row ``j`` of ``W`` from ``fold_in``."""
     s = 1.0 / math.sqrt(d)
-    E = column_normal(keys["E"], n, d, dtype) * s
-    UT = column_normal(keys["U"], M, d, dtype).T * s
-    W = column_normal(keys["W"], d, d, dtype).T * s
+    E = indexed_normal(keys["E"], d, (n,), dtype).T * s
+    UT = indexed_normal(keys["U"], d, (M,), dtype) * s
+    W = indexed_normal(keys["W"], d, (d,), dtype) * s
     return {"E": E, "UT": UT, "W": W}
 
 

@@ -40,7 +40,7 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, Status, exact_bucket, pow2_bucket
+from toyscale.models.base import Metric, Model, Status, exact_bucket, indexed_normal, pow2_bucket
 from toyscale.params import Param
 from toyscale.theory import superposition as theory
 
@@ -130,9 +130,9 @@ def sample_features(key, p: jax.Array, batch: int, value_dist: str = "uniform02"
 
 
 def _column_normal(key, shape, dtype=jnp.float32):
-    """Standard normal ``(n, M)`` whose column ``j`` depends only on ``fold_in(key, j)``."""
+    """Flax initialiser: standard normal ``(n, M)`` whose column ``j`` depends only on ``fold_in(key, j)``."""
     n, cols = shape
-    return jax.vmap(lambda j: jax.random.normal(jax.random.fold_in(key, j), (n,), dtype), out_axes=1)(jnp.arange(cols))
+    return indexed_normal(key, cols, (n,), dtype).T
 
 
 class TiedReLU(nn.Module):
