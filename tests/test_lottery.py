@@ -133,7 +133,7 @@ def test_theory_draws_both_laws():
 @pytest.mark.parametrize("act", ["silu", "tanh", "gelu"])
 def test_ticket_error_is_the_quartic_taylor_term(act):
     # e(x) = sigma''''(c) w^2 x^4 / (12 sigma''(c)) + O(w^4 x^6): at small w the ratio -> 1
-    s = T.sigma_fn(act)
+    s = T.activation_fn(act)
     d2, d4 = jax.grad(jax.grad(s)), jax.grad(jax.grad(jax.grad(jax.grad(s))))
     c, x = 0.6, jnp.array([0.5, 1.0])
     for w in (0.1, 0.05):  # small enough for the Taylor term, large enough to avoid cancellation

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from toyscale.errors import UserError
 from toyscale.models import register
 from toyscale.models.base import Metric, Model
+from toyscale.models.lottery import activation_fn
 from toyscale.params import Param
 from toyscale.theory import ticket_ensemble as theory
 
@@ -52,11 +53,6 @@ METRICS = (
 )
 
 
-def sigma_fn(name: str):
-    """The activation by name."""
-    return {"silu": jax.nn.silu, "tanh": jnp.tanh, "gelu": lambda z: jax.nn.gelu(z, approximate=False)}[name]
-
-
 def second_derivative(name: str):
     """``sigma''`` in closed form: silu ``s(1-s)(2 + z(1-2s))``; tanh ``-2 t (1 - t^2)``;
     gelu ``phi(z)(2 - z^2)``."""
@@ -76,7 +72,7 @@ def second_derivative(name: str):
 
 def ticket_errors(w, c, x, activation: str):
     """``e(x) = g(x) - x^2`` for tickets ``(w, c)`` (shapes ``(k,)``) at inputs ``x`` (``(n,)``): ``(k, n)``."""
-    s, s2 = sigma_fn(activation), second_derivative(activation)
+    s, s2 = activation_fn(activation), second_derivative(activation)
     z = w[:, None] * x[None, :]
     g = (s(c[:, None] + z) + s(c[:, None] - z) - 2 * s(c)[:, None]) / (s2(c) * w * w)[:, None]
     return g - x[None, :] ** 2
