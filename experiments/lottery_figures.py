@@ -2,12 +2,13 @@
 
     python experiments/lottery_figures.py OUT --figures figures/lottery_x2
 
-Writes ``width.png`` (test MSE vs width per activation and protocol: median and interquartile
-range over seeds, the fitted slope and its interval from ``OUT/summary.json`` -- run
-``toyscale report OUT`` first -- and both predictions, N^-1 and N^-4, drawn through the median
-of the smallest width), ``curves.png`` (median training loss vs steps per width, the
-Adam/L-BFGS boundary marked) and ``tickets.png`` (symmetric pairs per run vs width), and prints
-a table of the convergence status counts.
+A protocol is a stored ``weight_decay`` at the end of training. Writes ``width.png`` (test MSE
+vs width per activation and protocol: median and interquartile range over seeds, the fitted
+slope and its interval from ``OUT/summary.json`` -- run ``toyscale report OUT`` first -- and
+both predictions, N^-1 and N^-4, drawn through the median of the smallest width),
+``curves.png`` (median training objective vs steps per width, the end of Adam marked) and
+``tickets.png`` (symmetric pairs per run vs width), and prints a table of the convergence
+status counts.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from matplotlib.figure import Figure
 from toyscale.store import ResultStore
 
 
-def _protocols(meta):
+def _protocols(meta, df):
+    """One protocol per stored weight decay, at the end of training: ``{label: (lambda, step)}``."""
     p = meta["experiment"]["params"]
-    a, b = int(p["adam_steps"]), int(p["lbfgs_steps"])
-    return {f"Adam {a}": a, f"Adam {a} + L-BFGS {b}": a + b}
+    a, b = int(p["adam_steps"]), int(p["polish_steps"])
+    pol = {"lm": "LM", "lbfgs": "L-BFGS"}[p.get("polish", "lbfgs")]
+    lams = sorted(df.weight_decay.unique(), reverse=True)
+    return {f"Adam {a} + {pol} ≤ {b}, λ = {lam:g}": (lam, a + b) for lam in lams}
 
 
 def main(argv=None):
@@ -39,7 +43,7 @@ def main(argv=None):
         if (Path(a.out) / "summary.json").exists() else {}
     figdir = Path(a.figures)
     figdir.mkdir(parents=True, exist_ok=True)
-    protos = _protocols(meta)
+    protos = _protocols(meta, df)
     acts = sorted(df.activation.unique(), key=["silu", "tanh", "gelu", "relu"].index)
     n_seeds = df.seed.nunique()
     target = meta["experiment"]["params"].get("target", "x2")
@@ -47,8 +51,8 @@ def main(argv=None):
     # --- test MSE vs width
     fig = Figure(figsize=(4.6 * len(protos), 4.2), dpi=110)
     axes = fig.subplots(1, len(protos), squeeze=False)[0]
-    for ax, (pname, step) in zip(axes, protos.items()):
-        sl = df[df.steps == step]
+    for ax, (pname, (lam, step)) in zip(axes, protos.items()):
+        sl = df[(df.steps == step) & (df.weight_decay == lam)]
         for k, act in enumerate(acts):
             s = sl[sl.activation == act]
             g = s.groupby("width")["loss"]
@@ -56,7 +60,8 @@ def main(argv=None):
             med, q1, q3 = (g.median().reindex(w).to_numpy(), g.quantile(0.25).reindex(w).to_numpy(),
                            g.quantile(0.75).reindex(w).to_numpy())
             e = next((e for e in summary.values() if e["where"].get("activation") == act
-                      and float(e["where"].get("steps", -1)) == step), None)
+                      and float(e["where"].get("steps", -1)) == step
+                      and float(e["where"].get("weight_decay", -1)) == lam), None)
             lab = act + (f": slope {e['fitted']:+.2f} [{e['ci_low']:+.2f}, {e['ci_high']:+.2f}]"
                          if e and e.get("fitted") is not None else "")
             nflag = int((s.status != "ok").sum())
@@ -67,52 +72,61 @@ def main(argv=None):
                     ax.plot(w, med[0] * (w / w[0]) ** sl_, ls, color="k", lw=1, label=f"{name} (through {act}, N={w[0]:g})")
         ax.set_xscale("log"), ax.set_yscale("log")
         ax.set_xlabel("width N"), ax.set_ylabel("test MSE (median, IQR band)")
-        ax.set_title(f"{pname}: y = {target} , {n_seeds} seeds\nslopes: fit of the seed-mean (report), 95% CI", fontsize=8)
+        stat = next((e.get("statistic", "mean") for e in summary.values()), "mean")
+        ax.set_title(f"{pname}: y = {target}, {n_seeds} seeds\nslopes: fit of the seed-{stat} (report), 95% CI",
+                     fontsize=8)
         ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(figdir / "width.png")
 
-    # --- training loss vs steps
-    fig = Figure(figsize=(4.4 * len(acts), 3.8), dpi=110)
-    axes = fig.subplots(1, len(acts), squeeze=False)[0]
+    # --- training objective vs steps: one row per protocol, one column per activation
+    fig = Figure(figsize=(4.2 * len(acts), 3.4 * len(protos)), dpi=110)
+    axes = fig.subplots(len(protos), len(acts), squeeze=False)
     widths = sorted(df.width.unique())
-    nad = list(protos.values())[0]
-    for ax, act in zip(axes, acts):
-        s = df[df.activation == act]
-        for k, w in enumerate(widths):
-            g = s[s.width == w].groupby("steps")["train_loss"].median()
-            ax.plot(g.index, g.to_numpy(), "-", color=f"C{k}", lw=1, label=f"N={w}")
-        ax.axvline(nad, color="0.5", lw=0.8, ls="--")
-        ax.set_xscale("log"), ax.set_yscale("log")
-        ax.set_xlabel("steps (Adam, then L-BFGS iterations after the dashed line)")
-        ax.set_ylabel("training MSE (median over seeds)")
-        ax.set_title(f"{act}: training loss vs steps, y = {target}", fontsize=8)
-        ax.legend(fontsize=6)
+    nad = int(meta["experiment"]["params"]["adam_steps"])
+    for row, (pname, (lam, _)) in zip(axes, protos.items()):
+        for ax, act in zip(row, acts):
+            s = df[(df.activation == act) & (df.weight_decay == lam)]
+            for k, w in enumerate(widths):
+                g = s[s.width == w].groupby("steps")["objective"].median()
+                ax.plot(g.index, g.to_numpy(), "-", color=f"C{k}", lw=1, label=f"N={w}")
+            ax.axvline(nad, color="0.5", lw=0.8, ls="--")
+            ax.set_xscale("log"), ax.set_yscale("log")
+            ax.set_xlabel("steps (Adam; phase 2 after the dashed line)", fontsize=7)
+            ax.set_ylabel("objective J (median over seeds)", fontsize=7)
+            ax.set_title(f"{act}, {pname}: J vs steps, y = {target}", fontsize=7)
+            ax.legend(fontsize=5)
     fig.tight_layout()
     fig.savefig(figdir / "curves.png")
 
-    # --- symmetric pairs vs width
-    fig = Figure(figsize=(5.0, 4.0), dpi=110)
-    ax = fig.subplots()
-    for k, act in enumerate(acts):
-        for (pname, step), mk in zip(protos.items(), ("o-", "s--")):
-            s = df[(df.activation == act) & (df.steps == step)]
-            g = s.groupby("width")["sym_pairs"]
-            m, se = g.mean(), g.std() / np.sqrt(g.count())
-            ax.errorbar(m.index, m.to_numpy(), yerr=se.to_numpy(), fmt=mk, color=f"C{k}", ms=4, capsize=2,
-                        label=f"{act}, {pname}")
-    ax.set_xscale("log")
-    ax.set_xlabel("width N"), ax.set_ylabel("symmetric pairs per run (mean ± s.e.m.)")
-    ax.set_title(f"symmetric neuron pairs vs width, y = {target}, {n_seeds} seeds", fontsize=8)
-    ax.legend(fontsize=6)
+    # --- symmetric pairs vs width: pair count (pairs among a cluster of near-copies all count) and
+    # the fraction of neurons that belong to at least one pair
+    fig = Figure(figsize=(10.0, 4.0), dpi=110)
+    axes = fig.subplots(1, 2)
+    for col, ylab in zip(("sym_pairs", "sym_fraction"), ("symmetric pairs per run", "fraction of neurons in a pair")):
+        ax = axes[0] if col == "sym_pairs" else axes[1]
+        for k, act in enumerate(acts):
+            for (pname, (lam, step)), mk in zip(protos.items(), ("o-", "s--", "^:")):
+                s = df[(df.activation == act) & (df.steps == step) & (df.weight_decay == lam)]
+                g = s.groupby("width")[col]
+                m, se = g.mean(), g.std() / np.sqrt(g.count())
+                ax.errorbar(m.index, m.to_numpy(), yerr=se.to_numpy(), fmt=mk, color=f"C{k}", ms=4, capsize=2,
+                            label=f"{act}, {pname}")
+        ax.set_xscale("log")
+        if col == "sym_pairs":
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_ylim(bottom=0.0)
+        ax.set_xlabel("width N"), ax.set_ylabel(f"{ylab} (mean ± s.e.m.)")
+        ax.set_title(f"{ylab} vs width at the end of training, y = {target}, {n_seeds} seeds", fontsize=8)
+    axes[0].legend(fontsize=5)
     fig.tight_layout()
     fig.savefig(figdir / "tickets.png")
 
     print("| activation | protocol | ok (converged) | max_iterations | other |")
     print("|---|---|---|---|---|")
     for act in acts:
-        for pname, step in protos.items():
-            s = df[(df.activation == act) & (df.steps == step)]
+        for pname, (lam, step) in protos.items():
+            s = df[(df.activation == act) & (df.steps == step) & (df.weight_decay == lam)]
             c = s.status.value_counts()
             print(f"| {act} | {pname} | {c.get('ok', 0)} | {c.get('max_iterations', 0)} | "
                   f"{len(s) - c.get('ok', 0) - c.get('max_iterations', 0)} |")

@@ -99,13 +99,14 @@ def test_config_hash_is_pinned():
     assert hashlib.sha256(payload.encode()).hexdigest()[:20] == "aefc215a4f2505f6a3c2"
 
 
-def test_sequential_cells_make_chaotic_training_bitwise_independent_of_chunking(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"polish": "lm", "weight_decay": 1e-5}], ids=["lbfgs", "lm"])
+def test_sequential_cells_make_chaotic_training_bitwise_independent_of_chunking(tmp_path, extra):
     # 150 L-BFGS iterations amplify a last-bit difference to ~1e-5 relative or more (docs/theory.md
     # §3.4); with the model's cells run one at a time (Model.sequential_cells) every cell runs the
     # same compiled arithmetic, so the rows must be bitwise equal in any sweep and chunking.
     m = get_model("lottery")
     assert m.sequential_cells
-    params = {**m.example["params"], "adam_steps": 20, "lbfgs_steps": 150}
+    params = {**m.example["params"], "adam_steps": 20, "polish_steps": 150, **extra}
     small = {"model": "lottery", "seeds": 2, "params": params, "sweep": {"width": [3, 5], "steps": [20, 170]}}
     big = {"model": "lottery", "seeds": 3, "params": params, "sweep": {"width": [3, 5, 6], "steps": [20, 170]}}
     a = _rows(small, tmp_path / "a")

@@ -55,6 +55,8 @@ BAD = {
     "malformed axis": (BASE.replace("{geom = [8, 64], num = 4}", "{geom = [8, 64]}"), "sweep.width", "num = K"),
     "axis values": (BASE.replace("{geom = [8, 64], num = 4}", "[8, -3]"), "sweep.width[1]", "out of range"),
     "check axis": (BASE.replace('axis = "width"', 'axis = "depth"'), "checks[0].axis", "allowed: width"),
+    "check statistic": (BASE.replace('axis = "width"', 'axis = "width"\nstatistic = "mode"'), "checks[0].statistic",
+                        "allowed: mean, median"),
     "toml syntax": (BASE.replace("seeds = 2", "seeds = = 2"), "exp.toml", "TOML syntax error"),
     "unknown top key": ("foo = 1\n" + BASE, "foo", "allowed top-level keys"),
     "seeds": (BASE.replace("seeds = 2", "seeds = 0"), "seeds", "positive integer"),

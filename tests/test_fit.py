@@ -147,3 +147,21 @@ def test_batched_fits_are_float64_even_with_x64_off():
         out = F.fit_offset_batched(x, Y)
     assert out["slope"].dtype == np.float64
     np.testing.assert_allclose(np.asarray(out["slope"]), -0.8, atol=1e-6)
+
+
+def test_median_fit_is_robust_to_a_rare_outlier_seed():
+    # y = 3 x^-1 with small noise; one seed at one x lands 1000x higher (a bad local minimum).
+    # The seed-mean's slope is dragged far off; the seed-median's stays at -1, and its bootstrap
+    # interval (seeds resampled, median recomputed) covers it.
+    rng = np.random.default_rng(0)
+    x = np.array([8.0, 16, 32, 64, 128])
+    Y = 3.0 / x[:, None] * np.exp(0.05 * rng.normal(size=(5, 16)))
+    Y[0, 3] *= 1000.0
+    from toyscale.fit import fit_scaling
+
+    mean = fit_scaling(x, Y, n_boot=300)
+    med = fit_scaling(x, Y, n_boot=300, statistic="median")
+    assert abs(mean.slope + 1.0) > 0.5
+    assert abs(med.slope + 1.0) < 0.05 and med.ci_low <= -1.0 <= med.ci_high
+    with pytest.raises(ValueError):
+        fit_scaling(x, Y, statistic="mode")

@@ -92,3 +92,16 @@ def test_unshipped_settings_interior(tmp_path, name, alpha, beta):
     # measured near the a - 1 = b boundary and near 2 alpha = 1
     e = _fitted(tmp_path, name, alpha, beta, quick=False)
     assert abs(e["fitted"] - e["theory"]) <= 0.1, e
+
+
+def test_slices_match_values_relatively_so_tiny_values_stay_apart():
+    # np.isclose's default atol = 1e-8 made weight_decay = 1e-8 equal to 0 (two protocols merged
+    # into one slice, duplicate seeds); values are matched with a relative tolerance only.
+    import pandas as pd
+
+    from toyscale.report import _select
+
+    df = pd.DataFrame({"weight_decay": [0.0, 1e-8, 1e-6, 1e-8 * (1 + 1e-12)], "seed": [0, 0, 0, 1]})
+    assert _select(df, {"weight_decay": 0.0}).weight_decay.tolist() == [0.0]
+    assert len(_select(df, {"weight_decay": 1e-8})) == 2  # stored rounding still matches
+    assert len(_select(df, {"weight_decay": 1e-6})) == 1

@@ -21,6 +21,7 @@ Format::
     fit_range = [16, 256]            # optional (must hold >= 3 finite swept values); default: the theory's validity range
     name = "width"                   # optional; default: the axis
     tolerance = 0.1                  # optional; |fitted - theory| allowed for `agrees`
+    statistic = "mean"               # optional; "mean" or "median" over seeds: the curve that is fitted
 
     [quick]                          # overrides used by `toyscale run --quick` (required by it; validated on every run)
     seeds = 2
@@ -48,8 +49,9 @@ from toyscale.models import get_model
 
 TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
             "run")
-PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses")
-CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses")
+PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses", "statistic")
+CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses", "statistic")
+STATISTICS = ("mean", "median")
 FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses", "over")
 RUN_KEYS = ("memory_mb",)
 QUICK_KEYS = ("seeds", "params", "sweep", "checks", "phases", "frontiers")
@@ -70,6 +72,7 @@ class Check:
     tolerance: float = 0.1
     metric: str | None = None
     statuses: tuple[str, ...] | None = None  # statuses whose rows are fitted (default: the usable ones)
+    statistic: str = "mean"  # over seeds: the curve that is fitted ("mean" or "median")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class Phase:
     metric: str | None = None
     show: tuple[str, ...] = ()
     statuses: tuple[str, ...] | None = None
+    statistic: str = "mean"
 
 
 @dataclass(frozen=True)
@@ -473,6 +477,9 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
         if metric is not None and metric not in metric_names:
             raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")
         statuses = _statuses(c.get("statuses"), f"{f}.statuses", model)
+        statistic = c.get("statistic", "mean")
+        if statistic not in STATISTICS:
+            raise UserError(f"{f}.statistic", f"unknown statistic {statistic!r}; allowed: {', '.join(STATISTICS)}")
         name = c.get("name", axis)
         if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
             raise UserError(f"{f}.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
@@ -484,10 +491,10 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
             if not isinstance(show, list) or any(m not in metric_names for m in show):
                 raise UserError(f"{f}.show", f"expected a list of metrics; allowed: {', '.join(metric_names)}")
             out.append(Phase(name=name, axis=axis, over=over, where=where, fit_range=fr, tolerance=float(tol),
-                             metric=metric, show=tuple(show), statuses=statuses))
+                             metric=metric, show=tuple(show), statuses=statuses, statistic=statistic))
         else:
             out.append(Check(name=name, axis=axis, where=where, fit_range=fr, tolerance=float(tol), metric=metric,
-                             statuses=statuses))
+                             statuses=statuses, statistic=statistic))
     return tuple(out)
 
 

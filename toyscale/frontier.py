@@ -311,7 +311,7 @@ def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
     residuals ``eta_residual = theory - measured`` (likewise ``xi``). ``regimes`` names each
     cell's theory regime.
     """
-    from toyscale.report import _select, _theory_params
+    from toyscale.report import _select, _theory_params, same_value
 
     o1, o2 = spec["over"]
     size, time_ax = spec.get("size", "width"), spec.get("time", "steps")
@@ -332,7 +332,7 @@ def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
                 regimes[i][j] = th.regime
                 maps["eta_theory"][i, j] = np.nan if th.eta is None else th.eta
                 maps["xi_theory"][i, j] = np.nan if th.xi is None else th.xi
-            cell = sel0[np.isclose(sel0[o1].astype(float), float(a)) & np.isclose(sel0[o2].astype(float), float(b))]
+            cell = sel0[same_value(sel0[o1], a) & same_value(sel0[o2], b)]
             if cell.empty:
                 continue
             d = cell.groupby([size, time_ax]).agg(C=("_C", "mean"), L=(metric, "mean")).reset_index()

@@ -23,6 +23,7 @@ import numpy as np
 
 from toyscale.errors import UserError
 from toyscale.fit import fit_scaling, goodness_of_fit, heldout_error, range_sensitivity
+from toyscale.fit._basic import seed_center
 from toyscale.models import get_model
 from toyscale.store import ResultStore, _atomic_write_bytes
 
@@ -46,11 +47,18 @@ def slice_label(where: dict, fixed: dict | None = None, keys=()) -> str:
     return ", ".join(f"{k}={_g(v)}" for k, v in items.items())
 
 
+def same_value(col, v) -> np.ndarray:
+    """Rows of a numeric column equal to ``v`` up to float rounding of stored values: relative
+    tolerance 1e-9 and **no** absolute tolerance (``np.isclose``'s default ``atol = 1e-8`` would
+    make 1e-8 equal to 0, merging e.g. two weight decays into one slice)."""
+    return np.isclose(np.asarray(col, float), float(v), rtol=1e-9, atol=0.0)
+
+
 def _select(df, where: dict):
     sel = df
     for k, v in where.items():
         v = _unjson(v)
-        sel = sel[sel[k] == v] if isinstance(v, str) else sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9)]
+        sel = sel[sel[k] == v] if isinstance(v, str) else sel[same_value(sel[k], v)]
     return sel
 
 
@@ -95,7 +103,8 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     entry = {"name": check["name"], "model": model.name, "axis": axis, "regime": pred.regime,
              "theory": pred.slope, "metric": metric, "law": law, "where": check["where"],
              "slice": slice_label(where), "theory_note": pred.note, "tolerance": check.get("tolerance", 0.1),
-             "statuses_fitted": list(accepted)}
+             "statuses_fitted": list(accepted), "statistic": check.get("statistic", "mean")}
+    center = lambda Y: seed_center(Y, entry["statistic"])  # noqa: E731  (the curve that is fitted)
     if pred.alternatives:  # recorded even when no fit is possible; scored below when one is
         entry["alternatives"] = [{"label": lab, "slope": float(sl), "agrees": None, "in_ci": None}
                                  for lab, sl in pred.alternatives.items()]
@@ -104,7 +113,7 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
     for x in xs_all:
         if not (lo <= x <= hi) or not math.isfinite(x):
             continue
-        rows = sel[np.isclose(sel[axis].astype(float), x)]
+        rows = sel[same_value(sel[axis], x)]
         ok = rows["status"].isin(accepted).all() and len(rows) == len(seeds)
         vals = rows.set_index("seed")[metric].reindex(seeds).to_numpy(float)
         if not ok or not np.all(vals > 0):
@@ -123,7 +132,7 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
     if pred.curve is not None and xs:
-        ymean = np.mean(np.array(Ys), axis=1)
+        ymean = center(np.array(Ys))
         rel = np.abs(np.asarray(pred.curve(np.array(xs)), float) - ymean) / ymean
         entry.update(curve_rel_error=float(np.max(rel)), curve_rel_error_median=float(np.median(rel)))
     if pred.slope is None and not check.get("fit_always"):
@@ -136,10 +145,11 @@ def evaluate_check(df, model, fixed: dict, check: dict, n_boot: int = 1000) -> d
                      reason=f"only {len(xs)} usable axis values in [{lo:g}, {hi:g}] (dropped: {dropped})")
         entry["_plot"] = (sel, xs_all, metric, None, pred, (lo, hi))
         return entry
-    fit = fit_scaling(np.array(xs), np.array(Ys), law=law, n_boot=n_boot if law == "power" else min(n_boot, 200))
+    fit = fit_scaling(np.array(xs), np.array(Ys), law=law, n_boot=n_boot if law == "power" else min(n_boot, 200),
+                      statistic=entry["statistic"])
     entry.update(fitted=fit.slope, ci_low=fit.ci_low, ci_high=fit.ci_high, fit_params=fit.params,
                  ci_level=fit.level, bootstrap=fit.resampled)
-    ymean = np.mean(np.array(Ys), axis=1)
+    ymean = center(np.array(Ys))
     entry.update(heldout_error(xs, ymean, law=law, n_holdout=1))
     entry.update(goodness_of_fit(ymean, fit.predict(np.array(xs))))
     entry.update(range_sensitivity(xs, ymean, law=law, threshold=entry["tolerance"]))
@@ -185,19 +195,26 @@ def _save(fig, path: Path) -> None:
 
 
 def check_figure(entry: dict):
-    """Figure of one check: data (mean ± s.e.m. over seeds), fitted law, theory slope and curve."""
+    """Figure of one check: data (mean ± s.e.m. over seeds, or median and quartiles when the
+    check fits the median), fitted law, theory slope and curve."""
     sel, xs_all, metric, fit, pred, (lo, hi) = entry["_plot"]
     axis = entry["axis"]
+    median = entry.get("statistic") == "median"
     fig, (ax,) = _figure()
     xs, mean, sd = [], [], []
     for x in xs_all:
         if not math.isfinite(x):
             continue
-        v = sel[np.isclose(sel[axis].astype(float), x)][metric].to_numpy(float)
+        v = sel[same_value(sel[axis], x)][metric].to_numpy(float)
         v = v[np.isfinite(v)]
-        if len(v) and np.mean(v) > 0:
-            xs.append(x), mean.append(np.mean(v)), sd.append(np.std(v) / math.sqrt(len(v)))
+        c = np.median(v) if median and len(v) else (np.mean(v) if len(v) else 0.0)
+        if len(v) and c > 0:
+            xs.append(x), mean.append(c)
+            sd.append(np.array([c - np.quantile(v, 0.25), np.quantile(v, 0.75) - c]) if median
+                      else np.std(v) / math.sqrt(len(v)))
     xs, mean, sd = map(np.asarray, (xs, mean, sd))
+    if median and len(xs):
+        sd = sd.T  # (2, n): asymmetric error bars, the interquartile range
     if not len(xs):  # nothing positive to draw on log axes (e.g. an excess that is exactly 0)
         ax.text(0.5, 0.5, f"no positive finite {metric} values in this slice", ha="center", va="center",
                 transform=ax.transAxes, fontsize=8)
@@ -205,10 +222,11 @@ def check_figure(entry: dict):
         return fig
     fr = entry["fit_range"] or (lo, hi)
     infit = (xs >= fr[0]) & (xs <= fr[1]) if fit is not None else np.ones(len(xs), bool)
-    ax.errorbar(xs[infit], mean[infit], yerr=sd[infit], fmt="o", color="C0", ms=4, capsize=2,
-                label=f"{metric} (mean ± s.e.m., {entry['n_seeds']} seeds)")
+    pick = (lambda m: sd[:, m]) if median else (lambda m: sd[m])
+    ax.errorbar(xs[infit], mean[infit], yerr=pick(infit), fmt="o", color="C0", ms=4, capsize=2,
+                label=f"{metric} ({'median, quartiles' if median else 'mean ± s.e.m.'}, {entry['n_seeds']} seeds)")
     if (~infit).any():
-        ax.errorbar(xs[~infit], mean[~infit], yerr=sd[~infit], fmt="o", mfc="none", color="C0", ms=4, capsize=2,
+        ax.errorbar(xs[~infit], mean[~infit], yerr=pick(~infit), fmt="o", mfc="none", color="C0", ms=4, capsize=2,
                     alpha=0.6, label="not fitted")
     if fit is not None:
         xf = np.geomspace(*entry["fit_range"], 100)
@@ -273,7 +291,7 @@ def table(entries: list[dict]) -> str:
         agrees = {True: "yes", False: "NO", None: "—"}[e.get("agrees")]
         fr = "—" if not e.get("fit_range") else f"{e['fit_range'][0]:g}–{e['fit_range'][1]:g}"
         line = (f"| {e['name']} | {e.get('slice') or '—'} | {e['regime']} | {e['axis']} | {_fmt(e['theory'])} | "
-                f"{_fmt(e.get('fitted'))}{ci} | {agrees} | {e['n_points']} | {fr} | "
+                f"{_fmt(e.get('fitted'))}{ci}{' (median)' if e.get('statistic') == 'median' else ''} | {agrees} | {e['n_points']} | {fr} | "
                 f"{'—' if e.get('heldout_rel_error') is None else format(e['heldout_rel_error'], '.1%')} | "
                 f"{ {True: 'yes', False: 'no', None: '—'}[e.get('range_sensitive')] } |")
         if flag:
@@ -326,7 +344,7 @@ def evaluate_phase(df, model, fixed: dict, phase: dict, n_boot: int = 200) -> di
             ok = sel[sel["status"].isin(e["statuses_fitted"])]
             if len(ok):
                 xmax = (e.get("fit_range") or [None, ok[phase["axis"]].astype(float).max()])[1]
-                at = ok[np.isclose(ok[phase["axis"]].astype(float), xmax)]
+                at = ok[same_value(ok[phase["axis"]], xmax)]
                 for k in phase.get("show", []):
                     maps[k][i, j] = at[k].astype(float).mean()
             e[o1], e[o2] = a, b
@@ -470,7 +488,8 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
                "points": "bootstrap over axis values (one seed: no seed-to-seed spread to resample)"}
     md = [f"# {meta['name']}: theory vs fit", "", meta.get("description", ""), "",
           f"Rows: {len(df)} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}).", "",
-          "Slopes are d log(metric) / d log(axis). CI: " + ("; ".join(ci_text.get(m, m) for m in methods) or "none (no fit)") + ".",
+          "Slopes are d log(metric) / d log(axis) of the seed-mean (the seed-median where the check says "
+          "statistic = median). CI: " + ("; ".join(ci_text.get(m, m) for m in methods) or "none (no fit)") + ".",
           "", table(rep.checks), ""]
     for e in rep.checks:
         md.append(f"- **{e['name']}** ({e['metric']}, {e['law']} law; {e.get('slice') or 'whole sweep'}): {e['theory_note']}"

@@ -130,8 +130,19 @@ def _fit(law, x, y):
     raise ValueError(f"law must be 'power' or 'offset', got {law!r}")
 
 
-def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> SlopeFit:
-    """Fit a scaling law to the seed-mean of ``Y`` and bootstrap its slope over seeds.
+STATISTICS = ("mean", "median")
+
+
+def seed_center(Y, statistic: str = "mean") -> np.ndarray:
+    """The curve fitted from an ``(n, s)`` table: mean or median over seeds of each row (NaN ignored)."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
+    return (np.nanmedian if statistic == "median" else np.nanmean)(np.asarray(Y, float), axis=1)
+
+
+def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                statistic: str = "mean") -> SlopeFit:
+    """Fit a scaling law to the seed-mean (or seed-median) of ``Y`` and bootstrap its slope over seeds.
 
     Args:
       x: (n,) positive axis values.
@@ -142,6 +153,11 @@ def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 
         replacement -- each seed is one independent draw of the whole curve, so this keeps
         the correlation along x; with one seed the points are resampled instead.
       level: confidence level of the percentile interval.
+      statistic: ``"mean"`` (default) or ``"median"`` over seeds, in the fit and in every
+        bootstrap replicate. The median is the robust choice when a few seeds land in much worse
+        states than the rest (e.g. bad local minima of a trained network): one such seed can
+        move the mean by orders of magnitude. (Efron & Tibshirani 1993, *An Introduction to the
+        Bootstrap*, ch. 6: bootstrap of any statistic, here resampling whole seeds.)
 
     Returns:
       :class:`SlopeFit`.
@@ -150,7 +166,7 @@ def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 
     Y = np.asarray(Y, float).reshape(len(x), -1)
     order = np.argsort(x)
     x, Y = x[order], Y[order]
-    y = np.nanmean(Y, axis=1)
+    y = seed_center(Y, statistic)
     slope, params = _fit(law, x, y)
     rng = np.random.default_rng(seed)
     s = Y.shape[1]
@@ -158,7 +174,7 @@ def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 
     if n_boot > 0:
         for _ in range(n_boot):
             if s >= 2:
-                yb = np.nanmean(Y[:, rng.integers(0, s, s)], axis=1)
+                yb = seed_center(Y[:, rng.integers(0, s, s)], statistic)
                 xb = x
             else:
                 idx = np.sort(rng.integers(0, len(x), len(x)))

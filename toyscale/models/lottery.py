@@ -14,10 +14,19 @@ Initialisation, per neuron index ``i`` from ``fold_in(key, i)`` (so neuron ``i``
 every width and in every bucket): ``w_i, c_i ~ init_scale N(0, 1)``, ``a_i ~ N(0, 1 / N)``,
 ``d = 0``.
 
-Protocol: ``adam_steps`` of Adam (0.9, 0.999, 1e-8; constant ``adam_lr``), then ``lbfgs_steps``
-iterations of optax's L-BFGS (memory 10, zoom line search of at most 30 evaluations), one
+Protocol, on the objective ``J = MSE + weight_decay * sum_i (w_i^2 + c_i^2 + a_i^2)``:
+``adam_steps`` of Adam (0.9, 0.999, 1e-8; constant ``adam_lr``), then ``polish_steps``
+iterations of a second optimiser, ``polish``: optax's L-BFGS (memory 10, zoom line search of at
+most 30 evaluations) or Levenberg-Marquardt with the closed-form Jacobian
+(:func:`levenberg_marquardt`, which stops by itself at a float64 stationary point), one
 ``lax.scan`` per phase. The time axis ``steps`` counts iterations of both phases: step ``s``
-is the network after ``s`` updates (``s <= adam_steps``: Adam; beyond: L-BFGS iterations).
+is the network after ``s`` updates (``s <= adam_steps``: Adam; beyond: the second optimiser).
+
+Why weight decay and LM (docs/theory.md §3.3): for a smooth activation one symmetric pair fits
+x^2 to any accuracy as its input weight goes to 0 and its output weight to infinity, so the
+plain MSE has infimum 0 and no minimiser; no optimiser can converge on it, and the loss reached
+is a property of the budget. With ``weight_decay > 0`` a minimiser exists and LM reaches a
+stationary point to machine precision in a few hundred iterations.
 
 Widths are a ``shape`` parameter. A width-``N`` network in a bucket of ``M >= N`` neurons has
 ``w_i = c_i = a_i = 0`` for ``i >= N``; since ``sigma(0) = 0`` for every activation here, those
@@ -28,11 +37,11 @@ gradient is in closed form, so the Adam phase is bitwise the same in any bucket 
 are XLA reductions), and L-BFGS on this problem amplifies a last-bit difference ~10x every few
 iterations, to O(1) in the final loss after ~300 iterations (measured, docs/theory.md §3).
 Widths are therefore never padded (:func:`bucket` is the width itself, on every backend):
-one program per width, vmapped over seeds and every dynamic parameter.
+one program per width, whose cells the engine runs one at a time (``sequential_cells``).
 
-Convergence as data, per recorded step ``s``: ``rel_change = |L(s - k) - L(s)| / L(s)`` with
+Convergence as data, per recorded step ``s``: ``rel_change = |J(s - k) - J(s)| / J(s)`` with
 ``k = ceil(0.1 (s - s0))``, ``s0`` the start of the phase ``s`` is in (at the end of training:
-the change over the last 10 % of L-BFGS, or of Adam when ``lbfgs_steps = 0``); the row's status
+the change over the last 10 % of phase 2, or of Adam when ``polish_steps = 0``); the row's status
 is ``ok`` (converged) when ``rel_change <= CONVERGED_REL_CHANGE``, else ``max_iterations``
 (usable, fitted, counted and drawn flagged), ``diverged`` when a loss was not finite.
 
@@ -56,7 +65,7 @@ from toyscale.models.base import Metric, Model, Status, exact_bucket
 from toyscale.params import Param
 from toyscale.theory import lottery as theory
 
-#: A run is converged at step ``s`` when its training loss moved by at most this fraction over
+#: A run is converged at step ``s`` when its training objective moved by at most this fraction over
 #: the last 10 % of the current phase (the issue's probe moved 4-19 % and was not converged).
 CONVERGED_REL_CHANGE = 1e-2
 #: Fraction of the current phase over which ``rel_change`` is measured.
@@ -69,6 +78,7 @@ LBFGS_LINESEARCH_STEPS = 30
 
 TARGETS = ("x2", "x3", "sin", "gauss")
 ACTIVATIONS = ("silu", "tanh", "gelu", "relu")
+POLISHERS = ("lbfgs", "lm")
 
 PARAMS = (
     Param("target", str, "x2", "target y(x): 'x2' x^2 (the paper's), 'x3' x^3, 'sin' sin x, 'gauss' exp(-x^2)",
@@ -84,8 +94,12 @@ PARAMS = (
           low_open=True),
     Param("adam_steps", int, 20000, "full-batch Adam steps (phase 1)", low=0, high=10_000_000, role="static"),
     Param("adam_lr", float, 1e-3, "Adam learning rate (constant)", low=0.0, low_open=True),
-    Param("lbfgs_steps", int, 3000, "L-BFGS iterations after Adam (phase 2; 0: Adam only)", low=0, high=10_000_000,
-          role="static"),
+    Param("polish", str, "lbfgs", "phase-2 optimiser: 'lbfgs' (optax L-BFGS) or 'lm' (Levenberg-Marquardt, exact "
+          "Jacobian; stops when no step lowers the objective in float64)", choices=POLISHERS, role="static"),
+    Param("polish_steps", int, 3000, "iterations of the phase-2 optimiser after Adam (0: Adam only)", low=0,
+          high=10_000_000, role="static"),
+    Param("weight_decay", float, 0.0, "lambda: the objective is MSE + lambda sum_i (w_i^2 + c_i^2 + a_i^2) (0: plain "
+          "MSE, whose infimum is not attained for smooth activations, docs/theory.md §3.3)", low=0.0),
     Param("steps", int, 0, "recorded step s (time axis: Adam steps, then L-BFGS iterations); 0: the end of training",
           low=0, role="nested"),
 )
@@ -93,13 +107,14 @@ PARAMS = (
 METRICS = (
     Metric("loss", "test MSE: mean over the n_test grid of (f(x) - y(x))^2 at step s"),
     Metric("train_loss", "training MSE at step s"),
-    Metric("rel_change", "|L(s - k) - L(s)| / L(s), training loss, k = 10 % of the current phase so far"),
-    Metric("grad_norm", "Euclidean norm of the gradient of the training MSE at step s"),
+    Metric("objective", "training objective J = MSE + weight_decay |theta_hidden|^2 at step s"),
+    Metric("rel_change", "|J(s - k) - J(s)| / J(s), training objective, k = 10 % of the current phase so far"),
+    Metric("grad_norm", "Euclidean norm of the gradient of the objective J at step s"),
     Metric("sym_pairs", f"number of symmetric neuron pairs at step s (tolerance {SYMMETRY_TOL})"),
     Metric("sym_fraction", "fraction of the N neurons that belong to a symmetric pair"),
 )
 
-MAX_ITERATIONS = Status("max_iterations", f"iteration budget reached with the training loss still moving more than "
+MAX_ITERATIONS = Status("max_iterations", f"iteration budget reached with the training objective still moving more than "
                                           f"{CONVERGED_REL_CHANGE:.0%} over the last 10 % (a valid measurement at "
                                           "this budget; fitted, counted)", usable=True)
 
@@ -246,7 +261,7 @@ def symmetric_pairs(params: dict, width, tol: float = SYMMETRY_TOL) -> tuple[jax
 
 
 def _protocol(static: dict) -> tuple[int, int]:
-    return int(static["adam_steps"]), int(static["lbfgs_steps"])
+    return int(static["adam_steps"]), int(static["polish_steps"])
 
 
 def lbfgs_optimizer() -> optax.GradientTransformationExtraArgs:
@@ -256,22 +271,133 @@ def lbfgs_optimizer() -> optax.GradientTransformationExtraArgs:
                        linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=LBFGS_LINESEARCH_STEPS))
 
 
-def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
-    """Train one network: Adam for ``adam_steps``, then L-BFGS for ``lbfgs_steps`` iterations.
+def objective_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str, lam) -> tuple[jax.Array, dict]:
+    """``J = MSE + lam * sum_i (w_i^2 + c_i^2 + a_i^2)`` (weight decay on every hidden weight and
+    bias, not on the output bias ``d``) and its gradient: :func:`mse_and_grad` plus ``2 lam theta``."""
+    v, g = mse_and_grad(params, x, y, activation)
+    pen = (tree_sum(params["w"] ** 2) + tree_sum(params["c"] ** 2)) + tree_sum(params["a"] ** 2)
+    g = {k: (g[k] + 2.0 * lam * params[k]) if k != "d" else g[k] for k in g}
+    return v + lam * pen, g
 
-    Returns the final parameters, the training loss curve ``L[t]``, ``t = 0..T`` (the network
-    after ``t`` updates, ``T = adam_steps + lbfgs_steps``), and diagnostics at each recorded
-    step in ``record`` (``{name: (len(record),)}``: ``loss`` (test MSE), ``grad_norm``,
-    ``sym_pairs``, ``sym_fraction``), computed under a ``lax.cond`` on the unbatched step
-    counter (only at recorded steps). Every sum of the model is :func:`tree_sum` and Adam's
-    gradient is :func:`mse_and_grad`'s closed form, so the Adam phase is bitwise the same in any
-    vmapped batch and any bucket; optax's L-BFGS (inner products, autodiff in the line search)
-    is not, and amplifies last-bit differences (docs/theory.md §3; tests/test_lottery.py).
+
+def objective(params: dict, x: jax.Array, y: jax.Array, sigma, lam) -> jax.Array:
+    """:func:`objective_and_grad`'s value alone (for optax's L-BFGS line search)."""
+    pen = (tree_sum(params["w"] ** 2) + tree_sum(params["c"] ** 2)) + tree_sum(params["a"] ** 2)
+    return mse(params, x, y, sigma) + lam * pen
+
+
+def flatten(params: dict) -> jax.Array:
+    """``theta = (w, c, a, d)`` as one vector of ``3N + 1`` numbers (the LM phase works on it)."""
+    return jnp.concatenate([params["w"], params["c"], params["a"], params["d"][None]])
+
+
+def unflatten(theta: jax.Array) -> dict:
+    """Inverse of :func:`flatten`."""
+    n = (theta.shape[0] - 1) // 3
+    return {"w": theta[:n], "c": theta[n:2 * n], "a": theta[2 * n:3 * n], "d": theta[3 * n]}
+
+
+def residuals_and_jacobian(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str) -> tuple[jax.Array, jax.Array]:
+    """Scaled residuals ``r_k = (f(x_k) - y_k) / sqrt(n)`` (so ``MSE = |r|^2``) and their Jacobian
+    ``dr/dtheta`` in closed form: columns ``a_i sigma'(z_i) x``, ``a_i sigma'(z_i)``,
+    ``sigma(z_i)``, ``1`` for ``w_i, c_i, a_i, d`` (``z_i = w_i x + c_i``), over ``sqrt(n)``."""
+    p = unflatten(theta)
+    sigma, dsigma = activation_fn(activation), activation_grad(activation)
+    z = x[:, None] * p["w"][None, :] + p["c"][None, :]
+    h, hp = sigma(z), dsigma(z) * p["a"][None, :]
+    s = 1.0 / math.sqrt(x.shape[0])
+    r = s * (h @ p["a"] + p["d"] - y)
+    jac = s * jnp.concatenate([hp * x[:, None], hp, h, jnp.ones((x.shape[0], 1), theta.dtype)], axis=1)
+    return r, jac
+
+
+def levenberg_marquardt(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str, lam, steps: int, on_step,
+                        start: int = 0):
+    """``steps`` iterations of Levenberg-Marquardt on ``J(theta) = |r|^2 + lam |theta_h|^2``.
+
+    Levenberg 1944, Marquardt 1963, with the damping update of Madsen, Nielsen & Tingleff 2004
+    (*Methods for non-linear least squares problems*, Alg. 3.16). Gauss-Newton curvature
+    ``H = 2 (J_r^T J_r + lam E)`` (``E``: identity on the hidden weights, 0 on ``d``), gradient
+    ``g = 2 (J_r^T r + lam E theta)``; the step solves ``(H + mu D) delta = -g`` with Marquardt's
+    scaling ``D = diag(H)`` (floored at ``1e-12 max diag H``), by Cholesky. With gain ratio
+    ``rho = (J(theta) - J(theta + delta)) / (-g.delta - delta.H.delta / 2)``: a step that lowers
+    ``J`` is taken and ``mu *= max(1/3, 1 - (2 rho - 1)^3)``, ``nu = 2``; otherwise
+    ``mu *= nu``, ``nu *= 2``. Initial ``mu = 1e-3``. The run **stops** (later iterations leave
+    ``theta`` unchanged and cost nothing) when ``mu > 1e30`` -- no step of any length lowers
+    ``J`` in float64, a stationary point to machine precision -- or the accepted step is below
+    float64 resolution, ``|delta| <= 1e-15 |theta|``.
+
+    ``on_step(t, theta)`` is called after iteration ``t = start, start + 1, ...`` (for
+    diagnostics) and its outputs are stacked. Returns ``theta``, the objective after each iteration ``(steps,)`` and the stacked
+    ``on_step`` outputs.
+    """
+    carry0 = lm_init(theta, x, y, activation, lam)
+
+    def step(carry, t):
+        carry = jax.lax.cond(carry[-1], lambda c: c, lambda c: lm_step(c, x, y, activation, lam), carry)
+        return carry, (carry[1], on_step(t, carry[0]))
+
+    carry, (vals, outs) = jax.lax.scan(step, carry0, jnp.arange(start, start + steps))
+    return carry[0], vals, outs
+
+
+def _lm_model(theta, x, y, activation, lam):
+    """``J``, Gauss-Newton ``H`` and gradient ``g`` at ``theta`` (see :func:`levenberg_marquardt`)."""
+    hidden = (jnp.arange(theta.shape[0]) < theta.shape[0] - 1).astype(theta.dtype)
+    r, jac = residuals_and_jacobian(theta, x, y, activation)
+    val = r @ r + lam * jnp.sum(hidden * theta * theta)
+    H = 2.0 * (jac.T @ jac + lam * jnp.diag(hidden))
+    g = 2.0 * (jac.T @ r + lam * hidden * theta)
+    return val, H, g
+
+
+def lm_init(theta, x, y, activation, lam) -> tuple:
+    """LM state ``(theta, J, H, g, mu, nu, stopped)`` at the start (``mu = 1e-3 max diag H``)."""
+    val, H, g = _lm_model(theta, x, y, activation, lam)
+    return (theta, val, H, g, jnp.asarray(1e-3, theta.dtype) * jnp.max(jnp.diag(H)), jnp.asarray(2.0, theta.dtype),
+            jnp.asarray(False))
+
+
+def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
+    """One LM iteration (one damped Gauss-Newton solve and one evaluation; see
+    :func:`levenberg_marquardt`); sets ``stopped`` when ``mu > 1e30`` or the step is below float64
+    resolution."""
+    th, val, H, g, mu, nu, _ = carry
+    dH = jnp.diag(H)
+    D = jnp.maximum(dH, 1e-12 * jnp.max(dH))
+    chol = jax.scipy.linalg.cho_factor(H + mu * jnp.diag(D), lower=True)
+    delta = -jax.scipy.linalg.cho_solve(chol, g)
+    val2, H2, g2 = _lm_model(th + delta, x, y, activation, lam)
+    pred = -(g @ delta) - 0.5 * (delta @ (H @ delta))
+    rho = (val - val2) / pred
+    ok = jnp.isfinite(val2) & jnp.all(jnp.isfinite(delta)) & (val2 < val)
+    mu_ok = mu * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+    tiny = ok & (jnp.sqrt(delta @ delta) <= 1e-15 * jnp.sqrt(th @ th))
+    th = jnp.where(ok, th + delta, th)
+    mu = jnp.where(ok, mu_ok, mu * nu)
+    return (th, jnp.where(ok, val2, val), jnp.where(ok, H2, H), jnp.where(ok, g2, g), mu,
+            jnp.where(ok, 2.0, 2.0 * nu), tiny | (mu > 1e30))
+
+
+def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
+    """Train one network: Adam for ``adam_steps``, then ``polish_steps`` iterations of L-BFGS
+    (``polish = "lbfgs"``) or Levenberg-Marquardt (``"lm"``), all on the objective
+    ``J = MSE + weight_decay * sum_i (w_i^2 + c_i^2 + a_i^2)``.
+
+    Returns the final parameters, the objective curve ``J[t]``, ``t = 0..T`` (the network
+    after ``t`` updates, ``T = adam_steps + polish_steps``), and diagnostics at each recorded
+    step in ``record`` (``{name: (len(record),)}``: ``loss`` (test MSE), ``train_loss``
+    (training MSE), ``grad_norm`` (of ``J``), ``sym_pairs``, ``sym_fraction``), computed under a
+    ``lax.cond`` on the unbatched step counter (only at recorded steps). Every sum of the model
+    is :func:`tree_sum` and Adam's gradient is in closed form, so the Adam phase is bitwise the
+    same in any vmapped batch and any bucket; optax's L-BFGS (inner products, autodiff in the
+    line search) and LM (matrix products, Cholesky) are not, and amplify last-bit differences
+    (docs/theory.md §3; tests/test_lottery.py) -- the engine runs this model's cells one at a time.
     """
     dtype = jnp.result_type(float)
     bucket = int(static["width"])
-    n_adam, n_lbfgs = _protocol(static)
-    total = n_adam + n_lbfgs
+    n_adam, n_polish = _protocol(static)
+    total = n_adam + n_polish
     act = static["activation"]
     sigma, ytrue = activation_fn(act), target_fn(static["target"])
     x = grid(int(static["n_train"]), dyn["interval"], dtype)
@@ -279,22 +405,23 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     xt = grid(int(static["n_test"]), dyn["interval"], dtype)
     yt = ytrue(xt)
     m = dyn["width"]
+    lam = jnp.asarray(dyn.get("weight_decay", 0.0), dtype)
     params = init_params(key, bucket, m, dyn["init_scale"], dtype)
 
     def value_and_grad(p):
-        return mse_and_grad(p, x, y, act)
+        return objective_and_grad(p, x, y, act, lam)
 
     def value_fn(p):
-        return mse(p, x, y, sigma)
+        return objective(p, x, y, sigma, lam)
 
-    names = ("loss", "grad_norm", "sym_pairs", "sym_fraction")
+    names = ("loss", "train_loss", "grad_norm", "sym_pairs", "sym_fraction")
     zero = {k: jnp.zeros((), dtype) for k in names}
 
     def diag(p):
         _, g = value_and_grad(p)
         pairs, frac = symmetric_pairs(p, m)
-        return {"loss": mse(p, xt, yt, sigma), "grad_norm": jnp.sqrt(tree_vdot(g, g)), "sym_pairs": pairs,
-                "sym_fraction": frac}
+        return {"loss": mse(p, xt, yt, sigma), "train_loss": mse(p, x, y, sigma),
+                "grad_norm": jnp.sqrt(tree_vdot(g, g)), "sym_pairs": pairs, "sym_fraction": frac}
 
     rec = np.zeros(total + 1, bool)
     rec[np.asarray(record, int)] = True
@@ -315,21 +442,30 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
 
     (params, _), (l_adam, d_adam) = jax.lax.scan(adam_step, (params, adam.init(params)), jnp.arange(n_adam))
 
-    lbfgs = lbfgs_optimizer()
-    vg_state = optax.value_and_grad_from_state(value_fn)
+    if static.get("polish", "lbfgs") == "lm":
+        v_start = value_fn(params)
+        theta, vals, d_pol = levenberg_marquardt(flatten(params), x, y, act, lam, n_polish,
+                                                 lambda t, th: maybe_diag(t + 1, unflatten(th)), start=n_adam)
+        # the curve holds J before each update (as the Adam phase does), then the final value
+        params = unflatten(theta)
+        l_pol = jnp.concatenate([v_start[None], vals[:-1]]) if n_polish else vals
+        v_end = vals[-1] if n_polish else v_start  # LM's own value: a stopped run's curve is flat to the bit
+    else:
+        lbfgs = lbfgs_optimizer()
+        vg_state = optax.value_and_grad_from_state(value_fn)
 
-    def lbfgs_scan_step(carry, t):
-        p, st = carry
-        val, g = vg_state(p, state=st)
-        upd, st = lbfgs.update(g, st, p, value=val, grad=g, value_fn=value_fn)
-        p = optax.apply_updates(p, upd)
-        return (p, st), (val, maybe_diag(t + 1, p))
+        def lbfgs_scan_step(carry, t):
+            p, st = carry
+            val, g = vg_state(p, state=st)
+            upd, st = lbfgs.update(g, st, p, value=val, grad=g, value_fn=value_fn)
+            p = optax.apply_updates(p, upd)
+            return (p, st), (val, maybe_diag(t + 1, p))
 
-    (params, _), (l_lbfgs, d_lbfgs) = jax.lax.scan(lbfgs_scan_step, (params, lbfgs.init(params)),
-                                                    jnp.arange(n_adam, total))
-    v_end = value_fn(params)
-    curve = jnp.concatenate([l_adam, l_lbfgs, v_end[None]])
-    diags = jax.tree.map(lambda a0, a1, a2: jnp.concatenate([a0[None], a1, a2]), d0, d_adam, d_lbfgs)
+        (params, _), (l_pol, d_pol) = jax.lax.scan(lbfgs_scan_step, (params, lbfgs.init(params)),
+                                                   jnp.arange(n_adam, total))
+        v_end = value_fn(params)
+    curve = jnp.concatenate([l_adam, l_pol, v_end[None]])
+    diags = jax.tree.map(lambda a0, a1, a2: jnp.concatenate([a0[None], a1, a2]), d0, d_adam, d_pol)
     idx = np.asarray(record, int)
     return params, curve, {k: v[idx] for k, v in diags.items()}
 
@@ -352,28 +488,28 @@ def evaluate(static, nested, dyn, key) -> dict:
 
     Args:
       static: ``target``, ``activation``, ``width`` (bucket size M), ``n_train``, ``n_test``,
-        ``adam_steps``, ``lbfgs_steps``.
+        ``adam_steps``, ``polish``, ``polish_steps``.
       nested: ``steps``: sorted recorded steps (0: the end of training).
-      dyn: traced ``width`` (true N <= M), ``interval``, ``init_scale``, ``adam_lr``.
+      dyn: traced ``width`` (true N <= M), ``interval``, ``init_scale``, ``adam_lr``, ``weight_decay``.
       key: PRNG key of the seed.
 
     Returns:
-      ``loss`` (test MSE), ``train_loss``, ``rel_change``, ``grad_norm``, ``sym_pairs``,
+      ``loss`` (test MSE), ``train_loss``, ``objective``, ``rel_change``, ``grad_norm``, ``sym_pairs``,
       ``sym_fraction``, each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
-      training loss up to that step), ``max_iterations`` (``rel_change >
+      training objective up to that step), ``max_iterations`` (``rel_change >
       CONVERGED_REL_CHANGE``) or ``ok`` (converged).
     """
     record = recorded(static, nested)
     n_adam, _ = _protocol(static)
     _, curve, diags = train(static, dyn, key, record)
-    train_l, rel, bad = [], [], []
+    obj, rel, bad = [], [], []
     for s in record:
         k = window(s, n_adam)
-        train_l.append(curve[s])
+        obj.append(curve[s])
         rel.append(jnp.abs(curve[s - k] - curve[s]) / curve[s] if s >= 1 else jnp.zeros((), curve.dtype))
         bad.append(~jnp.all(jnp.isfinite(curve[: s + 1])))
-    train_l, rel = jnp.stack(train_l), jnp.stack(rel)
-    out = {"train_loss": train_l, "rel_change": rel, **diags}
+    obj, rel = jnp.stack(obj), jnp.stack(rel)
+    out = {"objective": obj, "rel_change": rel, **diags}
     status = jnp.where(rel > CONVERGED_REL_CHANGE, MODEL.status_code("max_iterations"), 0)
     out["status"] = jnp.where(jnp.stack(bad), MODEL.status_code("diverged"), status).astype(jnp.int32)
     return out
@@ -391,26 +527,28 @@ def bucket(name: str, value: Any) -> Any:
 def cell_bytes(static, nested) -> int:
     M, n, nt = int(static["width"]), int(static["n_train"]), int(static["n_test"])
     T = sum(_protocol(static))
+    P = 3 * M + 1
     # activations of train and test grids (a few copies for the backward pass and the line
-    # search), the pair matrices, the loss curve and the L-BFGS memory
-    return 8 * (12 * M * n + 4 * M * nt + 6 * M * M + 8 * T + 4 * LBFGS_MEMORY * (3 * M + 1)) + (1 << 16)
+    # search), the pair matrices, the loss curve, the L-BFGS memory, LM's Jacobian and matrices
+    lm = 4 * n * P + 6 * P * P if static.get("polish") == "lm" else 0
+    return 8 * (12 * M * n + 4 * M * nt + 6 * M * M + 8 * T + 4 * LBFGS_MEMORY * P + lm) + (1 << 16)
 
 
 def check_config(values) -> None:
     for a in values["adam_steps"]:
-        for b in values["lbfgs_steps"]:
+        for b in values["polish_steps"]:
             if a + b < 1:
-                raise UserError("params.adam_steps", "adam_steps + lbfgs_steps is 0; allowed: at least one step")
+                raise UserError("params.adam_steps", "adam_steps + polish_steps is 0; allowed: at least one step")
             for s in values["steps"]:
                 if s > a + b:
-                    raise UserError("sweep.steps", f"{s} > adam_steps + lbfgs_steps = {a + b}; allowed: recorded "
-                                                   "steps 1..adam_steps + lbfgs_steps, or 0 (the end)")
+                    raise UserError("sweep.steps", f"{s} > adam_steps + polish_steps = {a + b}; allowed: recorded "
+                                                   "steps 1..adam_steps + polish_steps, or 0 (the end)")
     if 0 in values["steps"] and len(values["steps"]) > 1:
         raise UserError("sweep.steps", "0 (the end of training) is allowed only as a fixed value; in a sweep "
-                                       "list the recorded steps explicitly, ending with adam_steps + lbfgs_steps")
+                                       "list the recorded steps explicitly, ending with adam_steps + polish_steps")
 
 
-EXAMPLE = {"seeds": 2, "params": {"n_train": 16, "n_test": 33, "adam_steps": 20, "lbfgs_steps": 5, "adam_lr": 1e-2},
+EXAMPLE = {"seeds": 2, "params": {"n_train": 16, "n_test": 33, "adam_steps": 20, "polish_steps": 5, "adam_lr": 1e-2},
            "sweep": {"width": [3, 5], "steps": [10, 25]}}
 
 MODEL = register(
