@@ -209,8 +209,11 @@ class Model:
         each device) instead of ``vmap``: every cell then runs the same compiled arithmetic
         whatever the chunk size or device count, so a row is bitwise a function of its
         configuration even where training is chaotic (L-BFGS, sign-like Adam steps amplify the
-        last-bit differences of XLA's batch-shape-dependent reductions to O(1)). Costs the
-        batching speed-up, which on a CPU is small for models whose one cell fills the cores.
+        last-bit differences of XLA's batch-shape-dependent reductions to O(1)). The cell's
+        own control flow stays control flow (no batch axis: a ``lax.cond`` skips its other
+        branch, so early stopping and diagnostics at recorded steps cost nothing elsewhere);
+        several devices get their blocks through ``shard_map``. Costs the batching speed-up,
+        which on a CPU is small for models whose one cell fills the cores.
       example: a tiny experiment (``{"params": ..., "sweep": ..., "seeds": ...}``) that runs in
         seconds; the conformance tests run it for every registered model.
       references: papers the model and its theory come from.
