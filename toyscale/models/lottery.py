@@ -100,7 +100,7 @@ PARAMS = (
           high=10_000_000, role="static"),
     Param("weight_decay", float, 0.0, "lambda: the objective is MSE + lambda sum_i (w_i^2 + c_i^2 + a_i^2) (0: plain "
           "MSE, whose infimum is not attained for smooth activations, docs/theory.md §3.3)", low=0.0),
-    Param("steps", int, 0, "recorded step s (time axis: Adam steps, then L-BFGS iterations); 0: the end of training",
+    Param("steps", int, 0, "recorded step s (time axis: Adam steps, then phase-2 iterations); 0: the end of training",
           low=0, role="nested"),
 )
 
@@ -554,7 +554,7 @@ EXAMPLE = {"seeds": 2, "params": {"n_train": 16, "n_test": 33, "adam_steps": 20,
 MODEL = register(
     Model(
         name="lottery",
-        summary="two-layer network f(x) = sum a_i sigma(w_i x + c_i) + d fitted to y = x^2 (Adam then L-BFGS, float64)",
+        summary="two-layer network f(x) = sum a_i sigma(w_i x + c_i) + d fitted to y = x^2 (Adam then L-BFGS or LM, optional weight decay, float64)",
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
@@ -568,6 +568,8 @@ MODEL = register(
         references=(
             "Liu & Tegmark 2023, A Neural Scaling Law from Lottery Ticket Ensembling",
             "Sharma & Kaplan 2022, Scaling Laws from the Data Manifold Dimension",
+            "Marquardt 1963, An Algorithm for Least-Squares Estimation of Nonlinear Parameters (LM polish)",
+            "Madsen, Nielsen & Tingleff 2004, Methods for Non-Linear Least Squares Problems (LM damping update)",
         ),
         example=EXAMPLE,
     )
