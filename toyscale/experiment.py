@@ -45,13 +45,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from toyscale.errors import UserError
+from toyscale.fit._basic import STATISTICS  # the seed statistics the fit supports: one list
 from toyscale.models import get_model
 
 TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
             "run")
 PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses", "statistic")
 CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses", "statistic")
-STATISTICS = ("mean", "median")
 FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses", "over")
 RUN_KEYS = ("memory_mb",)
 QUICK_KEYS = ("seeds", "params", "sweep", "checks", "phases", "frontiers")

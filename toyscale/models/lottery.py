@@ -275,15 +275,18 @@ def objective_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str
     """``J = MSE + lam * sum_i (w_i^2 + c_i^2 + a_i^2)`` (weight decay on every hidden weight and
     bias, not on the output bias ``d``) and its gradient: :func:`mse_and_grad` plus ``2 lam theta``."""
     v, g = mse_and_grad(params, x, y, activation)
-    pen = (tree_sum(params["w"] ** 2) + tree_sum(params["c"] ** 2)) + tree_sum(params["a"] ** 2)
     g = {k: (g[k] + 2.0 * lam * params[k]) if k != "d" else g[k] for k in g}
-    return v + lam * pen, g
+    return v + lam * penalty(params), g
 
 
 def objective(params: dict, x: jax.Array, y: jax.Array, sigma, lam) -> jax.Array:
     """:func:`objective_and_grad`'s value alone (for optax's L-BFGS line search)."""
-    pen = (tree_sum(params["w"] ** 2) + tree_sum(params["c"] ** 2)) + tree_sum(params["a"] ** 2)
-    return mse(params, x, y, sigma) + lam * pen
+    return mse(params, x, y, sigma) + lam * penalty(params)
+
+
+def penalty(params: dict) -> jax.Array:
+    """``sum_i (w_i^2 + c_i^2 + a_i^2)``, the weight-decay term (fixed-order sums; ``d`` excluded)."""
+    return (tree_sum(params["w"] ** 2) + tree_sum(params["c"] ** 2)) + tree_sum(params["a"] ** 2)
 
 
 def flatten(params: dict) -> jax.Array:
