@@ -95,17 +95,13 @@ def _doc(widths, samples, v, seeds, ridge=1e-4):
 
 def compile_time(n, v=2048, seeds=8, top=512):
     """Wall and CPU seconds to trace + compile the n x n ridge program (one chunk)."""
-    from toyscale.sweep import _inputs, _program, plan, schedule
+    from toyscale.sweep import chunk_program, plan, schedule
 
     p = plan(experiment_from_dict(_doc(grid(8, top, n), grid(8, top, n), v, seeds), name="compile"))
     ch = schedule(p, set(), 1024)[0]
-    g = p.groups[ch.group]
     jax.clear_caches()
-    from toyscale import sweep
-    sweep._PROGRAMS.clear()  # measure a cold compile, not this process's cache
     with jax.enable_x64(True):
-        prog = _program(p.model, g.static, g.nested)
-        dyn, sd = _inputs(p, ch)
+        prog, (dyn, sd) = chunk_program(p, ch, cold=True)  # a cold compile, not this process's cache
         c0, t0 = time.process_time(), time.perf_counter()
         prog.lower(dyn, sd).compile()
         return time.perf_counter() - t0, time.process_time() - c0

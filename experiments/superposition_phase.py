@@ -11,7 +11,7 @@ Frequency exponents are labelled in the paper's convention, alpha_paper = 1 + a 
 ``alpha`` is a; docs/theory.md §2.1).
 
 ``phase``: the experiment's ``[[phases]]`` table as the report evaluates it
-(``toyscale.report.evaluate_phase``: the width exponent of the loss fitted in every
+(``toyscale.analysis.evaluate_phase``: the width exponent of the loss fitted in every
 (weight_decay, alpha) cell, the represented fraction at the largest width, and the theory exponent
 of the regime that fraction implies), drawn as three panels; ``*`` marks cells with runs whose
 status is ``unconverged``. ``curves``: the loss along the recorded ``steps`` axis, one panel per
@@ -26,7 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from toyscale.models import get_model
-from toyscale.report import _save, _unjson, evaluate_check, evaluate_phase, phase_figure
+from toyscale.analysis import evaluate_check, evaluate_phase
+from toyscale.jsonio import decode
+from toyscale.plot import figure as new_figure  # (a variable here is called figure)
+from toyscale.plot import log_axes, phase_figure, save
 from toyscale.store import ResultStore
 from toyscale.theory import superposition as th
 
@@ -40,9 +43,9 @@ def phase(out: Path, figure: Path) -> None:
     store = ResultStore(out)
     meta = store.read_meta()
     model = get_model(meta["experiment"]["model"])
-    fixed = {k: _unjson(v) for k, v in meta["experiment"]["params"].items()}
+    fixed = {k: decode(v) for k, v in meta["experiment"]["params"].items()}
     (spec,) = [p for p in meta["phases"]]
-    ph = evaluate_phase(store.load(), model, fixed, spec)
+    ph = evaluate_phase(store.load(), model, fixed, spec).to_json()
     panels = [("fitted", "fitted width exponent of the loss", "viridis", (-1.3, 0.0)),
               ("represented_fraction", "represented fraction (largest width)", "magma", (0.0, 1.0)),
               ("theory", "theory exponent of the measured regime", "viridis", (-1.3, 0.0))]
@@ -51,7 +54,7 @@ def phase(out: Path, figure: Path) -> None:
     fig.suptitle(f"superposition phase diagram: n = {fixed['n_features']}, widths {min(e['sweep']['width'])}.."
                  f"{max(e['sweep']['width'])}, {len(e['seeds'])} seed(s), horizon {fixed['horizon']} steps, batch "
                  f"{fixed['batch_size']}; * = cell with unconverged runs", fontsize=9)
-    _save(fig, figure)
+    save(fig, figure)
     print(f"{'wd':>6} {'alpha':>6} {'fitted [95% CI]':>26} {'theory':>7} regime")
     for c in ph["cells"]:
         f = c.get("fitted")
@@ -63,14 +66,13 @@ def phase(out: Path, figure: Path) -> None:
 def curves(out: Path, figure: Path) -> None:
     from matplotlib import colormaps
 
-    from toyscale.report import _figure, _log_axes
 
     df = ResultStore(out).load()
     if df["steps"].nunique() < 2:
         raise SystemExit(f"{out}: only one recorded step per run (sweep `steps` to record curves)")
     wds = sorted(set(df.weight_decay.astype(float)))
     widths = sorted(set(df.width))
-    fig, axes = _figure(len(wds), size=(4.5, 3.8))
+    fig, axes = new_figure(len(wds), size=(4.5, 3.8))
     cmap = colormaps["viridis"]
     for ax, wd in zip(axes, wds):
         sel = df[np.isclose(df.weight_decay, wd)]
@@ -80,14 +82,14 @@ def curves(out: Path, figure: Path) -> None:
             ax.plot(run.steps, run.loss, "-", color=c, lw=0.8, alpha=0.8)
             bad = run[run.status == "unconverged"]
             ax.plot(bad.steps, bad.loss, "x", color=c, ms=3)
-        _log_axes(ax, "step", "loss (last 10 % window)")
+        log_axes(ax, "step", "loss (last 10 % window)")
         ax.set_title(f"weight_decay = {wd:g}; colour = width {widths[0]}..{widths[-1]}", fontsize=8)
     fig.suptitle("superposition loss curves (all alphas and seeds); x = unconverged at that step", fontsize=8)
-    _save(fig, figure)
+    save(fig, figure)
 
 
 def _fixed(meta):
-    return {k: _unjson(v) for k, v in meta["experiment"]["params"].items()}
+    return {k: decode(v) for k, v in meta["experiment"]["params"].items()}
 
 
 def _budget_text(fixed, e):
@@ -97,9 +99,8 @@ def _budget_text(fixed, e):
 
 def strong_vs_alpha(cells, fixed, n):
     """Figure: width exponent (positive, -slope) vs alpha_paper, measured with intervals and theory branches."""
-    from toyscale.report import _figure
 
-    fig, (ax,) = _figure(size=(6.4, 4.6))
+    fig, (ax,) = new_figure(size=(6.4, 4.6))
     ap = np.linspace(0.0, 2.0, 201)
     widths = cells[0]["_widths"] if cells else [10, 100]
     ax.plot(ap, np.ones_like(ap), "-", color="k", lw=1, label="geometric branch: 1 (1/m overlaps)")
@@ -135,7 +136,7 @@ def grid(out: Path, figure: Path) -> None:
     fixed, e = _fixed(meta), meta["experiment"]
     (spec,) = meta["phases"]
     df = store.load()
-    ph = evaluate_phase(df, model, fixed, spec, n_boot=1000)
+    ph = evaluate_phase(df, model, fixed, spec, n_boot=1000).to_json()
     panels = [("fitted", "fitted width exponent of the loss", "viridis", (-2.0, 0.0)),
               ("represented_fraction", "represented fraction (largest width)", "magma", (0.0, 1.0)),
               ("overlap_times_m", "mean sq. overlap × m (largest width)", "magma", None)]
@@ -147,7 +148,7 @@ def grid(out: Path, figure: Path) -> None:
     fig.suptitle(f"superposition, width exponent over (weight_decay, α_paper) at the last recorded step; "
                  f"{_budget_text(fixed, e)}; widths {min(e['sweep']['width'])}..{max(e['sweep']['width'])}; "
                  "* = cell with unconverged runs", fontsize=8)
-    _save(fig, figure)
+    save(fig, figure)
     n = int(fixed["n_features"])
     strong = [c for c in ph["cells"] if np.isclose(c["weight_decay"], -1.0) and c.get("fitted") is not None]
     widths = sorted(set(float(w) for w in df.width))
@@ -156,7 +157,7 @@ def grid(out: Path, figure: Path) -> None:
     fig = strong_vs_alpha(strong, fixed, n)
     fig.axes[0].set_title(f"strong regime (wd = −1): width exponent vs α_paper, last recorded step\n"
                           f"{_budget_text(fixed, e)}; widths {widths[0]:g}..{widths[-1]:g}", fontsize=8)
-    _save(fig, figure.with_name("strong_vs_alpha.png"))
+    save(fig, figure.with_name("strong_vs_alpha.png"))
     print(f"{'wd':>6} {'a':>6} {'α_paper':>7} {'fitted [95% CI]':>26} {'theory':>7} {'flag':>4} regime; branches")
     for c in ph["cells"]:
         f = c.get("fitted")
@@ -169,7 +170,6 @@ def grid(out: Path, figure: Path) -> None:
 
 def budget(out: Path, figure: Path) -> None:
     """Strong-regime (wd < 0) width exponent at every recorded step, per alpha, with convergence flags."""
-    from toyscale.report import _figure
 
     store = ResultStore(out)
     meta = store.read_meta()
@@ -180,7 +180,7 @@ def budget(out: Path, figure: Path) -> None:
         df = df[df.weight_decay.astype(float) < 0]
     alphas = sorted(set(df.alpha.astype(float))) if "alpha" in df else [float(fixed["alpha"])]
     steps = sorted(set(int(s) for s in df.steps))
-    fig, (ax,) = _figure(size=(6.0, 4.2))
+    fig, (ax,) = new_figure(size=(6.0, 4.2))
     print(f"{'a':>6} {'α_paper':>7} {'steps':>6} {'fitted [95% CI]':>26} {'unconverged':>11} {'overlap exp.':>12}")
     for k, a in enumerate(alphas):
         rows = []
@@ -188,9 +188,8 @@ def budget(out: Path, figure: Path) -> None:
             where = {"steps": s_}
             if "alpha" in df:
                 where["alpha"] = a
-            ent = evaluate_check(df, model, fixed, {"name": f"a={a:g}, steps={s_}", "axis": "width", "where": where,
-                                                    "fit_always": True}, n_boot=1000)
-            ovl = evaluate_check(df, model, fixed, {"name": "ovl", "axis": "width", "where": where, "fit_always": True,
+            ent = evaluate_check(df, model, fixed, {"name": f"a={a:g}, steps={s_}", "axis": "width", "where": where}, n_boot=1000)
+            ovl = evaluate_check(df, model, fixed, {"name": "ovl", "axis": "width", "where": where,
                                                     "metric": "mean_sq_overlap"}, n_boot=0)
             if ent.get("fitted") is None:
                 continue
@@ -212,13 +211,12 @@ def budget(out: Path, figure: Path) -> None:
     ax.set_ylabel("width exponent of the loss, −d log L / d log m")
     ax.set_title(f"strong regime (wd = −1): width exponent vs budget; {_budget_text(fixed, e)}", fontsize=8)
     ax.legend(fontsize=7)
-    _save(fig, figure)
+    save(fig, figure)
 
 
 def overlap(out: Path, figure: Path) -> None:
     """Per-run distribution of squared row overlaps (strong runs, last step) vs the Welch bound and random vectors."""
     from toyscale.models.superposition import ANTIPODAL_COS
-    from toyscale.report import _figure, _log_axes
 
     store = ResultStore(out)
     meta = store.read_meta()
@@ -231,7 +229,7 @@ def overlap(out: Path, figure: Path) -> None:
     alphas = sorted(set(df.alpha.astype(float)))
     if len(alphas) > 3:
         alphas = [alphas[0], alphas[len(alphas) // 2], alphas[-1]]
-    fig, axes = _figure(len(alphas), size=(4.6, 4.0))
+    fig, axes = new_figure(len(alphas), size=(4.6, 4.0))
     ms = np.geomspace(df.width.min(), df.width.max(), 50)
     print(f"{'a':>6} {'m':>4} {'mean/Welch':>10} {'mean*m':>7} {'median':>9} {'rand med':>9} {'q90':>7} {'rand q90':>8} "
           f"{'q99':>7} {'rand q99':>8} {'antipodal':>9} {'rand anti':>9}")
@@ -246,7 +244,7 @@ def overlap(out: Path, figure: Path) -> None:
         ax.plot(x, g["mean_sq_overlap"], "s-", color="k", ms=4, label="measured mean")
         ax.plot(ms, th.welch_bound(n, ms), ":", color="k", lw=1.2, label="Welch bound (least possible mean)")
         ax.plot(ms, 1 / ms, "--", color="k", lw=0.8, label="random unit vectors, mean 1/m")
-        _log_axes(ax, "width m", "squared row overlap cos²(W_i, W_j)")
+        log_axes(ax, "width m", "squared row overlap cos²(W_i, W_j)")
         ax.set_title(f"α_paper = {th.alpha_paper(a):g} (a = {a:g}), wd = −1, last step", fontsize=8)
         for m_, r in g.iterrows():
             print(f"{a:6.3f} {m_:4d} {r.mean_sq_overlap / th.welch_bound(n, m_):10.2f} {r.mean_sq_overlap * m_:7.2f} "
@@ -256,7 +254,7 @@ def overlap(out: Path, figure: Path) -> None:
     axes[0].legend(fontsize=6)
     fig.suptitle(f"squared row overlaps per run (seed mean) vs Welch bound and random unit vectors\n{_budget_text(fixed, e)}",
                  fontsize=8)
-    _save(fig, figure)
+    save(fig, figure)
 
 
 SUBCOMMANDS = {"phase": phase, "curves": curves, "grid": grid, "budget": budget, "overlap": overlap}

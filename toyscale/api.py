@@ -24,6 +24,8 @@ class Results:
         interval, held-out error, flagged runs, figure path (``summary.json``).
       phases: phase diagrams (``phases.json``), one entry per ``[[phases]]`` table.
       frontiers: compute-optimal frontiers (``frontiers.json``), one per ``[[frontiers]]``.
+      records: run-level records found in the directory (``{name: record}``, e.g.
+        ``precision_audit``; see :data:`toyscale.report.RUN_RECORDS`).
       run: what the run did (rows computed, skipped, compilations, seconds, statuses) when the
         results come from :func:`run`; ``None`` from :func:`load`.
     """
@@ -33,6 +35,7 @@ class Results:
     summary: list = field(default_factory=list)
     phases: list = field(default_factory=list)
     frontiers: list = field(default_factory=list)
+    records: dict = field(default_factory=dict)
     run: Any = None
 
     @property
@@ -50,18 +53,11 @@ class Results:
 
     def plot(self, check: str):
         """The figure of check ``check`` as a matplotlib ``Figure`` (display it in a notebook;
-        no pyplot state is touched). Recomputed from the stored rows."""
-        from toyscale.models import get_model
-        from toyscale.report import _unjson, check_figure, evaluate_check
+        no pyplot state is touched), drawn from the stored result (``summary.json``): nothing
+        is refitted."""
+        from toyscale.plot import check_figure
 
-        meta = ResultStore(self.dir).read_meta()
-        spec = [c for c in meta.get("checks", []) if c["name"] == check]
-        if not spec:
-            raise KeyError(f"no check {check!r}; checks: {[c['name'] for c in meta.get('checks', [])]}")
-        model = get_model(meta["experiment"]["model"])
-        fixed = {k: _unjson(v) for k, v in meta["experiment"]["params"].items()}
-        e = evaluate_check(self.table, model, fixed, spec[0], n_boot=200)
-        return check_figure(e)
+        return check_figure(self.check(check))
 
     def __repr__(self) -> str:
         lines = [f"Results({str(self.dir)!r}: model {self.experiment.get('model')}, "
@@ -71,6 +67,21 @@ class Results:
             th = "—" if e.get("theory") is None else f"{e['theory']:+.3f}"
             lines.append(f"  {e['name']}: theory {th}, fitted {fit}")
         return "\n".join(lines)
+
+
+def prepare(experiment, out=None, *, quick: bool = False, set: Sequence[str] = (), shard=None,
+            fields=("experiment", "out", "shard")) -> tuple[Experiment, Path, tuple[int, int]]:
+    """Everything :func:`run` checks before any compute: the resolved experiment (precision
+    set), the output directory (writable, empty or holding this experiment) and the shard.
+
+    Raises:
+      UserError: naming ``fields`` (the experiment, the output directory, the shard).
+    """
+    from toyscale.sweep import resolve_precision
+
+    part = parse_shard(shard, field=fields[2])
+    exp = resolve_precision(_experiment(experiment, quick, set))
+    return exp, output_dir(exp, out, quick, field=fields[1]), part
 
 
 def _experiment(experiment, quick: bool, overrides: Sequence[str]) -> Experiment:
@@ -152,31 +163,33 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
         res.summary[0]["fitted"], res.summary[0]["theory"]   # about -1.5 and -1.5
         res.plot("width")
     """
-    from toyscale.sweep import resolve_precision, run_experiment
+    from toyscale.sweep import run_experiment
 
-    part = parse_shard(shard, field="shard")
-    exp = resolve_precision(_experiment(experiment, quick, set))
-    out = output_dir(exp, out, quick, field="out")
+    exp, out, part = prepare(experiment, out, quick=quick, set=set, shard=shard)
     summary = run_experiment(exp, out, progress=progress, part=part)
-    res = load(out, _report=report and summary.complete and bool(exp.checks or exp.phases or exp.frontiers))
+    res = load(out, report=report and summary.complete and bool(exp.checks or exp.phases or exp.frontiers))
     res.run = summary
     return res
 
 
-def load(out: str | Path, *, _report: bool = False) -> Results:
+def load(out: str | Path, *, report: bool = False) -> Results:
     """Open a results directory written by :func:`run` or ``toyscale run``.
 
-    Reads ``experiment.json`` and, when present, ``summary.json``, ``phases.json`` and
-    ``frontiers.json``; the rows are read on demand (``Results.table``).
+    Reads ``experiment.json`` and, when present, ``summary.json``, ``phases.json``,
+    ``frontiers.json`` and the run-level records; the rows are read on demand (``Results.table``).
+
+    Args:
+      out: the results directory.
+      report: regenerate the report (summary.json, report.md, figures) first.
 
     Raises:
       UserError: ``out`` is not a toyscale results directory.
     """
-    from toyscale.report import make_report
+    from toyscale.report import make_report, read_records
 
     store = ResultStore(out)
     meta = store.read_meta()
-    if _report:
+    if report:
         make_report(out)
 
     def read(name):
@@ -184,4 +197,5 @@ def load(out: str | Path, *, _report: bool = False) -> Results:
         return json.loads(p.read_text()) if p.exists() else []
 
     return Results(dir=store.root, experiment={**meta["experiment"], "name": meta.get("name")},
-                   summary=read("summary.json"), phases=read("phases.json"), frontiers=read("frontiers.json"))
+                   summary=read("summary.json"), phases=read("phases.json"), frontiers=read("frontiers.json"),
+                   records=read_records(store.root))

@@ -66,12 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list models, or one model's parameters and metrics")
     ls.add_argument("model", nargs="?", help="model name")
 
-    try:
-        from toyscale.fit import cli as fit_cli
-    except ImportError:
-        fit_cli = None
-    if fit_cli is not None:
-        fit_cli.add_parser(sub)
+    from toyscale.fit import cli as fit_cli
+
+    fit_cli.add_parser(sub)
     return ap
 
 
@@ -99,21 +96,13 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from toyscale.api import output_dir
-    from toyscale.experiment import load_experiment
+    from toyscale.api import prepare, run
 
-    from toyscale.api import parse_shard
-
-    from toyscale.sweep import resolve_precision
-
-    part = parse_shard(args.shard)
-    exp = resolve_precision(load_experiment(args.experiment, quick=args.quick, overrides=args.set))
-    out = output_dir(exp, args.out, args.quick)
-    from toyscale.sweep import run_experiment
-
+    exp, out, part = prepare(args.experiment, args.out, quick=args.quick, set=args.set, shard=args.shard,
+                             fields=("experiment", "--out", "--shard"))
     share = f" (shard {part[0]}/{part[1]})" if part[1] > 1 else ""
     print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations{share} -> {out}", file=sys.stderr)
-    s = run_experiment(exp, out, progress=not args.no_progress, part=part)
+    s = run(exp, out, progress=not args.no_progress, report=False, shard=part).run
     print(f"toyscale: {summary_line(s)}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)
@@ -168,10 +157,13 @@ def _report(out, figures=None) -> None:
     from toyscale.report import frontier_table, make_report, table
 
     rep = make_report(out, figures=figures)
+    for name, rec in rep.records.items():
+        if isinstance(rec, dict) and rec.get("ok") is False:
+            print(f"toyscale: {name}: not ok: {rec.get('reason', '')}", file=sys.stderr)
     if rep.checks:
         print(table(rep.checks))
     for e in rep.checks:
-        if e.get("reason") and e.get("fitted") is None and e.get("theory") is not None:
+        if e.get("reason") and e.get("fitted") is None:
             print(f"{e['name']}: not fitted: {e['reason']}")
     for ph in rep.phases:
         print(f"phase diagram {ph['name']}: {len(ph['cells'])} cells -> {ph['figure']}")

@@ -45,7 +45,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from toyscale.errors import UserError
-from toyscale.fit._basic import STATISTICS  # the seed statistics the fit supports: one list
+from toyscale.jsonio import encode
+from toyscale.fit import STATISTICS  # the seed statistics the fit supports: one list
 from toyscale.models import get_model
 
 TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
@@ -145,18 +146,12 @@ class Experiment:
             "model": self.model,
             "seeds": list(self.seeds),
             "precision": self.precision,
-            "params": {k: _jsonable(v) for k, v in self.params.items()},
-            "sweep": {k: [_jsonable(x) for x in v] for k, v in self.sweep.items()},
+            "params": {k: encode(v) for k, v in self.params.items()},
+            "sweep": {k: [encode(x) for x in v] for k, v in self.sweep.items()},
         }
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _jsonable(x):
-    if isinstance(x, float) and math.isinf(x):
-        return "inf"
-    return x
 
 
 def _axis_values(spec, field: str) -> list:
@@ -464,7 +459,7 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
         xs = [float(x) for x in exp.sweep[axis] if isinstance(x, (int, float)) and math.isfinite(x)]
         inside = [x for x in xs if fr is None or fr[0] <= x <= fr[1]]
         if len(inside) < MIN_FIT_POINTS:
-            vals = [_jsonable(x) for x in exp.sweep[axis]]
+            vals = [encode(x) for x in exp.sweep[axis]]
             if fr is not None:
                 raise UserError(f"{f}.fit_range", f"[{fr[0]:g}, {fr[1]:g}] holds {len(inside)} of the swept values of "
                                                   f"{axis} {vals}; allowed: a range holding at least {MIN_FIT_POINTS}")

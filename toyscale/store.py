@@ -101,10 +101,10 @@ class ResultStore:
                                          f"({old.get('name')}, fingerprint {old.get('fingerprint')}); "
                                          "use another --out directory")
             if old != meta:  # same computation, e.g. checks edited: keep the newest description
-                _atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
+                atomic_write(self.meta_path, json.dumps(meta, indent=2).encode())
             return
         self.chunks.mkdir(parents=True, exist_ok=True)
-        _atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
+        atomic_write(self.meta_path, json.dumps(meta, indent=2).encode())
 
     def remove_stale_tmp(self) -> list[Path]:
         """Delete temporary chunk files of dead writers (killed mid-write; never read); leave
@@ -156,7 +156,13 @@ class ResultStore:
         return df.drop_duplicates("config_hash", keep="first").reset_index(drop=True)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically: a temporary file in the same
+    directory, flushed to disk, then renamed over ``path``; a reader sees the old file or the
+    new one, never a part. The one way toyscale writes a result file."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)

@@ -45,7 +45,8 @@ import numpy as np
 
 from toyscale.experiment import Experiment
 from toyscale.models import get_model
-from toyscale.models.base import Model
+from toyscale.jsonio import encode
+from toyscale.protocol import Model, next_pow2
 from toyscale.store import ResultStore
 
 STATUS_OK, STATUS_NONFINITE = "ok", "nonfinite"
@@ -64,10 +65,6 @@ def config_hash(model: str, row: dict) -> str:
     payload = json.dumps({"model": model, **{k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()}},
                          sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
-def next_pow2(x: int) -> int:
-    return 1 << max(0, int(math.ceil(math.log2(max(1, x)))))
 
 
 @dataclass
@@ -459,7 +456,7 @@ class RunSummary:
 def experiment_meta(exp: Experiment) -> dict:
     """What ``experiment.json`` records: the experiment, its fingerprint, checks and phases."""
     def tables(items):
-        return [{k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(c.__dict__, where={k: _j(v) for k, v in c.where.items()}).items()}
+        return [{k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(c.__dict__, where={k: encode(v) for k, v in c.where.items()}).items()}
                 for c in items]
 
     return {"name": exp.name, "fingerprint": exp.fingerprint(), "experiment": exp.to_dict(),
@@ -526,5 +523,12 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                       devices=len(devices), platform=devices[0].platform, precision=exp.precision, part=tuple(part), complete=complete)
 
 
-def _j(v: Any):
-    return "inf" if isinstance(v, float) and math.isinf(v) else v
+def chunk_program(p: Plan, chunk: Chunk, devices: list | None = None, cold: bool = False):
+    """``(program, args)``: the jitted program of ``chunk``'s group and its inputs, so
+    ``program.lower(*args).compile()`` measures a compilation (``cold``: forget this process's
+    compiled programs first). For benchmarks."""
+    if cold:
+        _PROGRAMS.clear()
+    g = p.groups[chunk.group]
+    return _program(p.model, g.static, g.nested, devices), _inputs(p, chunk, devices)
+

@@ -19,7 +19,8 @@ Batched (one jitted call, fixed work per curve): :func:`fit_offset_batched`,
 :func:`fit_power_batched`, :func:`fit_joint_huber_batched`.
 """
 
-from toyscale.fit._basic import SlopeFit, fit_offset_power_law, fit_power_law, fit_scaling
+from toyscale.fit._basic import (STATISTICS, SlopeFit, fit_offset_power_law, fit_power_law, fit_scaling, seed_center,
+                                 seed_interval)
 from toyscale.fit._batched import fit_joint_huber_batched, fit_offset_batched, fit_power_batched
 from toyscale.fit._broken import BrokenFit, broken_power_law, fit_broken_power_law
 from toyscale.fit._joint import JointFit, bootstrap_joint, chinchilla_starts, fit_joint_huber, fit_joint_vp
@@ -51,5 +52,5 @@ __all__ = [
     "BrokenFit", "JointFit", "SlopeFit", "bootstrap_joint", "broken_power_law", "chinchilla_starts",
     "fit_broken_power_law", "fit_joint", "fit_joint_huber", "fit_joint_huber_batched", "fit_joint_vp",
     "fit_offset_batched", "fit_offset_power_law", "fit_power_batched", "fit_power_law", "fit_scaling",
-    "goodness_of_fit", "heldout_error", "local_slopes", "range_sensitivity",
+    "goodness_of_fit", "heldout_error", "local_slopes", "range_sensitivity", "seed_center", "seed_interval", "STATISTICS",
 ]

@@ -86,7 +86,7 @@ def _vp_residual(a, x, y):
     return rnorm, coef
 
 
-def _offset_fit(x, y, a_max: float = 6.0) -> tuple[float, float, float, bool]:
+def offset_fit(x, y, a_max: float = 6.0) -> tuple[float, float, float, bool]:
     """Variable-projection fit of ``y = E + A x^-a``; returns ``(a, A, E, at_bound)``.
 
     ``at_bound`` is true when the exponent estimate sits on an end of the search interval
@@ -116,7 +116,7 @@ def fit_offset_power_law(x, y, a_max: float = 6.0) -> tuple[float, float, float]
     flat curve, too few points) the estimate lands on an end of the search interval;
     :func:`toyscale.fit.range_sensitivity` reports such fits as not determined.
     """
-    a, A, E, _ = _offset_fit(x, y, a_max)
+    a, A, E, _ = offset_fit(x, y, a_max)
     return -a, A, E
 
 
@@ -183,10 +183,10 @@ def fit_scaling(x, Y, law: str = "power", *, n_boot: int = 1000, level: float = 
                     continue
             if np.all(np.isfinite(yb)) and np.all(yb > 0):
                 boots.append(_fit(law, xb, yb))
-    lo, hi = _interval(slope, [b[0] for b in boots], s, level)
+    lo, hi = seed_interval(slope, [b[0] for b in boots], s, level)
     params_ci = {}
     for k, v in params.items():
-        plo, phi = _interval(v, [b[1][k] for b in boots], s, level)
+        plo, phi = seed_interval(v, [b[1][k] for b in boots], s, level)
         params_ci[k] = (max(plo, 0.0), phi)
     return SlopeFit(law=law, slope=slope, ci_low=lo, ci_high=hi, params=params, n_points=len(x),
                     fit_range=(float(x[0]), float(x[-1])), level=level, n_boot=len(boots),
@@ -198,8 +198,14 @@ def _on_bound(a, a_max: float = 6.0) -> bool:
     return bool(a - A_MIN < 1e-4 or a_max - a < 1e-4)
 
 
-def _interval(estimate, reps, s, level) -> tuple[float, float]:
-    """Bootstrap interval of one quantity from its replicates ``reps`` (``s`` seeds, 1 = points)."""
+def seed_interval(estimate, reps, s: int, level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval of one quantity from its replicates ``reps``.
+
+    With ``s >= 2`` seeds (seeds resampled): ``estimate +- t_{s-1, (1+level)/2} * SE_boot *
+    sqrt(s / (s - 1))`` (Efron & Tibshirani 1993, ch. 5 and 13: the bootstrap standard error of a
+    mean of s draws is ``sqrt((s-1)/s)`` of the unbiased one; Student-t quantiles for few seeds).
+    With ``s = 1`` (points resampled): the percentile interval. NaN with fewer than 2 replicates.
+    """
     q = (1 - level) / 2
     if len(reps) < 2:
         return float("nan"), float("nan")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toyscale.fit._basic import _offset_fit, fit_offset_power_law, fit_power_law
+from toyscale.fit._basic import offset_fit, fit_offset_power_law, fit_power_law
 
 #: number of fitted parameters of each law
 N_PARAMS = {"power": 2, "offset": 3}
@@ -78,7 +78,7 @@ def _half_fit(law, x, y):
         r = np.log(y) - np.log(A) - s * lx
         se = float(np.sqrt(np.sum(r**2) / (n - 2) / np.sum((lx - lx.mean()) ** 2)))
         return s, se, None
-    a, A, E, at_bound = _offset_fit(x, y)
+    a, A, E, at_bound = offset_fit(x, y)
     if at_bound:
         return None, None, f"exponent on the search bound ({-a:.3g})"
     if not A > 0:

@@ -1,18 +1,38 @@
-"""Model registry. ``get_model(name)`` returns a :class:`~toyscale.models.base.Model`."""
+"""Model registry. ``get_model(name)`` returns a :class:`~toyscale.protocol.Model`.
+
+A model is registered by calling :func:`register` when its module is imported. On the first
+lookup every public module of this package (``toyscale/models/NAME.py``, names not starting with
+``_``) is imported, so adding a model is a files-only change: drop in ``models/NAME.py`` (and its
+``theory/NAME.py``); nothing else lists it. Models defined elsewhere (a notebook, a test) call
+:func:`register` themselves before use.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from toyscale.errors import UserError
-from toyscale.models.base import Frontier, FunctionTheory, Metric, Model, Prediction, Status, Theory
+from toyscale.protocol import Metric, Model, Status
+from toyscale.theory.base import Frontier, Overlay, Prediction, Slice, Theory
 
 _REGISTRY: dict[str, Model] = {}
 _BUILTINS_LOADED = False
 
 
 def register(model: Model) -> Model:
-    """Add ``model`` to the registry (used by each model module at import)."""
+    """Add ``model`` to the registry under ``model.name`` (replacing one of the same name) and
+    return it, so a module can write ``MODEL = register(Model(...))``."""
+    if not isinstance(model, Model):
+        raise TypeError(f"register expects a toyscale Model, got {type(model).__name__}")
     _REGISTRY[model.name] = model
     return model
+
+
+def builtin_modules() -> list[str]:
+    """Names of the model modules shipped in this package (every public ``toyscale/models/*.py``
+    except the protocol re-export ``base``)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name != "base")
 
 
 def _load_builtin() -> None:
@@ -22,8 +42,8 @@ def _load_builtin() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    from toyscale.models import (associative_memory, lottery, random_features,  # noqa: F401
-                                 superposition, ticket_ensemble)
+    for name in builtin_modules():
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def list_models() -> list[str]:
@@ -40,5 +60,5 @@ def get_model(name: str, field: str = "model") -> Model:
     return _REGISTRY[name]
 
 
-__all__ = ["Frontier", "FunctionTheory", "Metric", "Model", "Prediction", "Status", "Theory", "get_model",
-           "list_models", "register"]
+__all__ = ["Frontier", "Metric", "Model", "Overlay", "Prediction", "Slice", "Status", "Theory", "builtin_modules",
+           "get_model", "list_models", "register"]

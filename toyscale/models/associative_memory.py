@@ -62,7 +62,8 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, indexed_normal
+from toyscale.models.base import indexed_normal
+from toyscale.protocol import Metric, Model
 from toyscale.params import Param
 from toyscale.theory import associative_memory as theory
 
@@ -519,7 +520,7 @@ MODEL = register(
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
-        theory=theory.predict,
+        theory=theory.THEORY,
         group_extra=group_extra,
         cell_bytes=cell_bytes,
         check_config=check_config,

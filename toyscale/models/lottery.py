@@ -61,7 +61,7 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, Status, exact_bucket
+from toyscale.protocol import Metric, Model, Status, exact_bucket
 from toyscale.params import Param
 from toyscale.theory import lottery as theory
 
@@ -561,7 +561,7 @@ MODEL = register(
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
-        theory=theory.predict,
+        theory=theory.THEORY,
         bucket=bucket,
         cell_bytes=cell_bytes,
         check_config=check_config,

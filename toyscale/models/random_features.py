@@ -35,7 +35,8 @@ from jax.scipy.linalg import solve_triangular
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import FunctionTheory, Metric, Model, indexed_normal
+from toyscale.models.base import indexed_normal
+from toyscale.protocol import Metric, Model
 from toyscale.params import Param
 from toyscale.theory import random_features as theory
 
@@ -482,7 +483,7 @@ MODEL = register(
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
-        theory=FunctionTheory(theory.predict, theory.frontier),
+        theory=theory.THEORY,
         group_extra=group_extra,
         cell_bytes=cell_bytes,
         check_config=check_config,

@@ -40,7 +40,8 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, Status, exact_bucket, indexed_normal, pow2_bucket
+from toyscale.models.base import indexed_normal
+from toyscale.protocol import Metric, Model, Status, exact_bucket, pow2_bucket
 from toyscale.params import Param
 from toyscale.theory import superposition as theory
 
@@ -419,7 +420,7 @@ MODEL = register(
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
-        theory=theory.predict,
+        theory=theory.THEORY,
         bucket=bucket,
         cell_bytes=cell_bytes,
         check_config=check_config,

@@ -25,14 +25,11 @@ import jax.numpy as jnp
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model
+from toyscale.protocol import Metric, Model
 from toyscale.models.lottery import activation_fn
 from toyscale.params import Param
 from toyscale.theory import ticket_ensemble as theory
 
-#: Ranges of the ticket parameters: ``w ~ w_scale U(W_RANGE)``, ``c ~ U(C_RANGE)``.
-W_RANGE = (0.5, 1.5)
-C_RANGE = (0.25, 1.0)
 
 PARAMS = (
     Param("activation", str, "silu", "sigma of the tickets: 'silu', 'tanh', 'gelu' (smooth; sigma''(c) != 0)",
@@ -81,8 +78,8 @@ def ticket_errors(w, c, x, activation: str):
 def draw_tickets(key, count: int, w_scale, dtype):
     """``(w, c)`` of ``count`` tickets; ticket ``k`` from ``fold_in(key, k)`` (independent of ``count``)."""
     u = jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(key, k), (2,), dtype))(jnp.arange(count))
-    w = w_scale * (W_RANGE[0] + (W_RANGE[1] - W_RANGE[0]) * u[:, 0])
-    c = C_RANGE[0] + (C_RANGE[1] - C_RANGE[0]) * u[:, 1]
+    w = w_scale * (theory.W_RANGE[0] + (theory.W_RANGE[1] - theory.W_RANGE[0]) * u[:, 0])
+    c = theory.C_RANGE[0] + (theory.C_RANGE[1] - theory.C_RANGE[0]) * u[:, 1]
     return w, c
 
 
@@ -129,7 +126,7 @@ MODEL = register(
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
-        theory=theory.predict,
+        theory=theory.THEORY,
         cell_bytes=cell_bytes,
         check_config=check_config,
         precision="float64",

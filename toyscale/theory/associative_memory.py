@@ -30,14 +30,12 @@ closed-form theory: their exponents are measured only, and shown against the thr
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+
 
 import numpy as np
 
-from toyscale.models.base import Prediction
+from toyscale.theory.base import Prediction, Slice, Theory
 
-#: Schemes computed in closed form (no training).
-CLOSED_FORM = ("threshold", "frequency", "true")
 
 
 def zipf_probs(n: int, alpha: float) -> np.ndarray:
@@ -114,12 +112,7 @@ def threshold_error(d, n: int, alpha: float, ratio: float = 0.125, classes: int 
     return (1.0 - 1.0 / classes) * (1.0 - c[k])
 
 
-def _fitted_slope(xs, ys) -> float:
-    xs, ys = np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float))
-    return float(np.polyfit(xs, ys, 1)[0])
-
-
-def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
+def predict(axis: str, s: Slice) -> Prediction:
     """Predicted slope of ``error`` along ``width`` (d) or ``samples`` (T) for one slice.
 
     ``width`` (needs ``samples = inf`` for the closed-form exponents): thresholding
@@ -129,7 +122,8 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
     exactly the seen tokens, so the exact curve :func:`store_all_seen_error` and the slope
     ``-(1-1/alpha)``; at finite width the data term sits on a d-floor (law ``offset``).
     """
-    metric = params.get("_metric") or "error"
+    params, xs, stats = s.params, s.xs, s.stats
+    metric = s.metric or "error"
     scheme = params.get("scheme", "threshold")
     alpha = float(params.get("zipf", 2.0))
     n = int(params.get("vocab", 1000))
@@ -179,3 +173,7 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
         return Prediction(f"{scheme}, finite d: T term on a d floor", s, metric=metric, law="offset",
                           note="error ~ E_d + A T^-(1-1/alpha)")
     return Prediction(f"no theory for axis {axis!r}", None, metric=metric)
+
+
+#: The theory the model declares.
+THEORY = Theory(predict=predict)

@@ -28,9 +28,9 @@ hold for large N.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
 
-from toyscale.models.base import Prediction
+
+from toyscale.theory.base import Prediction, Slice, Theory
 
 #: d, the input dimension of the task.
 INPUT_DIM = 1
@@ -41,7 +41,7 @@ ALTERNATIVES = {"central limit N^-1": CLT_SLOPE, "approximation N^-4": APPROX_SL
 SATURATION = {"weight-decay optimum saturates N^0": 0.0}
 
 
-def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
+def predict(axis: str, s: Slice) -> Prediction:
     """Predicted width exponent of the test MSE, with both candidate laws as ``alternatives``.
 
     ``axis = "width"``: slope -1 (central limit, Liu & Tegmark 2023) for smooth activations,
@@ -50,6 +50,7 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
     ``weight_decay > 0`` the saturation slope 0 is added (see the module docstring). Other axes (the
     time axis ``steps``, protocol parameters): no exponent.
     """
+    params, xs, stats = s.params, s.xs, s.stats
     if axis != "width":
         return Prediction(regime=f"no prediction along {axis}", slope=None,
                           note="the theory predicts how the converged test MSE scales with width only")
@@ -69,3 +70,7 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
                  "(a zero neuron costs nothing), so a converged fit saturates: slope 0 is drawn too.")
     return Prediction(regime=regime, slope=main, metric="loss", law="power", note=note,
                       alternatives=alternatives)
+
+
+#: The theory the model declares.
+THEORY = Theory(predict=predict)

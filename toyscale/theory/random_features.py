@@ -18,11 +18,11 @@ variance-limited in width (P fixed)      L - L(inf) ~ N^-1           Bahri et al
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+
 
 import numpy as np
 
-from toyscale.models.base import Frontier, Prediction
+from toyscale.theory.base import Frontier, Overlay, Prediction, Slice, Theory
 
 #: How far apart two sizes must be for one to count as "much larger" (P >> N).
 SEPARATION = 8.0
@@ -74,7 +74,7 @@ def ols_expected_loss(loss_inf: float | np.ndarray, width: int, samples, noise: 
     return loss_inf + 0.5 * r2 * width / (P - width - 1.0)
 
 
-def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
+def predict(axis: str, s: Slice) -> Prediction:
     """Predicted slope and regime for a check along ``axis`` in the slice ``params``.
 
     The regime is decided from the slice: ``samples = inf`` (or P >= 8 max N) puts a width
@@ -84,8 +84,9 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
     The default fit range stops at ``latent_dim / 4``, before the finite-v plateau, and (for
     ridge > 0) before the ridge cut-off ``k ~ ridge^(-1/(2 alpha))``.
     """
+    params, xs, stats = s.params, s.xs, s.stats
     if axis == "steps" and params.get("learner", "ridge") != "ridge":
-        return predict_time(params, xs)
+        return predict_time(s)
     if axis not in ("width", "samples"):
         return Prediction(f"no theory for axis {axis!r}", None, note="random features: theory along width, samples, steps")
     if params.get("learner", "ridge") != "ridge" and math.isfinite(float(params.get("steps", math.inf))):
@@ -144,7 +145,7 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
 
 
 # ---------------------------------------------------------------------------------------------
-# Training time and compute (issue 9): GD (Bordelon, Atanasov & Pehlevan 2024) and one-pass SGD
+# Training time and compute: GD (Bordelon, Atanasov & Pehlevan 2024) and one-pass SGD
 # (Paquette, Paquette, Xiao & Pennington 2024, "4+3 phases", PLRF).
 
 #: Effective time ``tau = 2 gamma B t`` where the asymptotic laws start (lambda_1 = 1).
@@ -241,7 +242,7 @@ def _effective_size(params) -> float:
     return min(sizes)
 
 
-def predict_time(params: Mapping, xs: Sequence[float]) -> Prediction:
+def predict_time(s: Slice) -> Prediction:
     """Prediction along ``steps`` for the trained learners, on the ``gap`` metric (``L - L_inf``).
 
     Effective time ``tau = 2 gamma B t`` (B = 1 for GD), ``gamma = lr_scale / sum lambda``,
@@ -255,6 +256,7 @@ def predict_time(params: Mapping, xs: Sequence[float]) -> Prediction:
     window's geometric middle; otherwise the earliest. Curves: F_pp at infinite width
     (:func:`f_pp`) for an F_pp window.
     """
+    params = s.params
     alpha, beta = float(params["alpha"]), float(params["beta"])
     learner = params.get("learner", "ridge")
     v = int(params["latent_dim"])
@@ -282,7 +284,7 @@ def predict_time(params: Mapping, xs: Sequence[float]) -> Prediction:
         x = d ** (alpha / beta)
         windows.append(("pure-point forcing F_pp", time_exponent(alpha, beta), TAU_START, x / CROSS, True))
         windows.append(("feature distortion F_ac", ac_exponent(alpha) if 2 * alpha > 1 else None, CROSS * x, cut, False))
-    fr = params.get("_fit_range")
+    fr = s.fit_range
     pick = windows[0]
     if fr is not None:
         mid = g2 * math.sqrt(float(fr[0]) * float(fr[1]))
@@ -302,11 +304,13 @@ def predict_time(params: Mapping, xs: Sequence[float]) -> Prediction:
                       note=f"L - L_inf along steps, tau = 2 gamma B t in [{lo:.3g}, {hi:.3g}], d = {d:g} ({src})")
 
 
-def frontier(params: Mapping, size_axis: str = "width") -> Frontier | None:
-    """Compute-optimal frontier of a slice: PLRF's 4+3 phases for one-pass SGD, Bordelon's
-    exponents for population GD where ``a - 1 < b``; ``eta``/``xi`` ``None`` where open."""
+def frontier(s: Slice) -> Frontier | None:
+    """Compute-optimal frontier of a slice (``s.axis`` the size axis): PLRF's 4+3 phases for
+    one-pass SGD, Bordelon's exponents for population GD where ``a - 1 < b``; ``eta``/``xi``
+    ``None`` where open."""
+    params = s.params
     learner = params.get("learner", "ridge")
-    if size_axis != "width" or learner == "ridge":
+    if s.axis != "width" or learner == "ridge":
         return None
     alpha, beta = float(params["alpha"]), float(params["beta"])
     if learner == "gd":
@@ -317,3 +321,23 @@ def frontier(params: Mapping, size_axis: str = "width") -> Frontier | None:
                         note="L* ~ C^-(a-1)/(1+b), N* ~ C^(1/(1+b)), C = N t (Bordelon 2024)")
     ph, xi, eta = plrf_frontier(alpha, beta)
     return Frontier(f"phase {ph}", eta, xi, note="PLRF 4+3 phases, f = steps * width * batch" + ("" if eta is not None else "; open"))
+
+
+def overlays(over: tuple[str, str], s: Slice) -> tuple[Overlay, ...]:
+    """PLRF's phase boundaries when a map is drawn over ``alpha`` and ``beta``: alpha = 1/2,
+    beta = 1/2 (alpha >= 1/2), beta = alpha (alpha >= 1/2), alpha = 1/4 (dashed) and
+    alpha + beta = 1/2 (dotted) (Paquette, Paquette, Xiao & Pennington 2024, Fig. 2)."""
+    if set(over) != {"alpha", "beta"}:
+        return ()
+    t = np.linspace(0.0, 4.0, 400)
+    hi = t[t >= 0.5]
+    lo = t[t <= 0.5]
+    return (Overlay({"alpha": np.full_like(t, 0.5), "beta": t}, "alpha = 1/2"),
+            Overlay({"alpha": hi, "beta": np.full_like(hi, 0.5)}, "beta = 1/2"),
+            Overlay({"alpha": hi, "beta": hi}, "beta = alpha"),
+            Overlay({"alpha": np.full_like(t, 0.25), "beta": t}, "alpha = 1/4"),
+            Overlay({"alpha": lo, "beta": 0.5 - lo}, "alpha + beta = 1/2", style="dotted"))
+
+
+#: The theory the model declares.
+THEORY = Theory(predict=predict, frontier=frontier, overlays=overlays)

@@ -35,11 +35,11 @@ over the same widths, with ``-alpha`` as its asymptote.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from toyscale.models.base import Prediction
+from toyscale.theory.base import Prediction, Slice, Theory
 
 #: Represented fraction at or above which a width sweep is in the strong regime.
 STRONG_FRACTION = 0.9
@@ -193,13 +193,13 @@ def classify(fraction: Sequence[float], widths: Sequence[float], n: int) -> str:
     return "intermediate"
 
 
-def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
+def predict(axis: str, s: Slice) -> Prediction:
     """Predicted width exponent of ``loss`` (or of ``mean_sq_overlap``) for one slice.
 
     The regime is read off the measured represented fraction (``stats``, the seed-mean at each
     width) with :func:`classify`; without stats, from the sign of the weight decay (``wd < 0``:
     the row-norm growth term drives strong superposition; ``wd > 0``: weak). The metric is
-    ``params.get("_metric", "loss")``.
+    ``s.metric`` (default ``loss``).
 
     * weak, ``loss``: slope of :func:`tail_sum` over ``xs`` at the actual ``n`` (asymptote
       ``-alpha``, i.e. ``-(alpha_paper - 1)``), with the curve :func:`weak_loss`; branches: the
@@ -210,7 +210,8 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
       the frequencies); ``overlap_times_m``: ``0``;
     * otherwise: no exponent.
     """
-    metric = params.get("_metric") or "loss"
+    params, xs, stats = s.params, s.xs, s.stats
+    metric = s.metric or "loss"
     if axis != "width":
         return Prediction(f"no theory for axis {axis!r}", None, metric=metric)
     n, alpha = int(params["n_features"]), float(params["alpha"])
@@ -305,3 +306,7 @@ def random_antipodal_fraction(m, c: float = 0.9) -> np.ndarray:
 
     m = np.asarray(m, dtype=float)
     return 0.5 * stats.beta.sf(c * c, 0.5, (m - 1.0) / 2.0)
+
+
+#: The theory the model declares.
+THEORY = Theory(predict=predict)

@@ -9,11 +9,11 @@ Tickets are independent, so the variance of their mean is the single-ticket vari
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Mapping, Sequence
+
 
 import numpy as np
 
-from toyscale.models.base import Prediction
+from toyscale.theory.base import Prediction, Slice, Theory
 
 MC_TICKETS = 200_000
 
@@ -38,11 +38,15 @@ def _sigma2(name, z):
     return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) * (2 - z * z)
 
 
+#: Ranges of the ticket parameters: ``w ~ w_scale U(W_RANGE)``, ``c ~ U(C_RANGE)`` (the model draws
+#: its tickets from the same ranges).
+W_RANGE = (0.5, 1.5)
+C_RANGE = (0.25, 1.0)
+
+
 @lru_cache(maxsize=32)
 def ticket_variance(activation: str, interval: float, n_grid: int, w_scale: float) -> float:
     """``mean_x Var e(x)`` of one ticket (numpy Monte Carlo, ``MC_TICKETS`` tickets, seed 0)."""
-    from toyscale.models.ticket_ensemble import C_RANGE, W_RANGE
-
     rng = np.random.default_rng(0)
     w = w_scale * rng.uniform(*W_RANGE, MC_TICKETS)
     c = rng.uniform(*C_RANGE, MC_TICKETS)
@@ -61,13 +65,14 @@ def ticket_variance(activation: str, interval: float, n_grid: int, w_scale: floa
     return float(np.mean(var / MC_TICKETS - mean * mean))
 
 
-def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | None = None) -> Prediction:
+def predict(axis: str, s: Slice) -> Prediction:
     """Width exponent of ``error_variance``: -1 (exact for iid tickets), with the curve
     ``Var e / N``; ``mse`` and ``bias_sq`` plateau at the squared bias (no exponent)."""
+    params, xs, stats = s.params, s.xs, s.stats
     if axis != "width":
         return Prediction(regime=f"no prediction along {axis}", slope=None, metric="error_variance",
                           note="the ticket ensemble predicts the dependence on the number of tickets only")
-    metric = params.get("_metric", "error_variance")
+    metric = s.metric or "error_variance"
     if metric != "error_variance":
         return Prediction(regime="bias plateau", slope=None, metric=metric,
                           note="the mean ticket error does not average away: mse -> bias^2")
@@ -77,3 +82,7 @@ def predict(axis: str, params: Mapping, xs: Sequence[float], stats: Mapping | No
                       curve=lambda n: v / np.asarray(n, float),
                       note="Var of the mean of N iid tickets = Var(one ticket) / N (Liu & Tegmark 2023); curve: "
                            f"numpy Monte Carlo prefactor over {MC_TICKETS} tickets")
+
+
+#: The theory the model declares.
+THEORY = Theory(predict=predict)

@@ -29,13 +29,23 @@ window (in log compute); ``window_spread`` is the largest change of ``eta`` and 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
+
+from toyscale.analysis.checks import DEFAULT_TOLERANCE
+from toyscale.analysis.slicing import same_value, select, slice_label, theory_slice
+from toyscale.fit import fit_joint_vp, seed_interval
+from toyscale.jsonio import clean
+from toyscale.theory.base import DEFAULT_METRIC
 
 #: Points of the log-compute grid on which the envelope is taken.
 GRID = 48
 #: Seed resamples for the joint-law intervals (each a coarse variable-projection fit).
 JOINT_BOOT = 40
+#: Fewest successful resamples for which an interval is reported.
+MIN_BOOT = 10
 
 
 def isoflop_grid(curves: dict, grid: int = GRID, fill: float = np.inf):
@@ -95,7 +105,7 @@ def _estimate(mean_curves: dict, window=None):
     if ok.sum() < 3 or len(set(Ns[ok])) < 2:
         return None
     return {"eta": -_slope(C[ok], Ls[ok]), "xi": _slope(C[ok], Ns[ok]), "n_points": int(ok.sum()),
-            "compute_range": [float(C[ok].min()), float(C[ok].max())], "_env": (C, Ls, Ns, ok)}
+            "compute_range": [float(C[ok].min()), float(C[ok].max())], "env": (C, Ls, Ns, ok)}
 
 
 #: Half-width h of the parabola window (sizes around the IsoFLOP minimum) of approach 2.
@@ -146,8 +156,6 @@ def _estimate_parabola(curves: dict, window):
 
 
 def _estimate_joint(curves: dict, window, coarse: bool = False):
-    from toyscale.fit import fit_joint_vp
-
     N, T, L = [], [], []
     for n, (c, l) in curves.items():
         c, l = np.asarray(c, float), np.asarray(l, float)
@@ -175,37 +183,72 @@ def _subwindows(window):
     return {"lower 2/3": (window[0], math.exp(l1 - d)), "upper 2/3": (math.exp(l0 + d), window[1])}
 
 
-def evaluate_frontier(df, model, fixed: dict, spec: dict, n_boot: int = 200, seed: int = 0) -> dict:
+@dataclass(frozen=True)
+class FrontierResult:
+    """A measured compute-optimal frontier (one ``[[frontiers]]`` table, or a map of them when the
+    table has ``over``): the JSON entry of ``frontiers.json`` (:meth:`to_json`), including the
+    drawable data (``curves``: seed-mean ``L(C)`` per size; ``envelope``), so its figure is drawn
+    from the stored result."""
+
+    entry: Mapping[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.entry[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``to_json().get(key, default)``."""
+        return self.entry.get(key, default)
+
+    @property
+    def name(self) -> str:
+        return self.entry["name"]
+
+    def to_json(self) -> dict:
+        """The ``frontiers.json`` entry (NaN/inf as ``null``)."""
+        return clean(dict(self.entry))
+
+
+def _axes(model, spec: Mapping) -> tuple[str, str, str]:
+    """(size axis, time axis, metric) of a frontier table: the table's, else the model's."""
+    return (spec.get("size") or model.size_axis, spec.get("time") or model.time_axis or "steps",
+            spec.get("metric") or DEFAULT_METRIC)
+
+
+def _drawable(curves: dict, env) -> dict:
+    out = {"curves": {f"{n:g}": [np.asarray(c, float).tolist(), np.asarray(l, float).tolist()]
+                      for n, (c, l) in curves.items()}}
+    if env is not None:
+        C, Ls, Ns, ok = env
+        out["envelope"] = {"C": C.tolist(), "L": Ls.tolist(), "size": Ns.tolist(), "interior": ok.tolist()}
+    return out
+
+
+def evaluate_frontier(df, model, fixed: Mapping, spec: Mapping, n_boot: int = 200, seed: int = 0) -> FrontierResult:
     """Measure the compute-optimal frontier of one slice and hold it against the theory's.
 
-    ``spec``: ``name``, ``size`` (size axis, default ``width``), ``time`` (default ``steps``),
-    ``where`` (fixes every other swept axis), ``metric`` (default ``loss``), ``tolerance``.
+    ``spec``: ``name``, ``size`` (size axis, default the model's ``size_axis``), ``time``
+    (default the model's time axis), ``where`` (fixes every other swept axis), ``metric``
+    (default ``loss``), ``tolerance``.
     Returns a JSON-able entry with ``eta_theory``, ``xi_theory`` (from
     ``model.theory.frontier``), and per method the fitted ``eta``, ``xi`` with intervals.
     """
-    from scipy import stats
-
-    from toyscale.report import _select, _theory_params, slice_label
-
-    size, time_ax = spec.get("size", "width"), spec.get("time", "steps")
-    metric = spec.get("metric") or "loss"
-    sel = _select(df, spec.get("where", {}))
+    size, time_ax, metric = _axes(model, spec)
+    sel = select(df, spec.get("where", {}))
     accepted = tuple(spec.get("statuses") or model.usable_statuses())
-    params = _theory_params(model, fixed, spec.get("where", {}), size)
-    th = model.theory.frontier(params, size)
+    th = model.theory.frontier(theory_slice(fixed, spec.get("where", {}), size, metric=metric))
     entry = {"name": spec["name"], "size": size, "time": time_ax, "metric": metric,
              "where": spec.get("where", {}), "slice": slice_label(spec.get("where", {})),
              "regime": th.regime if th else "no theory frontier", "eta_theory": th.eta if th else None,
              "xi_theory": th.xi if th else None, "theory_note": th.note if th else "",
-             "tolerance": spec.get("tolerance", 0.1), "methods": []}
+             "tolerance": spec.get("tolerance", DEFAULT_TOLERANCE), "methods": []}
     if model.compute is None:
         entry["reason"] = f"model {model.name} declares no compute(row)"
-        return entry
+        return FrontierResult(entry)
     sel = sel[sel["status"].isin(accepted)].copy()
     if sel.empty:
         entry["reason"] = "no usable rows in the slice"
-        return entry
-    sel["_C"] = [float(model.compute({**fixed, **r})) for r in sel.to_dict("records")]
+        return FrontierResult(entry)
+    sel["compute"] = [float(model.compute({**fixed, **r})) for r in sel.to_dict("records")]
     seeds = sorted(set(sel["seed"]))
     by_seed = {s: g for s, g in sel.groupby("seed")}
 
@@ -213,19 +256,19 @@ def evaluate_frontier(df, model, fixed: dict, spec: dict, n_boot: int = 200, see
         sub = [by_seed[s] for s in seed_list]
         import pandas as pd
 
-        d = pd.concat(sub).groupby([size, time_ax]).agg(C=("_C", "mean"), L=(metric, "mean")).reset_index()
+        d = pd.concat(sub).groupby([size, time_ax]).agg(C=("compute", "mean"), L=(metric, "mean")).reset_index()
         d = d[np.isfinite(d["L"]) & (d["L"] > 0)]
         return {float(n): (g["C"].to_numpy(), g["L"].to_numpy()) for n, g in d.groupby(size) if len(g) >= 2}
 
     mean_curves = curves_of(seeds)
     if len(mean_curves) < 3:
         entry["reason"] = f"need >= 3 sizes with >= 2 recorded {time_ax} values each"
-        return entry
+        return FrontierResult(entry)
     est = _estimate(mean_curves)
     if est is None:
         entry["reason"] = "fewer than 3 computes with an interior optimum: widen the size range"
-        entry["_plot"] = (mean_curves, None, None)
-        return entry
+        entry.update(_drawable(mean_curves, None))
+        return FrontierResult(entry)
     window = tuple(est["compute_range"])
     entry["compute_window"] = list(window)
     rng = np.random.default_rng(seed)
@@ -238,20 +281,17 @@ def evaluate_frontier(df, model, fixed: dict, spec: dict, n_boot: int = 200, see
             entry["methods"].append({"method": name, "eta": None, "xi": None, "n_points": 0,
                                      "reason": "too few usable IsoFLOP slices / points in the window"})
             continue
-        m = {"method": name, **{k: v for k, v in e.items() if not k.startswith("_")}}
+        m = {"method": name, **{k: v for k, v in e.items() if k != "env"}}
         nb = len(boot_curves) if name != "joint" else min(len(boot_curves), JOINT_BOOT)
         boots = []
         for bc in boot_curves[:nb]:
             b = fn(bc, window) if name != "joint" else _estimate_joint(bc, window, coarse=True)
             if b is not None:
                 boots.append((b["eta"], b["xi"]))
-        if len(boots) >= 10:
+        if len(boots) >= MIN_BOOT:
             boots = np.asarray(boots)
-            s = len(seeds)
-            q = stats.t.ppf(0.975, s - 1) * math.sqrt(s / (s - 1))
             for j, k in enumerate(("eta", "xi")):
-                se = float(np.std(boots[:, j], ddof=1))
-                m[f"{k}_ci"] = [m[k] - q * se, m[k] + q * se]
+                m[f"{k}_ci"] = list(seed_interval(m[k], boots[:, j], len(seeds)))
             m["bootstrap"] = f"seeds ({len(boots)} resamples)"
         sens = {}
         for wname, w in _subwindows(window).items():
@@ -267,40 +307,11 @@ def evaluate_frontier(df, model, fixed: dict, spec: dict, n_boot: int = 200, see
     fitted = [m for m in entry["methods"] if m.get("eta") is not None]
     if len(fitted) >= 2:
         entry["method_spread"] = {k: max(m[k] for m in fitted) - min(m[k] for m in fitted) for k in ("eta", "xi")}
-    entry["_plot"] = (mean_curves, est["_env"], entry["methods"][0])
-    return entry
+    entry.update(_drawable(mean_curves, est["env"]))
+    return FrontierResult(entry)
 
 
-def frontier_figure(entry: dict):
-    """Training curves L(C) per size, the envelope, and the fitted frontier."""
-    from matplotlib import colormaps
-
-    from toyscale.report import _figure, _log_axes
-
-    curves, env, m = entry["_plot"]
-    fig, (ax,) = _figure()
-    sizes = sorted(curves)
-    cmap = colormaps["viridis"]
-    for i, n in enumerate(sizes):
-        C, L = curves[n]
-        o = np.argsort(C)
-        ax.plot(C[o], L[o], "-", color=cmap(i / max(1, len(sizes) - 1)), lw=0.8, label=f"{entry['size']}={n:g}" if i in (0, len(sizes) - 1) else None)
-    if env is not None:
-        C, Ls, Ns, ok = env
-        ax.plot(C[ok], Ls[ok], "o", color="C3", ms=3, label="envelope (interior optimum)")
-        xf = C[ok]
-        a = np.exp(np.mean(np.log(Ls[ok])) + m["eta"] * np.mean(np.log(xf)))
-        ax.plot(xf, a * xf ** (-m["eta"]), "-", color="C1", label=f"fit: eta {m['eta']:.3f}, xi {m['xi']:.3f}")
-        if entry.get("eta_theory") is not None:
-            ax.plot(xf, a * xf ** (-m["eta"]) * (xf / xf[0]) ** (m["eta"] - entry["eta_theory"]), "--", color="k", lw=1,
-                    label=f"theory eta {entry['eta_theory']:.3f}")
-    _log_axes(ax, "compute C", entry["metric"])
-    ax.set_title(f"{entry['name']}: compute-optimal frontier ({entry['regime']})\n{entry['slice'] or 'whole sweep'}", fontsize=8)
-    ax.legend(fontsize=7)
-    return fig
-
-
-def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
+def evaluate_frontier_map(df, model, fixed: Mapping, spec: Mapping) -> FrontierResult:
     """One compute-optimal frontier per cell of the ``spec['over']`` grid (a measured phase
     diagram of ``eta`` and ``xi``).
 
@@ -309,17 +320,15 @@ def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
     numpy per cell). Maps (``len(v1) x len(v2)``): ``eta``, ``xi`` (envelope), ``eta_parabola``,
     ``xi_parabola``, ``eta_theory``, ``xi_theory`` (NaN where the theory is open) and the
     residuals ``eta_residual = theory - measured`` (likewise ``xi``). ``regimes`` names each
-    cell's theory regime.
+    cell's theory regime; ``overlays`` lists the lines the theory draws over these two
+    parameters (:meth:`toyscale.theory.base.Theory.overlays`).
     """
-    from toyscale.report import _select, _theory_params, same_value
-
     o1, o2 = spec["over"]
-    size, time_ax = spec.get("size", "width"), spec.get("time", "steps")
-    metric = spec.get("metric") or "loss"
+    size, time_ax, metric = _axes(model, spec)
     accepted = tuple(spec.get("statuses") or model.usable_statuses())
-    sel0 = _select(df, spec.get("where", {}))
+    sel0 = select(df, spec.get("where", {}))
     sel0 = sel0[sel0["status"].isin(accepted)].copy()
-    sel0["_C"] = [float(model.compute({**fixed, **r})) for r in sel0.to_dict("records")]
+    sel0["compute"] = [float(model.compute({**fixed, **r})) for r in sel0.to_dict("records")]
     v1s, v2s = sorted(set(sel0[o1]), key=float), sorted(set(sel0[o2]), key=float)
     names = ["eta", "xi", "eta_parabola", "xi_parabola", "eta_theory", "xi_theory", "eta_residual", "xi_residual"]
     maps = {k: np.full((len(v1s), len(v2s)), np.nan) for k in names}
@@ -327,7 +336,7 @@ def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
     for i, a in enumerate(v1s):
         for j, b in enumerate(v2s):
             where = {**spec.get("where", {}), o1: a, o2: b}
-            th = model.theory.frontier(_theory_params(model, fixed, where, size), size)
+            th = model.theory.frontier(theory_slice(fixed, where, size, metric=metric))
             if th is not None:
                 regimes[i][j] = th.regime
                 maps["eta_theory"][i, j] = np.nan if th.eta is None else th.eta
@@ -335,7 +344,7 @@ def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
             cell = sel0[same_value(sel0[o1], a) & same_value(sel0[o2], b)]
             if cell.empty:
                 continue
-            d = cell.groupby([size, time_ax]).agg(C=("_C", "mean"), L=(metric, "mean")).reset_index()
+            d = cell.groupby([size, time_ax]).agg(C=("compute", "mean"), L=(metric, "mean")).reset_index()
             d = d[np.isfinite(d["L"]) & (d["L"] > 0) & (d["C"] > 0)]
             curves = {float(n): (g["C"].to_numpy(), g["L"].to_numpy()) for n, g in d.groupby(size) if len(g) >= 2}
             if len(curves) < 3:
@@ -349,95 +358,10 @@ def evaluate_frontier_map(df, model, fixed: dict, spec: dict) -> dict:
                 maps["eta_parabola"][i, j], maps["xi_parabola"][i, j] = par["eta"], par["xi"]
     for k in ("eta", "xi"):
         maps[f"{k}_residual"] = maps[f"{k}_theory"] - maps[k]
-    return {"name": spec["name"], "over": [o1, o2], "values": [[float(v) for v in v1s], [float(v) for v in v2s]],
-            "size": size, "time": time_ax, "metric": metric, "where": spec.get("where", {}),
-            "regimes": regimes, "maps": {k: v.tolist() for k, v in maps.items()}}
-
-
-def frontier_map_table(f: dict) -> str:
-    """Markdown summary of a frontier map: per cell, theory vs measured eta and xi."""
-    o1, o2 = f["over"]
-    lines = [f"| {o1} | {o2} | regime | eta theory | eta envelope | eta parabola | xi theory | xi envelope | xi parabola |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    m = {k: np.asarray(v, float) for k, v in f["maps"].items()}
-
-    def g(x):
-        return "—" if not np.isfinite(x) else f"{x:.3f}"
-
-    for i, a in enumerate(f["values"][0]):
-        for j, b in enumerate(f["values"][1]):
-            lines.append(f"| {a:g} | {b:g} | {f['regimes'][i][j] or '—'} | {g(m['eta_theory'][i, j])} | {g(m['eta'][i, j])} | "
-                         f"{g(m['eta_parabola'][i, j])} | {g(m['xi_theory'][i, j])} | {g(m['xi'][i, j])} | {g(m['xi_parabola'][i, j])} |")
-    r = m["eta_residual"][np.isfinite(m["eta_residual"])]
-    rx = m["xi_residual"][np.isfinite(m["xi_residual"])]
-    if r.size:
-        lines.append(f"\nTheory - measured over {r.size} cells with a theory: eta median {np.median(r):+.3f} "
-                     f"(max |.| {np.max(np.abs(r)):.3f}); xi median {np.median(rx):+.3f} (max |.| {np.max(np.abs(rx)):.3f}).")
-    return "\n".join(lines)
-
-
-def _boundaries(ax, x0, x1, y0, y1, xname, yname):
-    """PLRF's phase boundaries in the (alpha, beta) plane: alpha = 1/2, beta = 1/2, beta = alpha,
-    alpha = 1/4, alpha + beta = 1/2 (drawn when the axes are alpha and beta)."""
-    if {xname, yname} != {"alpha", "beta"}:
-        return
-    t = np.linspace(0, 4, 400)
-
-    def line(al, be, **kw):
-        xs, ys = (al, be) if xname == "alpha" else (be, al)
-        ax.plot(xs, ys, **kw)
-
-    kw = dict(color="w", lw=1.0, ls="--")
-    line(np.full_like(t, 0.5), t, **kw)
-    line(t[t >= 0.5], np.full((t >= 0.5).sum(), 0.5), **kw)
-    line(t[t >= 0.5], t[t >= 0.5], **kw)
-    line(np.full_like(t, 0.25), t, **kw)
-    line(t[t <= 0.5], 0.5 - t[t <= 0.5], color="w", lw=1.0, ls=":")
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-
-
-def frontier_map_figure(f: dict):
-    """Maps of measured eta and xi (envelope), the theory's, and theory - measured, over the
-    ``over`` grid, with PLRF's phase boundaries (white dashed) when the axes are (alpha, beta).
-    Cells where the theory is open are blank in the theory and residual panels."""
-    from matplotlib.figure import Figure
-
-    o1, o2 = f["over"]
-    v1, v2 = (np.asarray(v, float) for v in f["values"])
-    m = {k: np.asarray(v, float) for k, v in f["maps"].items()}
-
-    def edges(v):
-        if len(v) == 1:
-            return np.array([v[0] - 0.5, v[0] + 0.5])
-        mid = (v[1:] + v[:-1]) / 2
-        return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
-
-    e1, e2 = edges(v1), edges(v2)
-    panels = [("eta", "eta_theory", "eta_residual"), ("xi", "xi_theory", "xi_residual")]
-    big = Figure(figsize=(13, 7.4), dpi=110)
-    grid = big.subplots(2, 3)
-    for r, (meas, th, res) in enumerate(panels):
-        fin = np.concatenate([m[meas][np.isfinite(m[meas])], m[th][np.isfinite(m[th])]])
-        lim = (fin.min(), fin.max()) if fin.size else (0, 1)
-        rl = np.nanmax(np.abs(m[res])) if np.isfinite(m[res]).any() else 1.0
-        for c, (k, title, cmap, kw) in enumerate([
-                (meas, f"measured {meas} (IsoFLOP envelope)", "viridis", dict(vmin=lim[0], vmax=lim[1])),
-                (th, f"theory {meas} (blank: open)", "viridis", dict(vmin=lim[0], vmax=lim[1])),
-                (res, f"theory - measured {meas}", "coolwarm", dict(vmin=-rl, vmax=rl))]):
-            ax = grid[r, c]
-            im = ax.pcolormesh(e1, e2, m[k].T, cmap=cmap, shading="flat", **kw)
-            _boundaries(ax, e1[0], e1[-1], e2[0], e2[-1], o1, o2)
-            if m[k].size <= 200:
-                for i in range(len(v1)):
-                    for j in range(len(v2)):
-                        if np.isfinite(m[k][i, j]):
-                            ax.text(v1[i], v2[j], f"{m[k][i, j]:.2f}", ha="center", va="center", fontsize=5)
-            ax.set_xlabel(o1)
-            ax.set_ylabel(o2)
-            ax.set_title(title, fontsize=8)
-            big.colorbar(im, ax=ax, shrink=0.85)
-    where = ", ".join(f"{k}={v}" for k, v in f.get("where", {}).items())
-    big.suptitle(f"{f['name']}: compute-optimal exponents per ({o1}, {o2}) cell, {f['size']} x {f['time']} grid"
-                 + (f"; {where}" if where else "") + "; dashed: PLRF phase boundaries", fontsize=9)
-    return big
+    lines = model.theory.overlays((o1, o2), theory_slice(fixed, spec.get("where", {}), size, metric=metric))
+    overlays = [{"label": ov.label, "style": ov.style, o1: np.asarray(ov.points[o1], float).tolist(),
+                 o2: np.asarray(ov.points[o2], float).tolist()} for ov in lines]
+    return FrontierResult({"name": spec["name"], "over": [o1, o2],
+                           "values": [[float(v) for v in v1s], [float(v) for v in v2s]],
+                           "size": size, "time": time_ax, "metric": metric, "where": spec.get("where", {}),
+                           "regimes": regimes, "maps": {k: v.tolist() for k, v in maps.items()}, "overlays": overlays})

@@ -1,0 +1,170 @@
+"""Checks: the slope of a metric along one axis of a slice, fitted with a seed-bootstrap interval
+and held against the model's theory.
+
+Fit-range rule: a check fits the swept values of its axis that lie in ``fit_range`` if the
+experiment gives one, else in the theory's validity interval (``Prediction.valid``: before
+finite-size plateaus). Rows are fitted when their status is one the check accepts (default: the
+model's *usable* statuses -- ``ok`` and e.g. ``unconverged``, whose metrics are valid measurements
+at their budget); an axis value where some seed has no accepted row is dropped and counted. At
+least 3 values are needed for a fit. The measured slope is fitted whether or not the theory
+predicts an exponent; agreement is judged only where it does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from toyscale.analysis.slicing import same_value, select, slice_label, slice_stats, theory_slice
+from toyscale.fit import fit_scaling, goodness_of_fit, heldout_error, range_sensitivity, seed_center
+from toyscale.jsonio import clean, decode
+from toyscale.protocol import OK
+
+#: Default ``|fitted - theory|`` within which a check "agrees".
+DEFAULT_TOLERANCE = 0.1
+#: Flagged runs listed per check (all are counted).
+MAX_FLAGGED_LISTED = 50
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One evaluated check: exactly what ``summary.json`` holds for it (:meth:`to_json`), with the
+    drawable data (``points``: per axis value the centre and its spread, whether it was fitted,
+    the theory curve there) so figures are drawn from the stored result without refitting.
+
+    Main fields (``result["fitted"]`` etc. reach every field of the JSON entry): ``name``,
+    ``axis``, ``metric``, ``regime``, ``theory`` (predicted slope or ``None``), ``fitted``,
+    ``ci_low``, ``ci_high``, ``agrees`` (within ``tolerance``), ``theory_in_ci``.
+    """
+
+    entry: Mapping[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.entry[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``to_json().get(key, default)``."""
+        return self.entry.get(key, default)
+
+    @property
+    def name(self) -> str:
+        return self.entry["name"]
+
+    def to_json(self) -> dict:
+        """The ``summary.json`` entry (NaN/inf as ``null``)."""
+        return clean(dict(self.entry))
+
+
+def _points(sel, axis: str, metric: str, xs_all, fit_range, median: bool, curve) -> dict:
+    """Per finite axis value with a positive centre: ``x``, ``center`` (seed mean or median),
+    ``err_low``/``err_high`` (s.e.m., or the quartiles' distance for the median), ``fitted``
+    (inside the fit range) and ``theory_curve`` (the theory's curve there, if any)."""
+    out = {"x": [], "center": [], "err_low": [], "err_high": [], "fitted": []}
+    for x in xs_all:
+        if not math.isfinite(x):
+            continue
+        v = sel[same_value(sel[axis], x)][metric].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if not len(v):
+            continue
+        c = float(np.median(v) if median else np.mean(v))
+        if c <= 0:
+            continue
+        if median:
+            lo, hi = c - float(np.quantile(v, 0.25)), float(np.quantile(v, 0.75)) - c
+        else:
+            lo = hi = float(np.std(v) / math.sqrt(len(v)))
+        out["x"].append(float(x))
+        out["center"].append(c)
+        out["err_low"].append(lo)
+        out["err_high"].append(hi)
+        out["fitted"].append(bool(fit_range is None or fit_range[0] <= x <= fit_range[1]))
+    if curve is not None and out["x"]:
+        out["theory_curve"] = [float(y) for y in np.asarray(curve(np.array(out["x"])), float)]
+    return out
+
+
+def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000) -> CheckResult:
+    """Fit one check on the rows of ``df`` and compare with the model's theory.
+
+    The slope of ``metric`` (power law ``A x^s`` or offset law ``E + A x^s``, least squares in
+    log-log space of the seed mean or median) is fitted over the fit range, with a seed-bootstrap
+    interval (:func:`toyscale.fit.fit_scaling`). Where the theory predicts a slope, ``agrees``
+    says ``|fitted - theory| <= tolerance`` and ``theory_in_ci`` whether the interval contains
+    it: two statements, both reported. A theory curve (``Prediction.curve``) is scored: relative
+    error against the measured centre over the fitted values, max (``curve_rel_error``) and
+    median (``curve_rel_error_median``).
+    """
+    axis, where = check["axis"], check["where"]
+    sel = select(df, where)
+    accepted = tuple(check.get("statuses") or model.usable_statuses())
+    xs_all = sorted(set(float(x) for x in sel[axis]))
+    s = theory_slice(fixed, where, axis, xs_all, slice_stats(sel, model, axis, xs_all, accepted),
+                     metric=check.get("metric"), fit_range=check.get("fit_range"))
+    pred = model.theory.predict(axis, s)
+    metric = check.get("metric") or pred.metric
+    law = pred.law
+    lo, hi = check.get("fit_range") or pred.valid
+    entry = {"name": check["name"], "model": model.name, "axis": axis, "regime": pred.regime,
+             "theory": pred.slope, "metric": metric, "law": law, "where": check["where"],
+             "slice": slice_label(where), "theory_note": pred.note,
+             "tolerance": check.get("tolerance", DEFAULT_TOLERANCE),
+             "statuses_fitted": list(accepted), "statistic": check.get("statistic", "mean")}
+    if pred.alternatives:  # recorded even when no fit is possible; scored below when one is
+        entry["alternatives"] = [{"label": lab, "slope": float(sl), "agrees": None, "in_ci": None}
+                                 for lab, sl in pred.alternatives.items()]
+    seeds = sorted(set(sel["seed"]))
+    xs, Ys, dropped = [], [], []
+    for x in xs_all:
+        if not (lo <= x <= hi) or not math.isfinite(x):
+            continue
+        rows = sel[same_value(sel[axis], x)]
+        ok = rows["status"].isin(accepted).all() and len(rows) == len(seeds)
+        vals = rows.set_index("seed")[metric].reindex(seeds).to_numpy(float)
+        if not ok or not np.all(vals > 0):
+            dropped.append(x)
+            continue
+        xs.append(x)
+        Ys.append(vals)
+    counts = sel["status"].value_counts().to_dict()
+    flagged = sel[sel["status"].isin([st for st in accepted if st != OK.name])]
+    entry.update(n_runs=int(len(sel)), status_counts={k: int(v) for k, v in counts.items()},
+                 n_flagged=int(len(flagged)),
+                 flagged_runs=[{axis: decode(r[axis]), "seed": int(r["seed"]), "status": r["status"]}
+                               for _, r in flagged.iterrows()][:MAX_FLAGGED_LISTED])
+    entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
+                 fit_range=[min(xs), max(xs)] if xs else None,
+                 fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
+    center = lambda Y: seed_center(Y, entry["statistic"])  # noqa: E731  (the curve that is fitted)
+    if pred.curve is not None and xs:
+        ymean = center(np.array(Ys))
+        rel = np.abs(np.asarray(pred.curve(np.array(xs)), float) - ymean) / ymean
+        entry.update(curve_rel_error=float(np.max(rel)), curve_rel_error_median=float(np.median(rel)))
+    entry["points"] = _points(sel, axis, metric, xs_all, entry["fit_range"], entry["statistic"] == "median", pred.curve)
+    if len(xs) < 3:
+        entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
+                     reason=f"only {len(xs)} usable axis values in [{lo:g}, {hi:g}] (dropped: {dropped})")
+        return CheckResult(entry)
+    fit = fit_scaling(np.array(xs), np.array(Ys), law=law, n_boot=n_boot if law == "power" else min(n_boot, 200),
+                      statistic=entry["statistic"])
+    entry.update(fitted=fit.slope, ci_low=fit.ci_low, ci_high=fit.ci_high, fit_params=fit.params,
+                 ci_level=fit.level, bootstrap=fit.resampled)
+    ymean = center(np.array(Ys))
+    entry.update(heldout_error(xs, ymean, law=law, n_holdout=1))
+    entry.update(goodness_of_fit(ymean, fit.predict(np.array(xs))))
+    entry.update(range_sensitivity(xs, ymean, law=law, threshold=entry["tolerance"]))
+    if pred.slope is None:
+        entry["agrees"] = None
+        entry["reason"] = "theory predicts no exponent in this regime: measured slope only"
+    else:
+        entry["agrees"] = bool(abs(fit.slope - pred.slope) <= entry["tolerance"])
+        entry["theory_in_ci"] = bool(fit.ci_low <= pred.slope <= fit.ci_high)
+    if pred.alternatives:  # competing predictions: which one(s) the fit agrees with, or none
+        for a in entry["alternatives"]:
+            a.update(agrees=bool(abs(fit.slope - a["slope"]) <= entry["tolerance"]),
+                     in_ci=bool(fit.ci_low <= a["slope"] <= fit.ci_high))
+        entry["agrees_with"] = [a["label"] for a in entry["alternatives"] if a["agrees"]] or ["none"]
+    return CheckResult(entry)
