@@ -1,4 +1,4 @@
-"""One-pass SGD frontier benchmark: toyscale vs a plain loop over configurations (issue 9).
+"""One-pass SGD frontier benchmark: toyscale vs a plain loop over configurations.
 
 One phase-II compute-optimal frontier (alpha = 1, beta = 0.75): widths 64 ... 1024 (5 widths),
 recorded steps log-spaced up to ``--steps`` (default 1e5), batch 1, one seed, float64.

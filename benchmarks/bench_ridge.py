@@ -1,6 +1,6 @@
 """Ridge sweep benchmark: toyscale's engine vs a plain numpy loop over configurations.
 
-The issue-2 setting: 16 widths x 16 sample sizes (both up to 512), latent_dim 2048, 8 seeds,
+The reference setting: 16 widths x 16 sample sizes (both up to 512), latent_dim 2048, 8 seeds,
 ridge 1e-4, float64. Both paths use the same random draws (W, X, labels per seed). The numpy
 loop is the usual research script: for each (seed, N, P) form the features of the first P
 samples and N features, solve the ridge system, evaluate the exact population loss.
@@ -117,7 +117,7 @@ def compile_scan(sizes=(4, 8, 16, 32), v=2048, top=512):
 
 
 def benchmark(quick: bool = False) -> dict:
-    """``benchmarks/run_all.py`` interface: the issue-2 ridge sweep vs the numpy loop, executed
+    """``benchmarks/run_all.py`` interface: the reference ridge sweep vs the numpy loop, executed
     FLOP/s, growth over 1/2/4/8 seeds, and compile time vs grid size."""
     v, top, n_sizes, seeds, repeats = (512, 128, 8, 4, 2) if quick else (2048, 512, 16, 8, 3)
     widths = samples = grid(8, top, n_sizes)

@@ -2,6 +2,7 @@
 seen set and the exact expectation, trained memories against a plain numpy training loop, the
 reference's learning-rate scaling, prefixes in T, theory exponents, bad input."""
 
+from toyscale.theory.base import Slice
 import math
 
 import jax
@@ -190,9 +191,9 @@ def test_theory_exponents_and_curves():
     Ts = np.geomspace(1e3, 1e5, 5)
     slope = np.polyfit(np.log(Ts), np.log(th.store_all_seen_error(Ts, 10**6, 2.0)), 1)[0]
     assert slope == pytest.approx(-0.5, abs=0.02)
-    pred = th.predict("width", {"scheme": "threshold", "zipf": 2.0, "samples": math.inf}, [16, 32, 64])
+    pred = th.predict("width", Slice({"scheme": "threshold", "zipf": 2.0, "samples": math.inf}, "width", (16, 32, 64)))
     assert pred.slope == -1.0 and pred.curve is not None
-    assert th.predict("samples", {"scheme": "frequency", "zipf": 2.0, "width": math.inf}, [10, 100]).curve is not None
+    assert th.predict("samples", Slice({"scheme": "frequency", "zipf": 2.0, "width": math.inf}, "samples", (10, 100))).curve is not None
 
 
 def test_adam_zero_betas_equals_optax_adam_with_zero_betas():

@@ -12,7 +12,8 @@ import pytest
 
 from toyscale.experiment import experiment_from_dict
 from toyscale.models import get_model, list_models
-from toyscale.models.base import Prediction, Theory
+from toyscale.analysis import theory_slice
+from toyscale.theory.base import Frontier, Prediction, Theory
 from toyscale.store import ResultStore
 from toyscale.sweep import plan, run_experiment
 
@@ -89,13 +90,29 @@ def test_second_run_into_new_directory_compiles_nothing(name, tmp_path):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_theory_answers_for_every_swept_axis(name):
+    # What the report relies on: a named regime, a metric the model reports, a valid interval,
+    # a finite slope (or none), finite alternatives, a curve finite at the swept values, and a
+    # frontier (if any) with finite or open exponents.
     m = get_model(name)
     exp = example(name)
+    metrics = {mt.name for mt in m.metrics}
     for axis in exp.sweep:
-        params = {k: exp.values(k)[0] for k in m.param_names if k != axis}
-        xs = [x for x in exp.sweep[axis] if isinstance(x, (int, float)) and math.isfinite(x)]
-        pred = m.theory.predict(axis, params, xs)
-        assert isinstance(pred, Prediction) and pred.regime
+        fixed = {k: exp.values(k)[0] for k in m.param_names}
+        xs = sorted(float(x) for x in exp.sweep[axis] if isinstance(x, (int, float)) and math.isfinite(x))
+        s = theory_slice(fixed, {}, axis, xs)
+        assert axis not in s.params
+        pred = m.theory.predict(axis, s)
+        assert isinstance(pred, Prediction) and pred.regime, (name, axis)
+        assert pred.metric in metrics, (name, axis, pred.metric)
+        assert pred.law in ("power", "offset")
+        assert pred.valid[0] < pred.valid[1]
+        assert pred.slope is None or math.isfinite(pred.slope)
+        assert all(math.isfinite(v) for v in pred.alternatives.values())
+        if pred.curve is not None and xs:
+            assert np.all(np.isfinite(np.asarray(pred.curve(np.array(xs)), float))), (name, axis)
+        fr = m.theory.frontier(s)
+        assert fr is None or (isinstance(fr, Frontier) and all(v is None or math.isfinite(v) for v in (fr.eta, fr.xi)))
+        assert isinstance(m.theory.overlays((axis, axis), s), tuple)
 
 
 def test_user_model_registered_first_does_not_hide_builtins():

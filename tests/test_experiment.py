@@ -109,7 +109,7 @@ def test_shipped_experiments_validate():
         load_experiment(p, quick=True)
 
 
-# ----------------------------------------------------------------------------- issue 8 fixes
+# ----------------------------------------------------------------------------- defects a new user hit
 
 def test_quick_without_quick_table_is_an_error(tmp_path, capsys):
     with pytest.raises(UserError) as e:
@@ -185,7 +185,7 @@ def test_integer_parameters_are_bounded_by_int32():
 
 
 def _default_from_model():
-    from toyscale.models import Metric, Model, Prediction, register
+    from toyscale.models import Metric, Model, Prediction, Theory, register
     from toyscale.params import Param
 
     return register(Model(
@@ -195,7 +195,7 @@ def _default_from_model():
                 Param("lr", float, 0.1, "learning rate", low=0.0)),
         metrics=(Metric("loss", "loss"),),
         evaluate=lambda static, nested, dyn, key: {"loss": dyn["lr"]},
-        theory=lambda axis, params, xs, stats=None: Prediction("toy", None)))
+        theory=Theory(predict=lambda axis, s: Prediction("toy", None))))
 
 
 def test_default_from_takes_the_other_parameters_value():

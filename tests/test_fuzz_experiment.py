@@ -1,4 +1,4 @@
-"""Property-based test of experiment-file validation (issue 8).
+"""Property-based test of experiment-file validation.
 
 Start from small valid experiment files (each registered model's ``example`` plus checks,
 phases, quick and run tables), apply hypothesis-drawn mutations (wrong types, non-finite,

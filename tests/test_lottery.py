@@ -1,6 +1,7 @@
 """The lottery model (two-layer nets on x^2) and the ticket ensemble: closed forms, invariants,
 reproducibility of a row, convergence flags, bad input."""
 
+from toyscale.theory.base import Slice
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -172,9 +173,9 @@ def test_theory_draws_both_laws():
     from toyscale.theory import lottery as th
 
     for act, main in (("silu", -1.0), ("relu", -4.0)):
-        pr = th.predict("width", {"activation": act}, [8, 16, 32])
+        pr = th.predict("width", Slice({"activation": act}, "width", (8, 16, 32)))
         assert pr.slope == main and set(pr.alternatives.values()) == {-1.0, -4.0}
-        pr = th.predict("width", {"activation": act, "weight_decay": 1e-6}, [8, 16, 32])
+        pr = th.predict("width", Slice({"activation": act, "weight_decay": 1e-6}, "width", (8, 16, 32)))
         assert pr.slope == main and set(pr.alternatives.values()) == {-1.0, -4.0, 0.0}
 
 
@@ -217,7 +218,9 @@ def test_report_scores_every_alternative_prediction():
     import pandas as pd
 
     from toyscale.models import get_model
-    from toyscale.report import check_figure, evaluate_check, table
+    from toyscale.analysis import evaluate_check
+    from toyscale.plot import check_figure
+    from toyscale.report import table
 
     rng = np.random.default_rng(0)
     rows = [{"width": n, "seed": s, "activation": "silu", "steps": 0, "status": "ok",
@@ -249,6 +252,6 @@ def test_converged_protocol_weight_decay_saturates_and_is_not_n_to_the_minus_one
 
     df = ResultStore(tmp_path).load()
     assert (df.status == "ok").all() and (df.grad_norm < 1e-9).all()
-    (e,), _ = make_report(tmp_path, figures=False)
+    (e,) = make_report(tmp_path, figures=False).checks
     assert e["agrees_with"] == ["weight-decay optimum saturates N^0"], (e["fitted"], e["agrees_with"])
     assert e["agrees"] is False

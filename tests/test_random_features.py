@@ -1,6 +1,7 @@
 """Random-feature ridge regression: the nested fast path against direct numpy solves, and
 theory against closed forms and simulation."""
 
+from toyscale.theory.base import Slice
 import math
 
 import jax
@@ -111,13 +112,13 @@ def test_exponents_hand_cases():
 
 def test_theory_regimes_from_slice():
     base = dict(alpha=1.0, beta=0.25, teacher="power", latent_dim=4096, ridge=0.0, noise=0.0)
-    p = th.predict("width", {**base, "samples": INF}, [16, 512])
+    p = th.predict("width", Slice({**base, "samples": INF}, "width", (16, 512)))
     assert p.slope == -1.5 and "model bottleneck" in p.regime and p.valid[1] == 1024
-    p = th.predict("samples", {**base, "width": INF}, [16, 512])
+    p = th.predict("samples", Slice({**base, "width": INF}, "samples", (16, 512)))
     assert p.slope == -1.5 and "data bottleneck" in p.regime
-    p = th.predict("samples", {**base, "width": 8}, [64, 8192])
+    p = th.predict("samples", Slice({**base, "width": 8}, "samples", (64, 8192)))
     assert p.slope == -1.0 and p.metric == "excess"
-    p = th.predict("width", {**base, "samples": 64}, [8, 512])
+    p = th.predict("width", Slice({**base, "samples": 64}, "width", (8, 512)))
     assert p.slope is None  # double-descent crossover: no exponent
 
 

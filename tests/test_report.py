@@ -27,7 +27,13 @@ def test_quickstart_quick_end_to_end(tmp_path, capsys):
         # tolerance, so the statement that can fail is coverage: theory inside the 95 % CI
         assert e["ci_low"] <= e["theory"] <= e["ci_high"], e
         assert Path(e["figure"]).exists()
-    assert (out / "report.md").read_text().count("|") > 10
+    md = (out / "report.md").read_text()
+    assert "| within tolerance | theory in CI |" in md
+    for e in summary:  # one table row per check, with its fitted slope, interval and both verdicts
+        row = next(line for line in md.splitlines() if line.startswith(f"| {e['name']} |"))
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert cells[5].startswith(f"{e['fitted']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]")
+        assert cells[6] == ("yes" if e["agrees"] else "NO") and cells[7] == ("yes" if e["theory_in_ci"] else "no")
     # the report regenerates from stored rows alone
     (out / "summary.json").unlink()
     entries = make_report(out).checks
@@ -99,7 +105,7 @@ def test_slices_match_values_relatively_so_tiny_values_stay_apart():
     # into one slice, duplicate seeds); values are matched with a relative tolerance only.
     import pandas as pd
 
-    from toyscale.report import _select
+    from toyscale.analysis import select as _select
 
     df = pd.DataFrame({"weight_decay": [0.0, 1e-8, 1e-6, 1e-8 * (1 + 1e-12)], "seed": [0, 0, 0, 1]})
     assert _select(df, {"weight_decay": 0.0}).weight_decay.tolist() == [0.0]

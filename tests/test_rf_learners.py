@@ -1,6 +1,7 @@
 """Random-feature GD and one-pass SGD learners against explicit numpy loops and the exact
-expected-SGD recursion (issue 9)."""
+expected-SGD recursion."""
 
+from toyscale.theory.base import Slice
 import math
 
 import numpy as np
@@ -179,8 +180,8 @@ def test_theory_picks_the_window_regime_in_phase_three():
 
     p = {"alpha": 1.0, "beta": 2.0, "latent_dim": 2048, "width": 512, "learner": "sgd_expected", "batch_size": 1,
          "lr_scale": 0.5, "teacher": "power", "samples": math.inf}
-    early = th.predict("steps", {**p, "_fit_range": (10, 100)}, [1, 1e5])
-    late = th.predict("steps", {**p, "_fit_range": (2000, 20000)}, [1, 1e5])
+    early = th.predict("steps", Slice(p, "steps", (1, 1e5), fit_range=(10, 100)))
+    late = th.predict("steps", Slice(p, "steps", (1, 1e5), fit_range=(2000, 20000)))
     assert early.slope == pytest.approx(-1.5) and late.slope == pytest.approx(-0.5)
     assert early.metric == late.metric == "gap"
 

@@ -1,5 +1,5 @@
 """Spine v2: the Python API, status/optional-metric protocol, theory curves and frontiers, the
-schedule, and the new-user defects of issue 8 (each gives a correct result or exit 2, one line)."""
+schedule, and the defects a new user hit (each gives a correct result or exit 2, one line)."""
 
 import json
 import math
@@ -14,7 +14,7 @@ import pytest
 import toyscale
 from toyscale.cli import main
 from toyscale.experiment import experiment_from_dict
-from toyscale.models import Frontier, FunctionTheory, Metric, Model, Prediction, Status, register
+from toyscale.models import Frontier, Metric, Model, Prediction, Status, Theory, register
 from toyscale.params import Param
 from toyscale.store import ResultStore
 from toyscale.sweep import plan, run_experiment, schedule
@@ -33,7 +33,7 @@ def _joint_eval(static, nested, dyn, key):
     return {"loss": loss, "capacity": cap, "status": status.astype(jnp.int32)}
 
 
-def _joint_frontier(params, size_axis):
+def _joint_frontier(s):
     return Frontier("toy", A * B / (A + B), B / (A + B), note="minimise N^-A + (C/N)^-B over N")
 
 
@@ -44,9 +44,9 @@ JOINT = register(Model(
             Param("steps", int, 8, "recorded steps", low=1, role="nested")),
     metrics=(Metric("loss", "loss"), Metric("capacity", "width, where defined", optional=True)),
     evaluate=_joint_eval,
-    theory=FunctionTheory(lambda axis, params, xs, stats=None: Prediction(
-        "toy", -A if axis == "width" else -B, law="offset", curve=(lambda x, p=params: p["scale"] * (np.asarray(x) ** -A + float(p["steps"]) ** -B))
-        if axis == "width" else None), _joint_frontier),
+    theory=Theory(predict=lambda axis, s: Prediction(
+        "toy", -A if axis == "width" else -B, law="offset", curve=(lambda x, p=s.params: p["scale"] * (np.asarray(x) ** -A + float(p["steps"]) ** -B))
+        if axis == "width" else None), frontier=_joint_frontier),
     statuses=(Status("max_iterations", "stopped at the iteration cap", usable=True),),
     compute=lambda row: float(row["width"]) * float(row["steps"]),
     precision="float64",
@@ -194,7 +194,7 @@ def test_figure_titles_name_the_slice_and_minor_labels_are_off(tmp_path):
 
 
 def test_width_above_latent_dim_gives_ok_rows_and_a_fit(tmp_path):
-    # issue 8 item 2 (scaled down): N > v with P < v, min-norm; every row ok, the data check fits
+    # scaled down: N > v with P < v, min-norm; every row ok, the data check fits
     res = toyscale.run({"model": "random_features", "seeds": 4, "params": {"latent_dim": 256, "ridge": 0.0},
                         "sweep": {"width": [512], "samples": [8, 16, 32, 64]},
                         "checks": [{"axis": "samples", "fit_range": [8, 64]}]}, out=tmp_path / "o", progress=False)

@@ -14,7 +14,8 @@ import pytest
 
 from toyscale.experiment import experiment_from_dict
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, Prediction
+from toyscale.protocol import Metric, Model
+from toyscale.theory.base import Prediction, Theory
 from toyscale.params import Param
 from toyscale.store import ResultStore
 from toyscale.sweep import plan, run_experiment
@@ -34,7 +35,7 @@ TOY = register(Model(
             Param("n", int, 8, "size", low=1, role="nested"), Param("kind", str, "a", "group key", choices=("a", "b"), role="static")),
     metrics=(Metric("y", "value"),),
     evaluate=_toy_eval,
-    theory=lambda axis, params, xs, stats=None: Prediction("toy", -params["slope"], metric="y"),
+    theory=Theory(predict=lambda axis, s: Prediction("toy", -s["slope"], metric="y")),
     precision="float64",
 ))
 
