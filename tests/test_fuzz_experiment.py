@@ -32,7 +32,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from toyscale.cli import main  # noqa: E402
 from toyscale.experiment import TOP_KEYS  # noqa: E402
-from toyscale.models import get_model  # noqa: E402
+from toyscale.models import get_model, list_models  # noqa: E402
 
 
 def _base(name: str) -> dict:
@@ -47,12 +47,45 @@ def _base(name: str) -> dict:
     else:
         doc["sweep"] = {**doc.get("sweep", {}), "width": [4, 8, 16]}
         doc["checks"] = [{"axis": "width", "where": {"weight_decay": -1.0}, "metric": "loss"}]
-        doc["quick"] = {"seeds": 1, "params": {"steps": 20}}
+        doc["quick"] = {"seeds": 1, "sweep": {"weight_decay": [-1.0]}}
     doc["run"] = {"memory_mb": 64}
     return doc
 
 
-BASES = {name: _base(name) for name in ("random_features", "superposition")}
+def _generic_base(name: str) -> dict:
+    """Any registered model: its example, with a check along ``width`` (or its first swept axis)
+    over three values, every other swept axis fixed by ``where``."""
+    m = get_model(name)
+    ex = copy.deepcopy(dict(m.example))
+    doc = {"model": name, "seeds": ex.pop("seeds", 1), "description": f"fuzz base {name}", **ex}
+    sweep = doc.setdefault("sweep", {})
+    axis = "width" if "width" in m.param_names else next(iter(sweep))
+    vals = sorted(sweep.get(axis, [4, 8]))
+    if len(vals) < 3:
+        vals = vals + [2 * vals[-1]] * (3 - len(vals)) if len(vals) == 2 else [4, 8, 16]
+        sweep[axis] = sorted(set(vals)) if len(set(vals)) >= 3 else [4, 8, 16]
+    where = {k: v[0] for k, v in sweep.items() if k not in (axis, m.time_axis) and len(v) > 1}
+    doc["checks"] = [{"axis": axis, "where": where}]
+    doc["run"] = {"memory_mb": 64}
+    return doc
+
+
+def _frontier_base() -> dict:
+    """A tiny compute-optimal frontier (one-pass SGD, expected loss) with a frontier map."""
+    return {"model": "random_features", "seeds": 1, "description": "fuzz base frontiers",
+            "params": {"alpha": 0.75, "latent_dim": 64, "learner": "sgd_expected", "samples": math.inf},
+            "sweep": {"width": [4, 8, 16, 32], "steps": [1, 10, 100, 1000], "beta": [0.25, 0.5], "lr_scale": [0.25, 0.5]},
+            "frontiers": [{"name": "f", "size": "width", "time": "steps", "where": {"beta": 0.25, "lr_scale": 0.5},
+                           "tolerance": 0.2},
+                          {"name": "m", "over": ["beta", "lr_scale"]}],
+            "quick": {"seeds": 1}, "run": {"memory_mb": 64}}
+
+
+#: One valid base document per registered model (and one with ``[[frontiers]]`` tables): the test
+#: below asserts this covers every model ``list_models`` shows.
+BASES = {name: (_base(name) if name in ("random_features", "superposition") else _generic_base(name))
+         for name in list_models()}
+BASES["random_features/frontiers"] = _frontier_base()
 
 # ----------------------------------------------------------------------------- TOML writer
 
@@ -168,8 +201,13 @@ BENIGN = {
         ("seeds", 1), ("precision", "float64"), ("checks", _DROP), ("run", _DROP), ("params.alpha", 0.5),
         ("params.lr", 0.05), ("params.importance", 0.9), ("params.value_dist", "uniform01"), ("params.warmup", 0),
         ("sweep.width", {"geom": [4, 16], "num": 3}), ("sweep.weight_decay", [-1.0]),
-        ("checks.0.metric", "represented_fraction"), ("checks.0.fit_range", [4, 16]), ("quick.params.steps", 8)],
+        ("checks.0.metric", "represented_fraction"), ("checks.0.fit_range", [4, 16]), ("quick.seeds", 2)],
 }
+
+
+#: Edits that keep any base valid.
+GENERIC_BENIGN = [("seeds", 1), ("description", ""), ("checks", _DROP), ("run", _DROP), ("checks.0.tolerance", 0.5),
+                  ("frontiers.0.tolerance", 0.5), ("frontiers.1", _DROP)]
 
 
 def _set(doc, dotted, v):
@@ -179,6 +217,12 @@ def _set(doc, dotted, v):
         node = node[int(k)] if isinstance(node, list) else node.get(k)
         if node is None:
             return
+    if isinstance(node, list):
+        if v is _DROP:
+            del node[int(last):int(last) + 1]
+        elif int(last) < len(node):
+            node[int(last)] = copy.deepcopy(v)
+        return
     if v is _DROP:
         node.pop(last, None)
     else:
@@ -190,7 +234,7 @@ def mutated(draw):
     """(toml text, quick flag, unknown top-level keys added) for one mutated base document."""
     model = draw(st.sampled_from(sorted(BASES)))
     doc = copy.deepcopy(BASES[model])
-    for dotted, v in draw(st.lists(st.sampled_from(BENIGN[model]), max_size=3)):
+    for dotted, v in draw(st.lists(st.sampled_from(BENIGN.get(model, GENERIC_BENIGN)), max_size=3)):
         _set(doc, dotted, v)
     added_top = set()
     for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2, 3]))):
@@ -233,13 +277,43 @@ def mutated(draw):
         else:
             first = text.splitlines()[0]
             text = first + "\n" + text  # duplicate key
-    return text, draw(st.booleans()), added_top
+    return text, draw(st.booleans()), added_top, model in COMPUTED
 
 
-FIELD = re.compile(r"^toyscale: (\S+?): \S")
+FIELD = re.compile(r"^toyscale: (\S+?|\S[^:]*?): \S")
 
 
-def check_run(text: str, quick: bool, added_top=()):
+def _computing() -> bool:
+    import toyscale.sweep
+
+    return toyscale.sweep.run_experiment is not _no_compute
+
+
+#: Bases whose valid mutations are computed; the others' valid mutations stop after validation
+#: (their first compilation costs 15-30 s on 2 cores; their compute is covered by the conformance
+#: tests, which run every model's example).
+COMPUTED = ("random_features", "superposition", "random_features/frontiers")
+
+
+def _no_compute(exp, out, **kw):
+    """``run_experiment`` up to computing: the store is initialised, nothing is computed."""
+    from toyscale.store import ResultStore
+    from toyscale.sweep import RunSummary, experiment_meta
+
+    ResultStore(out).init(experiment_meta(exp))
+    return RunSummary(n_rows=exp.n_configs, computed=0, skipped=0, failed_chunks=[], compiles=0, seconds=0.0,
+                      statuses={}, complete=False)
+
+
+def check_run(text: str, quick: bool, added_top=(), compute: bool = True):
+    if not compute:
+        import toyscale.sweep
+
+        real, toyscale.sweep.run_experiment = toyscale.sweep.run_experiment, _no_compute
+        try:
+            return check_run(text, quick, added_top)
+        finally:
+            toyscale.sweep.run_experiment = real
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "exp.toml"
         path.write_text(text)
@@ -253,8 +327,9 @@ def check_run(text: str, quick: bool, added_top=()):
         assert "Traceback" not in err, ctx
         assert code in (0, 2), f"exit {code}{ctx}"
         if code == 0:
-            assert (out / "experiment.json").exists(), ctx
-            assert list((out / "chunks").glob("*.parquet")), ctx
+            if _computing():
+                assert (out / "experiment.json").exists(), ctx
+                assert list((out / "chunks").glob("*.parquet")), ctx
             return code, None
         lines = err.strip().splitlines()
         assert len(lines) == 1, ctx
@@ -278,7 +353,7 @@ def _case(model, flag=False, **changes):
             del node[last]
         else:
             node[last] = v
-    return to_toml(doc), flag, set()
+    return to_toml(doc), flag, set(), model in COMPUTED
 
 
 _DELETE = object()
@@ -289,6 +364,12 @@ _DELETE = object()
 @given(mutated())
 @example(_case("random_features"))
 @example(_case("superposition"))
+@example(_case("associative_memory"))
+@example(_case("lottery"))
+@example(_case("ticket_ensemble"))
+@example(_case("random_features/frontiers"))
+@example(_case("random_features/frontiers", frontiers__1__over=["beta"]))
+@example(_case("random_features/frontiers", frontiers__0__tolerance=math.inf))
 @example(_case("random_features", True))
 @example(_case("random_features", sweep__width={"geom": [4, 16], "num": 10**12}))
 @example(_case("random_features", seeds=2**63 - 1))
@@ -303,8 +384,21 @@ _DELETE = object()
 @example(_case("superposition", True, quick=_DELETE))
 @example(_case("superposition", params__steps=2**40))
 @example(_case("random_features", description=["not", "a", "string"]))
-@example(("model = 'random_features'\nseeds = = 2\n", False, set()))
+@example(("model = 'random_features'\nseeds = = 2\n", False, set(), True))
 def test_mutated_experiment_runs_or_exits_2_naming_a_field(case):
-    text, quick, added_top = case
-    code, field = check_run(text, quick, added_top)
+    text, quick, added_top, compute = case
+    code, field = check_run(text, quick, added_top, compute)
     event(f"exit {code}" + (f" {re.sub(r'[0-9]+', 'N', field)}" if field and not field.endswith(".toml") else ""))
+
+
+def test_every_registered_model_has_a_fuzz_base_and_frontiers_are_covered():
+    assert set(list_models()) <= {BASES[k]["model"] for k in BASES} and set(list_models()) <= set(BASES)
+    assert any(doc.get("frontiers") for doc in BASES.values())
+
+
+@pytest.mark.parametrize("label", [pytest.param(k, marks=() if k in COMPUTED else pytest.mark.slow) for k in sorted(BASES)])
+def test_every_base_document_runs(label):
+    # the unmutated bases are valid runs (exit 0) -- else the fuzz test would only ever see exit 2
+    code, _ = check_run(to_toml(BASES[label]), quick=False)
+    assert code == 0
+

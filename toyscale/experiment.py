@@ -48,6 +48,7 @@ from toyscale.errors import UserError
 from toyscale.jsonio import encode
 from toyscale.fit import STATISTICS  # the seed statistics the fit supports: one list
 from toyscale.models import get_model
+from toyscale.protocol import DEFAULT_TOLERANCE, TIME_AXIS
 
 TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
             "run")
@@ -70,7 +71,7 @@ class Check:
     axis: str
     where: Mapping[str, Any]
     fit_range: tuple[float, float] | None = None
-    tolerance: float = 0.1
+    tolerance: float = DEFAULT_TOLERANCE
     metric: str | None = None
     statuses: tuple[str, ...] | None = None  # statuses whose rows are fitted (default: the usable ones)
     statistic: str = "mean"  # over seeds: the curve that is fitted ("mean" or "median")
@@ -85,7 +86,7 @@ class FrontierSpec:
     time: str
     where: Mapping[str, Any]
     metric: str | None = None
-    tolerance: float = 0.1
+    tolerance: float = DEFAULT_TOLERANCE
     statuses: tuple[str, ...] | None = None
     over: tuple[str, ...] = ()  # two swept axes: one frontier per cell (a phase diagram of eta, xi)
 
@@ -103,7 +104,7 @@ class Phase:
     over: tuple[str, str]
     where: Mapping[str, Any]
     fit_range: tuple[float, float] | None = None
-    tolerance: float = 0.1
+    tolerance: float = DEFAULT_TOLERANCE
     metric: str | None = None
     show: tuple[str, ...] = ()
     statuses: tuple[str, ...] | None = None
@@ -465,22 +466,13 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
                                                   f"{axis} {vals}; allowed: a range holding at least {MIN_FIT_POINTS}")
             raise UserError(f"{f}.axis", f"{axis!r} has {len(inside)} finite swept values {vals}; "
                                          f"allowed: an axis with at least {MIN_FIT_POINTS} (a fit needs them)")
-        tol = c.get("tolerance", 0.1)
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < math.inf:
-            raise UserError(f"{f}.tolerance", f"expected a positive finite number, got {tol!r}")
-        metric = c.get("metric")
-        if metric is not None and metric not in metric_names:
-            raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")
+        tol = _tolerance(c, f)
+        metric = _metric(c, f, metric_names)
         statuses = _statuses(c.get("statuses"), f"{f}.statuses", model)
         statistic = c.get("statistic", "mean")
         if statistic not in STATISTICS:
             raise UserError(f"{f}.statistic", f"unknown statistic {statistic!r}; allowed: {', '.join(STATISTICS)}")
-        name = c.get("name", axis)
-        if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
-            raise UserError(f"{f}.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
-        if name in seen:
-            raise UserError(f"{f}.name", f"duplicate check name {name!r}")
-        seen.add(name)
+        name = _name(c, f, axis, seen)
         if table == "phases":
             show = c.get("show", [])
             if not isinstance(show, list) or any(m not in metric_names for m in show):
@@ -497,6 +489,33 @@ def _phases(raw, exp: Experiment, model) -> tuple[Phase, ...]:
     return _checks(raw, exp, model, table="phases")
 
 
+def _tolerance(c: Mapping, f: str) -> float:
+    """A table's ``tolerance``: a positive finite number (default :data:`DEFAULT_TOLERANCE`)."""
+    tol = c.get("tolerance", DEFAULT_TOLERANCE)
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < math.inf:
+        raise UserError(f"{f}.tolerance", f"expected a positive finite number, got {tol!r}")
+    return float(tol)
+
+
+def _metric(c: Mapping, f: str, metric_names) -> str | None:
+    """A table's ``metric``: one the model reports, or ``None`` (the theory's)."""
+    metric = c.get("metric")
+    if metric is not None and metric not in metric_names:
+        raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")
+    return metric
+
+
+def _name(c: Mapping, f: str, default: str, seen: set) -> str:
+    """A table's ``name`` (letters, digits, ``-_.``; unique among its tables); added to ``seen``."""
+    name = c.get("name", default)
+    if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
+        raise UserError(f"{f}.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
+    if name in seen:
+        raise UserError(f"{f}.name", f"duplicate name {name!r}")
+    seen.add(name)
+    return name
+
+
 def _statuses(raw, field: str, model):
     if raw is None:
         return None
@@ -507,13 +526,13 @@ def _statuses(raw, field: str, model):
 
 
 def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
-    """``[[frontiers]]``: compute-optimal frontier of a ``size`` x ``time`` grid (toyscale.frontier)."""
+    """``[[frontiers]]``: compute-optimal frontier of a ``size`` x ``time`` grid (:mod:`toyscale.analysis.frontiers`)."""
     out, seen = [], set()
     metric_names = [m.name for m in model.metrics]
     for i, f, c in _tables(raw, "frontiers", FRONTIER_KEYS):
         if model.compute is None:
             raise UserError(f, f"model {model.name} declares no training compute; frontiers need one")
-        size, time = c.get("size", "width"), c.get("time", "steps")
+        size, time = c.get("size", model.size_axis), c.get("time", model.time_axis or TIME_AXIS)
         for key, ax in (("size", size), ("time", time)):
             if not isinstance(ax, str) or ax not in exp.sweep or len(exp.sweep[ax]) < 2:
                 raise UserError(f"{f}.{key}", f"{ax!r} is not an axis swept over >= 2 values; allowed: "
@@ -533,17 +552,10 @@ def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
         except UserError as e:
             raise UserError(e.field.replace("checks[0]", f), e.message) from None
         where = {k: v for k, v in check.where.items() if k != time}
-        metric = c.get("metric")
-        if metric is not None and metric not in metric_names:
-            raise UserError(f"{f}.metric", f"unknown metric {metric!r}; allowed: {', '.join(metric_names)}")
-        tol = c.get("tolerance", 0.1)
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
-            raise UserError(f"{f}.tolerance", f"expected a positive number, got {tol!r}")
-        name = c.get("name", f"frontier_{size}")
-        if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name) or name in seen:
-            raise UserError(f"{f}.name", f"expected a new name of letters, digits, '-', '_' or '.', got {name!r}")
-        seen.add(name)
-        out.append(FrontierSpec(name=name, size=size, time=time, where=where, metric=metric, tolerance=float(tol),
+        metric = _metric(c, f, metric_names)
+        tol = _tolerance(c, f)
+        name = _name(c, f, f"frontier_{size}", seen)
+        out.append(FrontierSpec(name=name, size=size, time=time, where=where, metric=metric, tolerance=tol,
                                 statuses=_statuses(c.get("statuses"), f"{f}.statuses", model), over=tuple(over)))
     return tuple(out)
 

@@ -33,6 +33,9 @@ from typing import Any, Callable, Mapping
 from toyscale.params import Param
 from toyscale.theory.base import DEFAULT_METRIC, Theory
 
+#: Default ``|fitted - theory|`` within which a check or frontier "agrees" (``tolerance``).
+DEFAULT_TOLERANCE = 0.1
+
 #: The time axis: recorded training steps, a ``nested`` parameter of models that train.
 TIME_AXIS = "steps"
 
@@ -203,5 +206,5 @@ def pow2_bucket(name: str, value: Any) -> Any:
     return next_pow2(value)
 
 
-__all__ = ["BUILTIN_STATUSES", "DEFAULT_METRIC", "DIVERGED", "Metric", "Model", "NONFINITE", "OK", "Param", "Status",
+__all__ = ["BUILTIN_STATUSES", "DEFAULT_METRIC", "DEFAULT_TOLERANCE", "DIVERGED", "Metric", "Model", "NONFINITE", "OK", "Param", "Status",
            "TIME_AXIS", "exact_bucket", "next_pow2", "pow2_bucket"]

@@ -21,10 +21,7 @@ import numpy as np
 from toyscale.analysis.slicing import same_value, select, slice_label, slice_stats, theory_slice
 from toyscale.fit import fit_scaling, goodness_of_fit, heldout_error, range_sensitivity, seed_center
 from toyscale.jsonio import clean, decode
-from toyscale.protocol import OK
-
-#: Default ``|fitted - theory|`` within which a check "agrees".
-DEFAULT_TOLERANCE = 0.1
+from toyscale.protocol import DEFAULT_TOLERANCE, OK
 #: Flagged runs listed per check (all are counted).
 MAX_FLAGGED_LISTED = 50
 

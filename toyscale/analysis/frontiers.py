@@ -34,10 +34,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from toyscale.analysis.checks import DEFAULT_TOLERANCE
 from toyscale.analysis.slicing import same_value, select, slice_label, theory_slice
 from toyscale.fit import fit_joint_vp, seed_interval
 from toyscale.jsonio import clean
+from toyscale.protocol import DEFAULT_TOLERANCE
 from toyscale.theory.base import DEFAULT_METRIC
 
 #: Points of the log-compute grid on which the envelope is taken.

@@ -9,6 +9,7 @@ import numpy as np
 
 from toyscale.analysis.slicing import select, slice_label
 from toyscale.plot.style import colorbar_for, figure, log_axes
+from toyscale.protocol import OK
 
 
 def _title(entry: Mapping) -> str:
@@ -86,7 +87,7 @@ def curves_figure(entry: Mapping, df, time_axis: str):
         run = run.sort_values(time_axis)
         col = cmap(norm(x)) if x in fin else "grey"
         ax.plot(run[time_axis].astype(float), run[metric].astype(float), "-", color=col, lw=0.8, alpha=0.8)
-        bad = run[run["status"] != "ok"]
+        bad = run[run["status"] != OK.name]
         n_flag += len(bad)
         ax.plot(bad[time_axis].astype(float), bad[metric].astype(float), "x", color=col, ms=3)
     log_axes(ax, time_axis, metric)

@@ -9,6 +9,13 @@ from toyscale.analysis.slicing import format_value, slice_label
 from toyscale.plot.style import figure
 
 
+def _tick(v) -> str:
+    """Tick label of a swept value (stored ``null`` is an infinite value)."""
+    if v is None:
+        return "inf"
+    return v if isinstance(v, str) else format_value(float(f"{v:.2g}"))
+
+
 def phase_figure(ph, panels=None):
     """Heatmaps: fitted exponent, theory exponent (where theory gives one), shown metrics.
 
@@ -31,8 +38,8 @@ def phase_figure(ph, panels=None):
         m = np.asarray(maps[k], float)
         kw = dict(vmin=lim[0], vmax=lim[1]) if lim else {}
         im = ax.imshow(m.T, origin="lower", aspect="auto", cmap=cmap, **kw)
-        ax.set_xticks(range(len(v1s)), [format_value(float(f"{v:.2g}")) if not isinstance(v, str) else v for v in v1s], fontsize=7, rotation=45)
-        ax.set_yticks(range(len(v2s)), [format_value(float(f"{v:.2g}")) if not isinstance(v, str) else v for v in v2s], fontsize=7)
+        ax.set_xticks(range(len(v1s)), [_tick(v) for v in v1s], fontsize=7, rotation=45)
+        ax.set_yticks(range(len(v2s)), [_tick(v) for v in v2s], fontsize=7)
         ax.set_xlabel(o1)
         ax.set_ylabel(o2)
         ax.set_title(title, fontsize=9)
