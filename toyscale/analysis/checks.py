@@ -114,24 +114,8 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
         entry["alternatives"] = [{"label": lab, "slope": float(sl), "agrees": None, "in_ci": None}
                                  for lab, sl in pred.alternatives.items()]
     seeds = sorted(set(sel["seed"]))
-    xs, Ys, dropped = [], [], []
-    for x in xs_all:
-        if not (lo <= x <= hi) or not math.isfinite(x):
-            continue
-        rows = sel[same_value(sel[axis], x)]
-        ok = rows["status"].isin(accepted).all() and len(rows) == len(seeds)
-        vals = rows.set_index("seed")[metric].reindex(seeds).to_numpy(float)
-        if not ok or not np.all(vals > 0):
-            dropped.append(x)
-            continue
-        xs.append(x)
-        Ys.append(vals)
-    counts = sel["status"].value_counts().to_dict()
-    flagged = sel[sel["status"].isin([st for st in accepted if st != OK.name])]
-    entry.update(n_runs=int(len(sel)), status_counts={k: int(v) for k, v in counts.items()},
-                 n_flagged=int(len(flagged)),
-                 flagged_runs=[{axis: decode(r[axis]), "seed": int(r["seed"]), "status": r["status"]}
-                               for _, r in flagged.iterrows()][:MAX_FLAGGED_LISTED])
+    xs, Ys, dropped = _fit_table(sel, axis, metric, xs_all, (lo, hi), accepted, seeds)
+    entry.update(_status_counts(sel, axis, accepted))
     entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
@@ -153,6 +137,41 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
     entry.update(heldout_error(xs, ymean, law=law, n_holdout=1))
     entry.update(goodness_of_fit(ymean, fit.predict(np.array(xs))))
     entry.update(range_sensitivity(xs, ymean, law=law, threshold=entry["tolerance"]))
+    _verdicts(entry, fit, pred)
+    return CheckResult(entry)
+
+
+def _fit_table(sel, axis: str, metric: str, xs_all, window, accepted, seeds):
+    """``(xs, Ys, dropped)``: the axis values inside ``window`` where every seed has an accepted
+    row with a positive metric, the ``(len(xs), len(seeds))`` table, and the values dropped."""
+    xs, Ys, dropped = [], [], []
+    for x in xs_all:
+        if not (window[0] <= x <= window[1]) or not math.isfinite(x):
+            continue
+        rows = sel[same_value(sel[axis], x)]
+        ok = rows["status"].isin(accepted).all() and len(rows) == len(seeds)
+        vals = rows.set_index("seed")[metric].reindex(seeds).to_numpy(float)
+        if not ok or not np.all(vals > 0):
+            dropped.append(x)
+            continue
+        xs.append(x)
+        Ys.append(vals)
+    return xs, Ys, dropped
+
+
+def _status_counts(sel, axis: str, accepted) -> dict:
+    """Rows per status in the slice and the flagged runs (accepted, but not ``ok``)."""
+    counts = sel["status"].value_counts().to_dict()
+    flagged = sel[sel["status"].isin([st for st in accepted if st != OK.name])]
+    return {"n_runs": int(len(sel)), "status_counts": {k: int(v) for k, v in counts.items()},
+            "n_flagged": int(len(flagged)),
+            "flagged_runs": [{axis: decode(r[axis]), "seed": int(r["seed"]), "status": r["status"]}
+                             for _, r in flagged.iterrows()][:MAX_FLAGGED_LISTED]}
+
+
+def _verdicts(entry: dict, fit, pred) -> None:
+    """Both statements for the theory slope and each alternative: ``|fitted - theory| <=
+    tolerance`` (``agrees``) and the theory inside the interval (``theory_in_ci`` / ``in_ci``)."""
     if pred.slope is None:
         entry["agrees"] = None
         entry["reason"] = "theory predicts no exponent in this regime: measured slope only"
@@ -164,4 +183,3 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
             a.update(agrees=bool(abs(fit.slope - a["slope"]) <= entry["tolerance"]),
                      in_ci=bool(fit.ci_low <= a["slope"] <= fit.ci_high))
         entry["agrees_with"] = [a["label"] for a in entry["alternatives"] if a["agrees"]] or ["none"]
-    return CheckResult(entry)

@@ -223,6 +223,42 @@ def _drawable(curves: dict, env) -> dict:
     return out
 
 
+def _method(name: str, mean_curves: dict, boot_curves: list, window, n_seeds: int, entry: Mapping) -> dict:
+    """One estimator's frontier on the seed-mean curves: eta, xi, their seed-bootstrap intervals
+    (:func:`toyscale.fit.seed_interval`), window sensitivity and both verdicts against the theory
+    (within tolerance; inside the interval)."""
+    fn = METHODS[name]
+    e = fn(mean_curves, window)
+    if e is None:
+        return {"method": name, "eta": None, "xi": None, "n_points": 0,
+                "reason": "too few usable IsoFLOP slices / points in the window"}
+    m = {"method": name, **{k: v for k, v in e.items() if k != "env"}}
+    nb = len(boot_curves) if name != "joint" else min(len(boot_curves), JOINT_BOOT)
+    boots = []
+    for bc in boot_curves[:nb]:
+        b = fn(bc, window) if name != "joint" else _estimate_joint(bc, window, coarse=True)
+        if b is not None:
+            boots.append((b["eta"], b["xi"]))
+    if len(boots) >= MIN_BOOT:
+        boots = np.asarray(boots)
+        for j, k in enumerate(("eta", "xi")):
+            m[f"{k}_ci"] = list(seed_interval(m[k], boots[:, j], n_seeds))
+        m["bootstrap"] = f"seeds ({len(boots)} resamples)"
+    sens = {}
+    for wname, w in _subwindows(window).items():
+        r = fn(mean_curves, w)
+        sens[wname] = None if r is None else {"eta": r["eta"], "xi": r["xi"]}
+    m["window_sensitivity"] = sens
+    got = [v for v in sens.values() if v is not None]
+    m["window_spread"] = ({k: max(abs(v[k] - m[k]) for v in got) for k in ("eta", "xi")} if got else None)
+    for k in ("eta", "xi"):
+        t = entry[f"{k}_theory"]
+        m[f"{k}_agrees"] = None if t is None else bool(abs(m[k] - t) <= entry["tolerance"])
+        if t is not None and f"{k}_ci" in m:
+            m[f"{k}_theory_in_ci"] = bool(m[f"{k}_ci"][0] <= t <= m[f"{k}_ci"][1])
+    return m
+
+
 def evaluate_frontier(df, model, fixed: Mapping, spec: Mapping, n_boot: int = 200, seed: int = 0) -> FrontierResult:
     """Measure the compute-optimal frontier of one slice and hold it against the theory's.
 
@@ -275,35 +311,7 @@ def evaluate_frontier(df, model, fixed: Mapping, spec: Mapping, n_boot: int = 20
     resamples = [list(rng.choice(seeds, len(seeds))) for _ in range(n_boot)] if len(seeds) >= 2 else []
     boot_curves = [curves_of(r) for r in resamples]
     for name in METHODS:
-        fn = METHODS[name]
-        e = fn(mean_curves, window)
-        if e is None:
-            entry["methods"].append({"method": name, "eta": None, "xi": None, "n_points": 0,
-                                     "reason": "too few usable IsoFLOP slices / points in the window"})
-            continue
-        m = {"method": name, **{k: v for k, v in e.items() if k != "env"}}
-        nb = len(boot_curves) if name != "joint" else min(len(boot_curves), JOINT_BOOT)
-        boots = []
-        for bc in boot_curves[:nb]:
-            b = fn(bc, window) if name != "joint" else _estimate_joint(bc, window, coarse=True)
-            if b is not None:
-                boots.append((b["eta"], b["xi"]))
-        if len(boots) >= MIN_BOOT:
-            boots = np.asarray(boots)
-            for j, k in enumerate(("eta", "xi")):
-                m[f"{k}_ci"] = list(seed_interval(m[k], boots[:, j], len(seeds)))
-            m["bootstrap"] = f"seeds ({len(boots)} resamples)"
-        sens = {}
-        for wname, w in _subwindows(window).items():
-            r = fn(mean_curves, w)
-            sens[wname] = None if r is None else {"eta": r["eta"], "xi": r["xi"]}
-        m["window_sensitivity"] = sens
-        got = [v for v in sens.values() if v is not None]
-        m["window_spread"] = ({k: max(abs(v[k] - m[k]) for v in got) for k in ("eta", "xi")} if got else None)
-        for k in ("eta", "xi"):
-            t = entry[f"{k}_theory"]
-            m[f"{k}_agrees"] = None if t is None else bool(abs(m[k] - t) <= entry["tolerance"])
-        entry["methods"].append(m)
+        entry["methods"].append(_method(name, mean_curves, boot_curves, window, len(seeds), entry))
     fitted = [m for m in entry["methods"] if m.get("eta") is not None]
     if len(fitted) >= 2:
         entry["method_spread"] = {k: max(m[k] for m in fitted) - min(m[k] for m in fitted) for k in ("eta", "xi")}
