@@ -33,13 +33,12 @@ import hashlib
 import itertools
 import os
 import json
-import math
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
