@@ -26,8 +26,9 @@ def check_figure(entry: Mapping):
     pts = entry.get("points") or {"x": []}
     fig, (ax,) = figure()
     if not pts["x"]:  # nothing positive to draw on log axes (e.g. an excess that is exactly 0)
-        ax.text(0.5, 0.5, f"no positive finite {metric} values in this slice", ha="center", va="center",
-                transform=ax.transAxes, fontsize=8)
+        why = (f"no positive finite {metric} values in this slice" if "points" in entry else
+               "this summary.json predates stored points: regenerate it with `toyscale report DIR`")
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_title(_title(entry), fontsize=8)
         return fig
     xs, c = np.asarray(pts["x"], float), np.asarray(pts["center"], float)
