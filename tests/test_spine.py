@@ -129,7 +129,7 @@ def test_program_cache_is_keyed_by_model_object(tmp_path):
     def make(k):
         return Model(name="_cache", summary="cache test", params=(Param("c", float, 1.0, "c"),),
                      metrics=(Metric("y", "y"),), evaluate=lambda s, n, d, key: {"y": d["c"] * k},
-                     theory=lambda *a, **kw: Prediction("none", None), precision="float64")
+                     theory=Theory(predict=lambda axis, s: Prediction("none", None)), precision="float64")
 
     for k, out in ((1.0, "a"), (2.0, "b")):
         register(make(k))

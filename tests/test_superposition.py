@@ -286,7 +286,7 @@ def test_negative_a_trains_and_is_accepted():
     doc = {"model": "superposition", "params": {"n_features": 32, "batch_size": 16, "horizon": 20, "warmup": 2},
            "sweep": {"width": [4], "alpha": [-1.0, -0.5]}}
     exp = experiment_from_dict(doc, name="neg")
-    assert exp.values("alpha") == [-1.0, -0.5] and exp.n_configs == 2
+    assert tuple(exp.values("alpha")) == (-1.0, -0.5) and exp.n_configs == 2
     r = sp.evaluate(_static(width=4, horizon=20, warmup=2), {"steps": (20,)}, _dyn(width=4, alpha=-1.0),
                     jax.random.key(0))
     assert np.isfinite(float(r["loss"][0])) and float(r["represented_fraction"][0]) > 0

@@ -46,6 +46,12 @@ class CheckResult:
         """``to_json().get(key, default)``."""
         return self.entry.get(key, default)
 
+    def __contains__(self, key: str) -> bool:
+        return key in self.entry
+
+    def __iter__(self):
+        return iter(self.entry)
+
     @property
     def name(self) -> str:
         return self.entry["name"]

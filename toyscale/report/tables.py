@@ -16,6 +16,7 @@ def table(entries: list[dict]) -> str:
     """Markdown table of check entries (JSON form): per check, regime, theory slope vs fitted
     slope with its interval, and two separate verdicts: |fitted - theory| within the check's
     tolerance, and the theory inside the interval."""
+    entries = [e.to_json() if hasattr(e, "to_json") else e for e in entries]
     flag = any(e.get("n_flagged") for e in entries)
     curve = any("curve_rel_error" in e for e in entries)
     head = ("| check | slice | regime | axis | theory | fitted [95% CI] | within tolerance | theory in CI | points "
@@ -44,6 +45,7 @@ def table(entries: list[dict]) -> str:
 
 def frontier_table(frontiers: list[dict]) -> str:
     """Markdown table of compute-optimal frontiers: theory vs fitted eta and xi."""
+    frontiers = [f.to_json() if hasattr(f, "to_json") else f for f in frontiers]
     lines = ["| frontier | regime | method | eta theory | eta fitted [95% CI] | xi theory | xi fitted [95% CI] | points "
              "| window spread eta / xi |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -66,6 +68,7 @@ def frontier_table(frontiers: list[dict]) -> str:
 
 def frontier_map_table(f: dict) -> str:
     """Markdown summary of a frontier map: per cell, theory vs measured eta and xi."""
+    f = f.to_json() if hasattr(f, "to_json") else f
     o1, o2 = f["over"]
     lines = [f"| {o1} | {o2} | regime | eta theory | eta envelope | eta parabola | xi theory | xi envelope | xi parabola |",
              "|---|---|---|---|---|---|---|---|---|"]
