@@ -128,7 +128,7 @@ def _cmd_run(args) -> int:
 def _cmd_launch(args) -> int:
     from toyscale.api import output_dir
     from toyscale.experiment import load_experiment
-    from toyscale.launch import launch
+    from toyscale.launch import launch, require_cluster
     from toyscale.sweep import resolve_precision
 
     # the jobs' platform, not this host's: GPUs requested -> accelerator precision rule
@@ -144,6 +144,7 @@ def _cmd_launch(args) -> int:
     if args.array < 1:
         raise UserError("--array", f"{args.array}; allowed: a positive number of jobs")
     cluster = "slurm" if args.slurm else ("local" if args.local else None)
+    require_cluster(cluster)  # no Slurm / no submitit: one line, before anything is printed or written
     print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations in {args.array} jobs -> {out}",
           file=sys.stderr)
     try:

@@ -177,3 +177,10 @@ def check_writable(path: str | Path, field: str = "--out") -> None:
         raise UserError(field, f"{probe} exists and is not a directory; allowed: a writable directory path")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UserError(field, f"cannot write to {probe} (permission denied); allowed: a writable directory path")
+    # os.access trusts the mode bits; some file systems refuse anyway (/proc, read-only mounts,
+    # root on a squashed NFS): create and remove one empty directory to be sure.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".toyscale-probe-", dir=probe))
+    except OSError as e:
+        raise UserError(field, f"cannot create directories in {probe} ({e.strerror or type(e).__name__}); "
+                               "allowed: a writable directory path") from None
