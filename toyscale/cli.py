@@ -76,25 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args) -> int:
-    from toyscale.models import get_model, list_models
+    from toyscale.models import describe
 
-    if not args.model:
-        for name in list_models():
-            print(f"{name:20s} {get_model(name).summary}")
-        return 0
-    m = get_model(args.model, field="list")
-    print(f"{m.name}: {m.summary}\n")
-    print("parameters (name, type, default, allowed, role -- description):")
-    for p in m.params:
-        d = "inf" if isinstance(p.default, float) and math.isinf(p.default) else repr(p.default)
-        print(f"  {p.name:12s} {p.type.__name__:5s} {d:10s} {p.allowed():28s} {p.role:8s} -- {p.doc}")
-    print("  seed         int   0          set by top-level `seeds`     dynamic  -- PRNG seed of the draw")
-    print("\nmetrics:")
-    for mt in m.metrics:
-        print(f"  {mt.name:12s} {mt.doc}")
-    print(f"\ndefault precision: {m.precision}")
-    if m.references:
-        print("references:\n" + "\n".join(f"  {r}" for r in m.references))
+    print(describe(args.model))
     return 0
 
 

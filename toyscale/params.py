@@ -82,9 +82,10 @@ class Param:
         lo = "-inf" if low is None else fmt(low)
         hi = "inf" if high is None else fmt(high)
         left = "(" if (low is None or self.low_open) else "["
+        if self.allow_inf and (self.type is int or high is not None):
+            # inf is a value of its own (the population, an infinite memory), not the end of a range
+            return f"{kind} in {left}{lo}, {hi}], or inf"
         right = "]" if (high is not None or self.allow_inf) else ")"
-        if self.type is int and self.allow_inf and self.high is None:
-            return f"{kind} in {left}{lo}, {hi}{right}, or inf"
         return f"{kind} in {left}{lo}, {hi}{right}"
 
     def coerce(self, value: Any, field: str) -> Any:

@@ -214,6 +214,9 @@ class Model:
         branch, so early stopping and diagnostics at recorded steps cost nothing elsewhere);
         several devices get their blocks through ``shard_map``. Costs the batching speed-up,
         which on a CPU is small for models whose one cell fills the cores.
+      limits: cross-parameter limits, one sentence each (``"vocab * width <= 1e8 (finite
+        widths)"``), printed by ``toyscale list MODEL`` under the parameters; ``check_config``
+        enforces them. Ranges of single parameters belong on their :class:`Param`.
       example: a tiny experiment (``{"params": ..., "sweep": ..., "seeds": ...}``) that runs in
         seconds; the conformance tests run it for every registered model.
       references: papers the model and its theory come from.
@@ -234,6 +237,7 @@ class Model:
     precision: str = "float32"
     sequential_cells: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)
+    limits: tuple[str, ...] = ()
     references: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
