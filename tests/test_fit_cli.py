@@ -164,7 +164,7 @@ def test_help_shows_defaults(capsys):
     assert e.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo line wrapping
     for default in ("(default: power)", "(default: loss)", "(default: vp)", "(default: 0)", "(default: 1)",
-                    "(default: 1000 for power/offset, 0 for joint)"):
+                    "(default: 1000 for power/offset, 200 for joint; 0: none)"):
         assert default in text, default
     assert "toyscale fit toyscale/data/chinchilla_svg_extracted.csv" in text  # raw epilog kept
 
