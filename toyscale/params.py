@@ -47,6 +47,8 @@ class Param:
       default_from: name of another parameter whose fixed value this one takes when the
         experiment sets neither ``params.NAME`` nor ``sweep.NAME`` (the recorded ``steps`` of a
         trained model default to its ``horizon``: one row at the end of training).
+      unit: unit of the value, written into the store's column metadata (default: read off the
+        type, see :func:`toyscale.store.param_unit`).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Param:
     allow_inf: bool = False
     role: str = "dynamic"
     default_from: str | None = None
+    unit: str = ""
 
     def __post_init__(self):
         if self.role not in ROLES:

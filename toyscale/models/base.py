@@ -43,11 +43,14 @@ class Metric:
         without that quantity, a diagnostic undefined at that size). A missing or non-finite
         optional value is stored as null ("not applicable") and never changes the row's status;
         a non-finite required metric makes the row ``nonfinite``.
+      unit: unit of the value, written into the store's column metadata (default ``"1"``:
+        dimensionless, as losses and error rates are).
     """
 
     name: str
     doc: str
     optional: bool = False
+    unit: str = ""
 
 
 @dataclass(frozen=True)
