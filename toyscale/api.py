@@ -41,6 +41,13 @@ class Results:
         recorded step, with every parameter, ``seed``, ``config_hash``, metrics, ``status``)."""
         return ResultStore(self.dir).load()
 
+    def to_xarray(self, metrics=None):
+        """The rows as an ``xarray.Dataset`` indexed by the swept axes and seed (see
+        :func:`toyscale.export.to_xarray`; needs ``pip install 'toyscale[xarray]'``)."""
+        from toyscale.export import to_xarray
+
+        return to_xarray(self.dir, metrics)
+
     def check(self, name: str) -> dict:
         """The summary entry of check ``name``."""
         for e in self.summary:

@@ -1,4 +1,4 @@
-"""Command line: ``toyscale run | launch | report | list | fit``.
+"""Command line: ``toyscale run | launch | report | list | fit | export | compare``.
 
 User errors (bad experiment file, unknown parameter, out-of-range value, unwritable output
 directory) exit with status 2 and one line ``toyscale: FIELD: problem; allowed: ...`` before any
@@ -72,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
         fit_cli = None
     if fit_cli is not None:
         fit_cli.add_parser(sub)
+    from toyscale import compare, export
+
+    export.add_parser(sub)
+    compare.add_parser(sub)
     return ap
 
 
@@ -187,7 +191,7 @@ def main(argv=None) -> int:
         if args.cmd == "report":
             _report(args.dir, args.figures)
             return 0
-        if args.cmd == "fit":
+        if args.cmd in ("fit", "export", "compare"):
             return args.func(args)
         ap.print_help()
         return 2
