@@ -61,27 +61,29 @@ def _joint_coverage(law, reps, n_boot, seed=0):
     N = np.repeat(np.geomspace(*n_axis), d_axis[2])
     D = np.tile(np.geomspace(*d_axis), n_axis[2])
     clean = truth["E"] + truth["A"] * N ** -truth["a"] + truth["B"] * D ** -truth["b"]
-    hits = {"a": 0, "b": 0}
+    hits, err = {"a": 0, "b": 0}, 0.0
     for _ in range(reps):
         L = clean * np.exp(noise * rng.standard_normal(len(N)))
         f = F.bootstrap_joint(F.fit_joint_vp, N, D, L, n_boot=n_boot, seed=int(rng.integers(1 << 30)))
-        assert abs(f.a - truth["a"]) < 0.15 and abs(f.b - truth["b"]) < 0.15
+        err = max(err, abs(f.a - truth["a"]), abs(f.b - truth["b"]))
         for k in hits:
             hits[k] += f.ci[k][0] <= truth[k] <= f.ci[k][1]
-    return {k: v / reps for k, v in hits.items()}
+    return {k: v / reps for k, v in hits.items()}, err
 
 
 def test_joint_coverage_small():
     # 20 replicates: if the true coverage is 0.95, P(fraction < 0.80) = P(Bin(20, .95) <= 15) < 0.003
-    cov = _joint_coverage("chinchilla-like", 20, 100)
+    cov, err = _joint_coverage("chinchilla-like", 20, 100)
     assert min(cov.values()) >= 0.80, cov
+    assert err < 0.05  # and the estimates recover the exponents
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("law", list(JOINT_LAWS))
 def test_joint_coverage_200_replicates(law):
-    cov = _joint_coverage(law, 200, 200, seed=1)
-    print(f"joint-law coverage ({law}, 200 replicates, 200 resamples, 95% t intervals): {cov}")
+    cov, err = _joint_coverage(law, 200, 200, seed=1)
+    print(f"joint-law coverage ({law}, 200 replicates, 200 resamples, 95% t intervals): {cov}; "
+          f"largest exponent error {err:.3f}")
     assert min(cov.values()) >= 0.90, cov
 
 
