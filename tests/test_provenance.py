@@ -73,3 +73,14 @@ def test_records_round_trip_and_summarize(tmp_path):
     text = "\n".join(P.lines(summ))
     assert "JAX " + jax.__version__ in text and "2 runs" in text
     assert P.lines(P.summary(tmp_path)) == ["provenance: not recorded"]
+
+
+def test_experiment_json_keeps_the_creating_runs_provenance(tmp_path):
+    from toyscale.store import ResultStore
+
+    meta = {"name": "x", "fingerprint": "f", "experiment": {"model": "random_features"}}
+    first = {**meta, "provenance": {"started": "1", "jax": "a"}}
+    ResultStore(tmp_path).init(first)
+    ResultStore(tmp_path).init({**meta, "provenance": {"started": "2", "jax": "b"}, "description": "edited"})
+    got = ResultStore(tmp_path).read_meta()
+    assert got["provenance"] == first["provenance"] and got["description"] == "edited"

@@ -102,6 +102,8 @@ class ResultStore:
                 raise UserError("--out", f"{self.root} holds results of a different experiment "
                                          f"({old.get('name')}, fingerprint {old.get('fingerprint')}); "
                                          "use another --out directory")
+            if "provenance" in old:  # the environment that created the directory stays on record
+                meta = {**meta, "provenance": old["provenance"]}
             if old != meta:  # same computation, e.g. checks edited: keep the newest description
                 _atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
             return
