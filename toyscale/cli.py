@@ -8,7 +8,6 @@ compute and without writing anything.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
