@@ -164,7 +164,7 @@ def test_help_shows_defaults(capsys):
     assert e.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo line wrapping
     for default in ("(default: power)", "(default: loss)", "(default: vp)", "(default: 0)", "(default: 1)",
-                    "(default: 1000 for power/offset, 0 for joint)"):
+                    "(default: 1000 for power/offset, 200 for joint; 0: none)"):
         assert default in text, default
     assert "toyscale fit toyscale/data/chinchilla_svg_extracted.csv" in text  # raw epilog kept
 
@@ -247,3 +247,36 @@ def test_argparse_errors_are_one_line_too(capsys, argv):
     assert e.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("toyscale: fit: ") and "; allowed: " in lines[0]
+
+
+# --- 7. named output of the broken law and default joint intervals --------------------------
+
+def test_broken_law_prints_named_parameters(tmp_path, capsys):
+    x = np.geomspace(4, 4096, 30)
+    path = _csv(tmp_path, x, F.broken_power_law(x, 0.0, 2.0, 0.3, ((100.0, 0.7, 0.3),)))
+    out = _fit_json(capsys, path, "--x", "width", "--law", "broken")
+    (br,) = out["breaks"]
+    assert br["position"] == pytest.approx(100.0, rel=1e-6) and br["smoothness"] == pytest.approx(0.3, rel=1e-6)
+    assert br["slope_before"] == pytest.approx(-0.3, abs=1e-6) and br["slope_after"] == pytest.approx(-1.0, abs=1e-6)
+    assert br["slope_change"] == pytest.approx(-0.7, abs=1e-6)
+    assert br["transition"] == pytest.approx([100 * np.exp(-0.6), 100 * np.exp(0.6)], rel=1e-5)
+    assert main(["fit", path, "--x", "width", "--law", "broken"]) == 0
+    text = capsys.readouterr().out
+    assert "break 1: position d_1 = 100;" in text and "slope -0.3000 -> -1.0000" in text and "smoothness f_1 = 0.3" in text
+    assert "breaks = ((" not in text
+
+
+def test_joint_law_has_intervals_by_default(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    N = np.repeat(np.geomspace(1e7, 1e10, 6), 5)
+    D = np.tile(np.geomspace(1e9, 1e12, 5), 6)
+    L = (1.7 + 400.0 * N**-0.34 + 1500.0 * D**-0.28) * np.exp(0.01 * rng.standard_normal(len(N)))
+    path = tmp_path / "joint.csv"
+    pd.DataFrame({"N": N, "D": D, "loss": L}).to_csv(path, index=False)
+    out = _fit_json(capsys, str(path), "--law", "joint", "--n", "N", "--d", "D")
+    assert out["n_boot"] == 200 and out["interval"] == "t"
+    for k in ("E", "A", "B", "a", "b"):
+        lo, hi = out["ci"][k]
+        assert lo < out["params"][k] < hi
+    off = _fit_json(capsys, str(path), "--law", "joint", "--n", "N", "--d", "D", "--boot", "0")
+    assert off["n_boot"] == 0 and off["ci"] == {}

@@ -44,6 +44,21 @@ class Results:
         recorded step, with every parameter, ``seed``, ``config_hash``, metrics, ``status``)."""
         return ResultStore(self.dir).load()
 
+    @property
+    def provenance(self) -> dict:
+        """What made these rows: versions, platform and devices, precision and matmul
+        precision, start/end time, git commit (see :func:`toyscale.provenance.summary`)."""
+        from toyscale.provenance import summary
+
+        return summary(self.dir)
+
+    def to_xarray(self, metrics=None):
+        """The rows as an ``xarray.Dataset`` indexed by the swept axes and seed (see
+        :func:`toyscale.export.to_xarray`; needs ``pip install 'toyscale[xarray]'``)."""
+        from toyscale.export import to_xarray
+
+        return to_xarray(self.dir, metrics)
+
     def check(self, name: str) -> dict:
         """The summary entry of check ``name``."""
         for e in self.summary:

@@ -1,4 +1,4 @@
-"""Command line: ``toyscale run | launch | report | list | fit``.
+"""Command line: ``toyscale run | launch | report | list | fit | export | compare``.
 
 User errors (bad experiment file, unknown parameter, out-of-range value, unwritable output
 directory) exit with status 2 and one line ``toyscale: FIELD: problem; allowed: ...`` before any
@@ -8,7 +8,6 @@ compute and without writing anything.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -69,29 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     from toyscale.fit import cli as fit_cli
 
     fit_cli.add_parser(sub)
+    from toyscale import compare, export
+
+    export.add_parser(sub)
+    compare.add_parser(sub)
     return ap
 
 
 def _cmd_list(args) -> int:
-    from toyscale.models import get_model, list_models
+    from toyscale.models import describe
 
-    if not args.model:
-        for name in list_models():
-            print(f"{name:20s} {get_model(name).summary}")
-        return 0
-    m = get_model(args.model, field="list")
-    print(f"{m.name}: {m.summary}\n")
-    print("parameters (name, type, default, allowed, role -- description):")
-    for p in m.params:
-        d = "inf" if isinstance(p.default, float) and math.isinf(p.default) else repr(p.default)
-        print(f"  {p.name:12s} {p.type.__name__:5s} {d:10s} {p.allowed():28s} {p.role:8s} -- {p.doc}")
-    print("  seed         int   0          set by top-level `seeds`     dynamic  -- PRNG seed of the draw")
-    print("\nmetrics:")
-    for mt in m.metrics:
-        print(f"  {mt.name:12s} {mt.doc}")
-    print(f"\ndefault precision: {m.precision}")
-    if m.references:
-        print("references:\n" + "\n".join(f"  {r}" for r in m.references))
+    print(describe(args.model))
     return 0
 
 
@@ -117,7 +104,7 @@ def _cmd_run(args) -> int:
 def _cmd_launch(args) -> int:
     from toyscale.api import output_dir
     from toyscale.experiment import load_experiment
-    from toyscale.launch import launch
+    from toyscale.launch import launch, require_cluster
     from toyscale.sweep import resolve_precision
 
     # the jobs' platform, not this host's: GPUs requested -> accelerator precision rule
@@ -133,6 +120,7 @@ def _cmd_launch(args) -> int:
     if args.array < 1:
         raise UserError("--array", f"{args.array}; allowed: a positive number of jobs")
     cluster = "slurm" if args.slurm else ("local" if args.local else None)
+    require_cluster(cluster)  # no Slurm / no submitit: one line, before anything is printed or written
     print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations in {args.array} jobs -> {out}",
           file=sys.stderr)
     try:
@@ -194,7 +182,7 @@ def main(argv=None) -> int:
         if args.cmd == "report":
             _report(args.dir, args.figures)
             return 0
-        if args.cmd == "fit":
+        if args.cmd in ("fit", "export", "compare"):
             return args.func(args)
         ap.print_help()
         return 2

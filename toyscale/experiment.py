@@ -37,6 +37,7 @@ import copy
 import hashlib
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,16 +218,74 @@ def _seeds(value, field="seeds") -> tuple[int, ...]:
     raise UserError(field, f"expected {allowed}, got {value!r}")
 
 
+_KEY_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)((?:\[\d+\])*)$")
+
+
+def _key_parts(path: str) -> list:
+    """``checks[0].tolerance`` -> ``["checks", 0, "tolerance"]``; ``params.alpha`` -> two names.
+
+    A name may be followed by ``[i]`` (an entry of an array of tables, ``[[checks]]``, counted
+    from 0 in file order); a bare number between dots (``checks.0.tolerance``) means the same.
+    """
+    parts: list = []
+    for seg in path.split("."):
+        if seg.isdigit() and parts:
+            parts.append(int(seg))
+            continue
+        m = _KEY_PART.match(seg)
+        if not m:
+            raise UserError("--set", f"malformed key {path!r}; allowed: dotted names with optional [index], "
+                                     "e.g. params.alpha=0.8 or checks[0].tolerance=0.2")
+        parts.append(m.group(1))
+        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+    return parts
+
+
 def _set_path(doc: dict, path: str, value) -> None:
-    keys = path.split(".")
-    if not all(keys):
-        raise UserError("--set", f"malformed key {path!r}; expected e.g. params.alpha=0.8")
+    """Set ``doc[path] = value`` for a ``--set`` key (see :func:`_key_parts` for the syntax).
+
+    Tables on the way are created; entries of arrays of tables must exist (an override edits a
+    check, it does not invent one). The tables touched are copied, never the caller's.
+    """
+    parts = _key_parts(path)
     node = doc
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
+    where = ""
+    for k, nxt in zip(parts[:-1], parts[1:]):
+        if isinstance(k, int):
+            if not isinstance(node, list):
+                raise UserError("--set", f"{path!r}: {where} is not an array of tables; allowed: an index only "
+                                         "after an array of tables such as checks, phases, frontiers")
+            if not 0 <= k < len(node):
+                allowed = f"indices 0..{len(node) - 1}" if node else "none (the array is empty)"
+                raise UserError("--set", f"{path!r}: {where} has {len(node)} entries; allowed: {allowed}")
+            if not isinstance(node[k], dict):
+                raise UserError("--set", f"{path!r}: {where}[{k}] is not a table")
+            node[k] = dict(node[k])
+            node, where = node[k], f"{where}[{k}]"
+            continue
         if not isinstance(node, dict):
-            raise UserError("--set", f"{path!r}: {k} is not a table")
-    node[keys[-1]] = value
+            raise UserError("--set", f"{path!r}: {where} is not a table")
+        child = node.get(k)
+        if isinstance(nxt, int):
+            if not isinstance(child, list):
+                have = "missing" if child is None else f"not an array of tables ({type(child).__name__})"
+                raise UserError("--set", f"{path!r}: {k} is {have}; allowed: an index into an array of tables "
+                                         "the file defines, e.g. checks[0].tolerance=0.2")
+            node[k] = child = list(child)
+        elif child is None:
+            node[k] = child = {}
+        elif isinstance(child, dict):
+            node[k] = child = dict(child)
+        else:
+            raise UserError("--set", f"{path!r}: {(where + '.' if where else '') + k} is not a table")
+        node, where = child, (where + "." if where else "") + k
+    last = parts[-1]
+    if isinstance(last, int):
+        raise UserError("--set", f"{path!r} ends in an index; allowed: a key inside the entry, e.g. "
+                                 "checks[0].tolerance=0.2")
+    if not isinstance(node, dict):
+        raise UserError("--set", f"{path!r}: {where} is not a table")
+    node[last] = value
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -405,6 +464,12 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     return Experiment(**{**exp.__dict__, "checks": checks, "phases": phases, "frontiers": frontiers})
 
 
+def _names(items, none: str = "none (no other axis is swept; sweep it, or set it under [params])") -> str:
+    """Comma-separated names for an error's "allowed:" part; never an empty list."""
+    items = list(items)
+    return ", ".join(items) if items else none
+
+
 def _match(values: tuple, x) -> Any:
     for v in values:
         if v == x or (isinstance(v, float) and isinstance(x, (int, float)) and math.isclose(v, x, rel_tol=1e-9)):
@@ -426,7 +491,7 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
             if (not isinstance(over, list) or len(over) != 2 or not all(isinstance(o, str) for o in over)
                     or len(set(over)) != 2 or not all(o in exp.sweep and o != axis for o in over)):
                 raise UserError(f"{f}.over", f"expected two swept axes other than {axis!r}; allowed: "
-                                             f"{', '.join(a for a in exp.sweep if a != axis)}")
+                                             f"{_names(a for a in exp.sweep if a != axis)}")
             over = tuple(over)
         where_in = c.get("where", {})
         if not isinstance(where_in, dict):
@@ -434,7 +499,8 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
         where = {}
         for k, x in where_in.items():
             if k not in exp.sweep:
-                raise UserError(f"{f}.where.{k}", f"not a swept axis; allowed: {', '.join(a for a in exp.sweep if a != axis)}")
+                raise UserError(f"{f}.where.{k}", f"not a swept axis; allowed: "
+                                                 f"{_names(a for a in exp.sweep if a != axis and a not in over)}")
             if k == axis or k in over:
                 raise UserError(f"{f}.where.{k}", "is the check's own axis")
             p = model.param(k)
@@ -543,7 +609,7 @@ def _frontiers(raw, exp: Experiment, model) -> tuple[FrontierSpec, ...]:
         if over and (not isinstance(over, list) or len(over) != 2 or not all(isinstance(o, str) for o in over)
                      or len(set(over)) != 2 or not all(o in exp.sweep and o not in (size, time) for o in over)):
             raise UserError(f"{f}.over", f"expected two swept axes other than {size!r} and {time!r}; allowed: "
-                                         f"{', '.join(a for a in exp.sweep if a not in (size, time))}")
+                                         f"{_names(a for a in exp.sweep if a not in (size, time))}")
         free = {time, *over}
         try:  # the where-table rules of a check along `size`, with `time` (and `over`) free
             check = _checks([{k: v for k, v in c.items() if k in ("where",)} | {"axis": size, "name": "_"}],

@@ -61,6 +61,22 @@ def executor(folder: Path, *, cluster: str | None, timeout_min: int, partition: 
     return ex
 
 
+def require_cluster(cluster: str | None) -> None:
+    """Raise :class:`UserError` (before anything is written) when ``cluster`` cannot be used:
+    submitit missing, or ``"slurm"`` asked for on a machine without ``sbatch``/``srun``."""
+    import shutil
+
+    try:
+        import submitit  # noqa: F401
+    except ImportError:
+        raise UserError("launch", "submitit is not installed; allowed: pip install 'toyscale[slurm]'") from None
+    if cluster == "slurm":
+        missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None]
+        if missing:
+            raise UserError("--slurm", f"no Slurm on this machine ({' and '.join(missing)} not found on PATH); "
+                                       "allowed: --local, or a machine with Slurm")
+
+
 def launch(exp, out, *, array: int, cluster: str | None = None, wait: bool = True, timeout_min: int = 60,
            partition: str | None = None, gpus_per_task: int = 0, cpus_per_task: int | None = None,
            mem_gb: float | None = None, array_parallelism: int | None = None, slurm_args: dict | None = None):
@@ -73,6 +89,7 @@ def launch(exp, out, *, array: int, cluster: str | None = None, wait: bool = Tru
     """
     from toyscale.sweep import resolve_precision
 
+    require_cluster(cluster)
     exp = resolve_precision(exp, "gpu" if gpus_per_task else "cpu")
     from toyscale.store import ResultStore
     from toyscale.sweep import experiment_meta

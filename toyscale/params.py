@@ -47,6 +47,8 @@ class Param:
       default_from: name of another parameter whose fixed value this one takes when the
         experiment sets neither ``params.NAME`` nor ``sweep.NAME`` (the recorded ``steps`` of a
         trained model default to its ``horizon``: one row at the end of training).
+      unit: unit of the value, written into the store's column metadata (default: read off the
+        type, see :func:`toyscale.store.param_unit`).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Param:
     allow_inf: bool = False
     role: str = "dynamic"
     default_from: str | None = None
+    unit: str = ""
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -82,9 +85,10 @@ class Param:
         lo = "-inf" if low is None else fmt(low)
         hi = "inf" if high is None else fmt(high)
         left = "(" if (low is None or self.low_open) else "["
+        if self.allow_inf and (self.type is int or high is not None):
+            # inf is a value of its own (the population, an infinite memory), not the end of a range
+            return f"{kind} in {left}{lo}, {hi}], or inf"
         right = "]" if (high is not None or self.allow_inf) else ")"
-        if self.type is int and self.allow_inf and self.high is None:
-            return f"{kind} in {left}{lo}, {hi}{right}, or inf"
         return f"{kind} in {left}{lo}, {hi}{right}"
 
     def coerce(self, value: Any, field: str) -> Any:

@@ -51,11 +51,14 @@ class Metric:
         without that quantity, a diagnostic undefined at that size). A missing or non-finite
         optional value is stored as null ("not applicable") and never changes the row's status;
         a non-finite required metric makes the row ``nonfinite``.
+      unit: unit of the value, written into the store's column metadata (default ``""``:
+        dimensionless, as losses and error rates are).
     """
 
     name: str
     doc: str
     optional: bool = False
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,9 @@ class Model:
         branch, so early stopping and diagnostics at recorded steps cost nothing elsewhere);
         several devices get their blocks through ``shard_map``. Costs the batching speed-up,
         which on a CPU is small for models whose one cell fills the cores.
+      limits: cross-parameter limits, one sentence each (``"vocab * width <= 1e8 (finite
+        widths)"``), printed by ``toyscale list MODEL`` under the parameters; ``check_config``
+        enforces them. Ranges of single parameters belong on their :class:`Param`.
       example: a tiny experiment (``{"params": ..., "sweep": ..., "seeds": ...}``) that runs in
         seconds; the conformance tests run it for every registered model.
       references: papers the model and its theory come from.
@@ -145,6 +151,7 @@ class Model:
     size_axis: str = "width"
     sequential_cells: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)
+    limits: tuple[str, ...] = ()
     references: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):

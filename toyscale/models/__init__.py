@@ -60,5 +60,29 @@ def get_model(name: str, field: str = "model") -> Model:
     return _REGISTRY[name]
 
 
+def describe(name: str | None = None, field: str = "list") -> str:
+    """The text of ``toyscale list [MODEL]``: every model with its summary, or one model's
+    parameters (type, default, allowed values including ``inf`` where a parameter takes it, role,
+    description), its cross-parameter limits (:attr:`Model.limits`), metrics, default precision
+    and references."""
+    import math
+
+    if not name:
+        return "\n".join(f"{n:20s} {get_model(n).summary}" for n in list_models())
+    m = get_model(name, field=field)
+    out = [f"{m.name}: {m.summary}", "", "parameters (name, type, default, allowed, role -- description):"]
+    for p in m.params:
+        d = "inf" if isinstance(p.default, float) and math.isinf(p.default) else repr(p.default)
+        out.append(f"  {p.name:12s} {p.type.__name__:5s} {d:10s} {p.allowed():28s} {p.role:8s} -- {p.doc}")
+    out.append("  seed         int   0          set by top-level `seeds`     dynamic  -- PRNG seed of the draw")
+    if m.limits:
+        out += ["", "limits across parameters (checked before any compute):"] + [f"  {t}" for t in m.limits]
+    out += ["", "metrics:"] + [f"  {mt.name:12s} {mt.doc}" for mt in m.metrics]
+    out += ["", f"default precision: {m.precision}"]
+    if m.references:
+        out += ["references:"] + [f"  {r}" for r in m.references]
+    return "\n".join(out)
+
+
 __all__ = ["Frontier", "Metric", "Model", "Overlay", "Prediction", "Slice", "Status", "Theory", "builtin_modules",
-           "get_model", "list_models", "register"]
+           "describe", "get_model", "list_models", "register"]

@@ -526,6 +526,8 @@ MODEL = register(
         check_config=check_config,
         precision="float64",
         example=EXAMPLE,
+        limits=("vocab * width <= 1e8 embedding entries over the finite widths (width = inf needs none)",
+                "scheme = 'learned': finite width and samples, samples a multiple of batch_size"),
         references=("Cabannes, Dohmatob & Bietti 2024, Scaling Laws for Associative Memories (ICLR 2024)",),
     )
 )

@@ -566,6 +566,8 @@ MODEL = register(
         cell_bytes=cell_bytes,
         check_config=check_config,
         precision="float64",
+        limits=("adam_steps + polish_steps >= 1",
+                "steps <= adam_steps + polish_steps; steps = 0 (the end of training) only as a fixed value"),
         sequential_cells=True,  # L-BFGS amplifies last-bit differences: one cell's arithmetic per program
         statuses=(MAX_ITERATIONS,),
         references=(

@@ -425,6 +425,7 @@ MODEL = register(
         cell_bytes=cell_bytes,
         check_config=check_config,
         precision="float32",
+        limits=("width <= n_features", "warmup < horizon", "steps <= horizon"),
         statuses=(UNCONVERGED,),
         references=(
             "Liu, Liu & Gore 2025, Superposition Yields Robust Neural Scaling",

@@ -34,7 +34,7 @@ from toyscale.theory import ticket_ensemble as theory
 PARAMS = (
     Param("activation", str, "silu", "sigma of the tickets: 'silu', 'tanh', 'gelu' (smooth; sigma''(c) != 0)",
           choices=("silu", "tanh", "gelu"), role="static"),
-    Param("width", int, 16, "N, tickets averaged (nested: the first N of one draw)", low=1, high=1_000_000,
+    Param("width", int, 16, "N, tickets averaged (nested: the first N of one draw)", low=1, high=100_000,
           role="nested"),
     Param("ensembles", int, 64, "R, independent ensembles per row (the variance is over them)", low=2,
           high=100_000, role="static"),
