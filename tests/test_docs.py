@@ -72,3 +72,13 @@ def test_no_issue_numbers_in_doc_headings():
     bad = [f"{p.relative_to(ROOT)}: {line}" for p in DOC_PAGES for line in p.read_text().splitlines()
            if line.startswith("#") and re.search(r"\bissues?[ -]?\d+", line, flags=re.I)]
     assert not bad, bad
+
+
+def test_ci_runs_the_readme_test_command():
+    """The README's two commands for a fresh machine; CI (``.ci/run``) runs the second verbatim."""
+    bash = _blocks((ROOT / "README.md").read_text(), "bash")
+    main, tests = bash[0].strip(), bash[1].strip()
+    assert main.endswith("pip install -e . && toyscale run experiments/quickstart.toml")
+    assert (ROOT / "experiments" / "quickstart.toml").exists()
+    assert tests.endswith("pip install -e '.[test]' && python -m pytest")
+    assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
