@@ -1,6 +1,7 @@
 """The documentation: the site builds with warnings as errors (broken links, anchors and
 docstrings fail it), the README's models table lists every model ``toyscale list`` shows, the
-walk-through in docs/adding-a-model.md runs as written, and no heading carries an issue number."""
+walk-through in docs/adding-a-model.md runs as written, the README's commands are the ones CI and the
+CLI use, and no heading carries an issue number."""
 
 import json
 import os
@@ -19,7 +20,19 @@ def _env():
 
 
 def _blocks(text: str, lang: str) -> list[str]:
-    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.S | re.M)
+    """The fenced code blocks of ``text`` whose info string is ``lang`` ("" for plain fences)."""
+    blocks, current, info = [], None, ""
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            if current is None:
+                current, info = [], line[3:].strip()
+            else:
+                if info == lang:
+                    blocks.append("".join(current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
 
 
 def test_site_builds_strict(tmp_path):
@@ -82,3 +95,12 @@ def test_ci_runs_the_readme_test_command():
     assert (ROOT / "experiments" / "quickstart.toml").exists()
     assert tests.endswith("pip install -e '.[test]' && python -m pytest")
     assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_readme_bad_input_example_is_what_the_command_prints():
+    text = (ROOT / "README.md").read_text()
+    (block,) = [b for b in _blocks(text, "") if b.startswith("$ toyscale run")]
+    cmd, expected = block.strip().splitlines()
+    res = subprocess.run([sys.executable, "-m", "toyscale", *cmd.split()[2:]], capture_output=True, text=True,
+                         env=_env(), cwd=ROOT)
+    assert res.returncode == 2 and (res.stdout + res.stderr).strip() == expected, (res.returncode, res.stderr)
