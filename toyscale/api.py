@@ -26,6 +26,7 @@ class Results:
       frontiers: compute-optimal frontiers (``frontiers.json``), one per ``[[frontiers]]``.
       run: what the run did (rows computed, skipped, compilations, seconds, statuses) when the
         results come from :func:`run`; ``None`` from :func:`load`.
+      precision_audit: the run's precision audit (``precision_audit.json``), or ``None``.
     """
 
     dir: Path
@@ -34,6 +35,7 @@ class Results:
     phases: list = field(default_factory=list)
     frontiers: list = field(default_factory=list)
     run: Any = None
+    precision_audit: dict | None = None
 
     @property
     def table(self):
@@ -117,7 +119,7 @@ def parse_shard(shard, field: str = "--shard") -> tuple[int, int]:
 
 
 def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: Sequence[str] = (),
-        progress: bool = True, report: bool = True, shard=None) -> Results:
+        progress: bool = True, report: bool = True, shard=None, audit: bool = True) -> Results:
     """Run (or resume) an experiment and report it: one call from a notebook.
 
     The grid (swept axes x seeds) is evaluated as compiled ``jit(vmap(evaluate))`` programs,
@@ -135,6 +137,9 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
         only once every shard's rows are stored, by the process that finishes last).
       shard: ``"I/N"`` or ``(I, N)``: compute process I's fixed share of N; N processes (any
         machines) may run on one ``out`` at once. Default: the whole grid.
+      audit: after a float32 run, re-evaluate a sample of cells in float64 and record whether
+        float32 moved a fitted exponent (``precision_audit.json``, :mod:`toyscale.audit`);
+        ``False`` skips it.
 
     Returns:
       :class:`Results` (``.table`` DataFrame, ``.summary``, ``.plot(check)``).
@@ -157,7 +162,7 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
     part = parse_shard(shard, field="shard")
     exp = resolve_precision(_experiment(experiment, quick, set))
     out = output_dir(exp, out, quick, field="out")
-    summary = run_experiment(exp, out, progress=progress, part=part)
+    summary = run_experiment(exp, out, progress=progress, part=part, audit=audit)
     res = load(out, _report=report and summary.complete and bool(exp.checks or exp.phases or exp.frontiers))
     res.run = summary
     return res
@@ -184,4 +189,5 @@ def load(out: str | Path, *, _report: bool = False) -> Results:
         return json.loads(p.read_text()) if p.exists() else []
 
     return Results(dir=store.root, experiment={**meta["experiment"], "name": meta.get("name")},
-                   summary=read("summary.json"), phases=read("phases.json"), frontiers=read("frontiers.json"))
+                   summary=read("summary.json"), phases=read("phases.json"), frontiers=read("frontiers.json"),
+                   precision_audit=read("precision_audit.json") or None)

@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a value, e.g. --set params.alpha=0.8 --set seeds=4 (repeatable)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.add_argument("--no-report", action="store_true", help="only compute and store rows")
+    r.add_argument("--no-audit", action="store_true",
+                   help="skip the precision audit (a float32 run re-evaluates ~5%% of its cells in float64; "
+                        "docs/precision.md)")
     r.add_argument("--shard", metavar="I/N", default=None,
                    help="compute process I's fixed share of N (0 <= I < N); start N processes on one --out "
                         "directory (any machines); the one that finishes last writes the report")
@@ -92,7 +95,11 @@ def _cmd_list(args) -> int:
     print("\nmetrics:")
     for mt in m.metrics:
         print(f"  {mt.name:12s} {mt.doc}")
-    print(f"\ndefault precision: {m.precision}")
+    def declared(x, what):
+        return f"{what}: " + (f"depends on the configuration: {' '.join((x.__doc__ or '').split())}" if callable(x) else x)
+
+    print("\n" + declared(m.precision, "declared precision") + " (the default of its experiments on every device)")
+    print(declared(m.audit_rule, "precision audit rule") + " (docs/precision.md)")
     if m.references:
         print("references:\n" + "\n".join(f"  {r}" for r in m.references))
     return 0
@@ -113,7 +120,7 @@ def _cmd_run(args) -> int:
 
     share = f" (shard {part[0]}/{part[1]})" if part[1] > 1 else ""
     print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations{share} -> {out}", file=sys.stderr)
-    s = run_experiment(exp, out, progress=not args.no_progress, part=part)
+    s = run_experiment(exp, out, progress=not args.no_progress, part=part, audit=not args.no_audit)
     print(f"toyscale: {summary_line(s)}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)

@@ -477,6 +477,13 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
             f["figure"] = str(path)
             rep.figures.append(path)
         rep.frontiers.append(_drop_private(f))
+    from toyscale.audit import audit_entry, audit_line, read_record
+
+    audit = read_record(store.root)  # the run's precision audit: on each entry and atop report.md
+    if audit:
+        for kind, entries in (("check", rep.checks), ("phase", rep.phases), ("frontier", rep.frontiers)):
+            for e in entries:
+                e["precision_audit"] = audit_entry(audit, kind, e["name"])
     if rep.phases:
         _atomic_write_bytes(store.root / "phases.json", json.dumps(_clean(rep.phases), indent=2, default=float).encode())
     if rep.frontiers:
@@ -486,7 +493,8 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
     methods = sorted({e.get("bootstrap") for e in rep.checks if e.get("bootstrap")})
     ci_text = {"seeds": "seed bootstrap (whole seeds resampled; SE with Student-t quantiles)",
                "points": "bootstrap over axis values (one seed: no seed-to-seed spread to resample)"}
-    md = [f"# {meta['name']}: theory vs fit", "", meta.get("description", ""), "",
+    md = [f"# {meta['name']}: theory vs fit", "", *([audit_line(audit), ""] if audit else []),
+          meta.get("description", ""), "",
           f"Rows: {len(df)} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}).", "",
           "Slopes are d log(metric) / d log(axis) of the seed-mean (the seed-median where the check says "
           "statistic = median). CI: " + ("; ".join(ci_text.get(m, m) for m in methods) or "none (no fit)") + ".",
