@@ -175,7 +175,7 @@ def test_the_reference_runs_where_float64_is_fast():
 
 
 def test_an_audit_not_ok_is_recorded_printed_once_and_reported_on_top(tmp_path, capsys):
-    res = toyscale.run(_bent_doc(precision="float32"), out=tmp_path / "bad", progress=False)
+    res = toyscale.run(_bent_doc(precision="float32"), out=tmp_path / "bad", progress=False, audit=True)
     rec = json.loads((tmp_path / "bad" / "precision_audit.json").read_text())
     assert rec["reference"] == "float64" and rec["cells"] == 1 and rec["cells_total"] == 6
     # the one sampled cell (position 3 of 6: scale 2.0) is outside the check's slice (scale 1.0):
@@ -207,21 +207,26 @@ def test_roundoff_audit_of_a_covered_slice(tmp_path):
 
 
 def test_a_float64_run_is_its_own_reference(tmp_path):
-    res = toyscale.run(_bent_doc(), out=tmp_path / "o", progress=False)
+    res = toyscale.run(_bent_doc(), out=tmp_path / "o", progress=False, audit=True)
     rec = res.precision_audit
     assert rec["ok"] is True and rec["reference"] == "float64" and rec["cells"] == 0 and rec["max_rel_diff"] == {}
     assert audit_line(rec).startswith("Precision: float64")
 
 
-def test_audit_can_be_turned_off(tmp_path):
+def test_the_audit_is_on_by_default_and_can_be_turned_off(tmp_path, monkeypatch):
+    monkeypatch.delenv("TOYSCALE_AUDIT")  # the test suite's default (conftest) is off
     res = toyscale.run(_bent_doc(precision="float32"), out=tmp_path / "a", progress=False, audit=False)
     assert res.precision_audit is None and not (tmp_path / "a" / "precision_audit.json").exists()
+    assert toyscale.run(_bent_doc(precision="float32"), out=tmp_path / "on", progress=False).precision_audit["cells"] == 1
     f = tmp_path / "e.toml"
     f.write_text('model = "_bent"\nprecision = "float32"\n[sweep]\nwidth = [4, 8, 16]\n')
     assert main(["run", str(f), "--out", str(tmp_path / "b"), "--no-audit", "--no-progress"]) == 0
     assert not (tmp_path / "b" / "precision_audit.json").exists()
     assert main(["run", str(f), "--out", str(tmp_path / "c"), "--no-progress"]) == 0
     assert (tmp_path / "c" / "precision_audit.json").exists()
+    monkeypatch.setenv("TOYSCALE_AUDIT", "0")
+    assert main(["run", str(f), "--out", str(tmp_path / "d"), "--no-progress"]) == 0
+    assert not (tmp_path / "d" / "precision_audit.json").exists()
 
 
 @pytest.mark.parametrize("bias,ok", [(0.0, True), (10.0, False)])
@@ -251,13 +256,31 @@ def _acceptance_doc(**kw):
             "frontiers": [{"name": "frontier", "size": "width", "time": "steps"}], **kw}
 
 
-@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ticket_ensemble",  # the others compile for 30-60 s: slow
+                                  pytest.param("random_features", marks=pytest.mark.slow),
+                                  pytest.param("associative_memory", marks=pytest.mark.slow),
+                                  pytest.param("lottery", marks=pytest.mark.slow),
+                                  pytest.param("superposition", marks=pytest.mark.slow)])
+def test_every_model_audits_its_example_in_float32(name, tmp_path):
+    from toyscale.audit import audit_run
+
+    m = toyscale.models.get_model(name)
+    exp = experiment_from_dict({"model": name, **m.example, "precision": "float32"}, name=f"audit-{name}")
+    run_experiment(exp, tmp_path / "o", progress=False, audit=False)
+    rec = audit_run(exp, tmp_path / "o", quiet=True)
+    values = {n: list(exp.values(n)) for n in m.param_names}
+    assert rec["reference"] == "float64" and rec["cells"] >= 1 and isinstance(rec["ok"], bool)
+    assert rec["rule"] == m.audit_rule_for(values) or "rule_note" in rec
+    assert rec["rows"] > 0 and set(rec["max_rel_diff"]) <= {mt.name for mt in m.metrics}
+    assert json.loads((tmp_path / "o" / "precision_audit.json").read_text()) == json.loads(json.dumps(rec))
+
+
 def test_float32_moves_the_eta_of_one_pass_sgd_and_the_audit_says_so(tmp_path):
     # alpha 1.4, beta 0.8 (phase II, eta 0.773): condition numbers ~N^2.8 defeat float32
-    res = toyscale.run(_acceptance_doc(precision="float32"), out=tmp_path / "f32", progress=False)
+    res = toyscale.run(_acceptance_doc(precision="float32"), out=tmp_path / "f32", progress=False, audit=True)
     rec = res.precision_audit
     assert rec["ok"] is False and "eta" in rec["reason"] and "frontier 'frontier'" in rec["reason"]
     (eta,) = [i for i in rec["items"] if i["quantity"] == "eta"]
     assert eta["moved"] and eta["float64"] == pytest.approx(0.825, abs=0.02) and eta["float32"] < 0.75
-    default = toyscale.run(_acceptance_doc(), out=tmp_path / "f64", progress=False)
+    default = toyscale.run(_acceptance_doc(), out=tmp_path / "f64", progress=False, audit=True)
     assert default.precision_audit["ok"] is True and default.precision_audit["precision"] == "float64"

@@ -119,7 +119,7 @@ def parse_shard(shard, field: str = "--shard") -> tuple[int, int]:
 
 
 def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: Sequence[str] = (),
-        progress: bool = True, report: bool = True, shard=None, audit: bool = True) -> Results:
+        progress: bool = True, report: bool = True, shard=None, audit: bool | None = None) -> Results:
     """Run (or resume) an experiment and report it: one call from a notebook.
 
     The grid (swept axes x seeds) is evaluated as compiled ``jit(vmap(evaluate))`` programs,
@@ -139,7 +139,7 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
         machines) may run on one ``out`` at once. Default: the whole grid.
       audit: after a float32 run, re-evaluate a sample of cells in float64 and record whether
         float32 moved a fitted exponent (``precision_audit.json``, :mod:`toyscale.audit`);
-        ``False`` skips it.
+        ``False`` skips it; ``None`` (default): on unless the environment sets ``TOYSCALE_AUDIT=0``.
 
     Returns:
       :class:`Results` (``.table`` DataFrame, ``.summary``, ``.plot(check)``).

@@ -120,7 +120,7 @@ def _cmd_run(args) -> int:
 
     share = f" (shard {part[0]}/{part[1]})" if part[1] > 1 else ""
     print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations{share} -> {out}", file=sys.stderr)
-    s = run_experiment(exp, out, progress=not args.no_progress, part=part, audit=not args.no_audit)
+    s = run_experiment(exp, out, progress=not args.no_progress, part=part, audit=False if args.no_audit else None)
     print(f"toyscale: {summary_line(s)}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)

@@ -489,7 +489,7 @@ def experiment_meta(exp: Experiment) -> dict:
 
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                    on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1),
-                   devices: list | None = None, audit: bool = True) -> RunSummary:
+                   devices: list | None = None, audit: bool | None = None) -> RunSummary:
     """Run (or resume) ``exp`` into the result store at ``out``.
 
     Finished chunks found in ``out`` are skipped; only missing configurations are computed, so
@@ -505,7 +505,8 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     ``audit``: once every row is stored (and no chunk failed), re-evaluate a deterministic sample
     of cells in float64 and record whether float32 moved anything the report relies on
     (:func:`toyscale.audit.audit_run`; ``precision_audit.json``). A float64 run records that it
-    is its own reference, with no extra work.
+    is its own reference, with no extra work. ``None``: on unless the environment sets
+    ``TOYSCALE_AUDIT=0``.
     """
     from tqdm import tqdm
 
@@ -545,14 +546,16 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                 on_chunk(k)
         bar.close()
         complete = done.issuperset(p.hashes) or (part[1] > 1 and store.done_hashes().issuperset(p.hashes))
-    seconds = time.perf_counter() - t0
+    seconds, compiles = time.perf_counter() - t0, _compiles() - before  # the run's own, not the audit's
     record = None
+    if audit is None:
+        audit = os.environ.get("TOYSCALE_AUDIT", "1") != "0"
     if audit and complete and not failed:
         from toyscale.audit import audit_run
 
         record = audit_run(exp, out, devices=devices, run_seconds=seconds, recompute=computed > 0)
     return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed,
-                      compiles=_compiles() - before, seconds=seconds, statuses=statuses,
+                      compiles=compiles, seconds=seconds, statuses=statuses,
                       devices=len(devices), platform=devices[0].platform, precision=exp.precision, part=tuple(part),
                       complete=complete, audit=record)
 
