@@ -200,6 +200,12 @@ def test_roundoff_audit_of_a_covered_slice(tmp_path):
     (item,) = [i for i in rec["items"] if i["kind"] == "check"]
     assert item["shift"] == pytest.approx(SHIFT, abs=1e-6) and item["moved"] and not rec["ok"]
     assert rec["max_rel_diff"]["loss"] == pytest.approx(64 ** SHIFT - 1, rel=1e-5)
+    # the report puts the check's shift beside its interval (float32 rows: slope -1 + SHIFT)
+    res = toyscale.load(tmp_path / "o", _report=True)
+    pa = res.summary[0]["precision_audit"]
+    assert res.summary[0]["fitted"] == pytest.approx(-1 + SHIFT, abs=1e-4)
+    assert pa["moved"] is True and pa["shift"] == pytest.approx(SHIFT, abs=1e-6)
+    assert pa["beyond_interval"] is True and pa["interval_half_width"] < SHIFT
     loose = experiment_from_dict(_bent_doc(precision="float32", checks=[{"axis": "width", "where": {"scale": 1.0},
                                                                           "tolerance": 0.5}]))
     rec = audit_run(loose, tmp_path / "o", fraction=1.0, quiet=True)
@@ -282,5 +288,7 @@ def test_float32_moves_the_eta_of_one_pass_sgd_and_the_audit_says_so(tmp_path):
     assert rec["ok"] is False and "eta" in rec["reason"] and "frontier 'frontier'" in rec["reason"]
     (eta,) = [i for i in rec["items"] if i["quantity"] == "eta"]
     assert eta["moved"] and eta["float64"] == pytest.approx(0.825, abs=0.02) and eta["float32"] < 0.75
+    assert res.frontiers[0]["precision_audit"]["moved"] is True
+    assert "NOT OK" in (tmp_path / "f32" / "report.md").read_text().splitlines()[2]
     default = toyscale.run(_acceptance_doc(), out=tmp_path / "f64", progress=False, audit=True)
     assert default.precision_audit["ok"] is True and default.precision_audit["precision"] == "float64"

@@ -420,11 +420,23 @@ def audit_line(record: dict | None) -> str | None:
     return f"**{head}NOT OK** — {record.get('reason', '')}.{note}"
 
 
-def audit_entry(record: dict | None, kind: str, name: str) -> dict | None:
+def _half_width(entry: dict, quantity: str):
+    """Half-width of the report entry's 95 % interval of ``quantity`` (a check's slope, a
+    frontier's eta or xi by its first method), or ``None``."""
+    if quantity.startswith("slope") and entry.get("ci_low") is not None and entry.get("ci_high") is not None:
+        return (entry["ci_high"] - entry["ci_low"]) / 2
+    methods = entry.get("methods") or []
+    ci = methods[0].get(f"{quantity}_ci") if methods else None
+    return (ci[1] - ci[0]) / 2 if ci else None
+
+
+def audit_entry(record: dict | None, kind: str, name: str, entry: dict | None = None) -> dict | None:
     """What the audit says about one report entry (``kind`` ``"check"``, ``"phase"`` or
-    ``"frontier"``, its ``name``): the run's ``ok``, whether this entry ``moved`` and its largest
-    audited ``shift`` (``None`` when the sample did not cover it). Added to the entry in
-    summary.json / frontiers.json as ``precision_audit``."""
+    ``"frontier"``, its ``name``): the run's ``ok``, whether this entry ``moved`` (by more than
+    its tolerance) and its largest audited ``shift`` (``None`` when the sample did not cover
+    it); with the report's ``entry``, also ``interval_half_width`` and ``beyond_interval``
+    (the shift against the entry's 95 % interval). Added to the entry in summary.json /
+    frontiers.json as ``precision_audit``."""
     if not record:
         return None
     out = {"ok": record.get("ok"), "reference": record.get("reference"), "precision": record.get("precision")}
@@ -433,6 +445,9 @@ def audit_entry(record: dict | None, kind: str, name: str) -> dict | None:
         big = max(mine, key=lambda i: abs(i["shift"]))
         out.update(moved=any(i["moved"] for i in mine), shift=big["shift"], quantity=big["quantity"],
                    threshold=big["threshold"])
+        hw = _half_width(entry or {}, big["quantity"]) if kind in ("check", "frontier") else None
+        if hw is not None:
+            out.update(interval_half_width=hw, beyond_interval=bool(abs(big["shift"]) > hw))
     elif record.get("precision") != "float64":
         out.update(moved=None, shift=None)
     return out

@@ -138,7 +138,7 @@ def _cmd_launch(args) -> int:
     from toyscale.launch import launch
     from toyscale.sweep import resolve_precision
 
-    # the jobs' platform, not this host's: GPUs requested -> accelerator precision rule
+    # the precision is the model's declaration (or the file's) on every platform
     exp = resolve_precision(load_experiment(args.experiment, quick=args.quick, overrides=args.set),
                             "gpu" if args.gpus_per_task else "cpu")
     out = output_dir(exp, args.out, args.quick)

@@ -483,7 +483,7 @@ def make_report(out: str | Path, figures: str | Path | None = None, n_boot: int 
     if audit:
         for kind, entries in (("check", rep.checks), ("phase", rep.phases), ("frontier", rep.frontiers)):
             for e in entries:
-                e["precision_audit"] = audit_entry(audit, kind, e["name"])
+                e["precision_audit"] = audit_entry(audit, kind, e["name"], e)
     if rep.phases:
         _atomic_write_bytes(store.root / "phases.json", json.dumps(_clean(rep.phases), indent=2, default=float).encode())
     if rep.frontiers:
