@@ -158,7 +158,7 @@ def test_the_sample_is_deterministic_and_spread_over_groups():
     n = sum(len(g.cells) for g in p.groups)
     assert n == 80 and len(p.groups) == 2
     s = sample_cells(p, 0.05)
-    assert len(s) == 4 and s == sample_cells(plan(exp), 0.05)
+    assert len(s) == 4 and s == sample_cells(plan(exp), 0.05) and len(sample_cells(p, 0.04)) == 3
     assert sorted(gi for gi, _ in s) == [0, 0, 1, 1]  # proportional to the groups' 40 + 40 cells
     assert len(sample_cells(p, 0.0)) == 1  # at least one cell
     assert len(sample_cells(p, 1.0)) == n
