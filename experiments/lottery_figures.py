@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from toyscale.report import read_summary
 from toyscale.store import ResultStore
 
 
@@ -39,7 +40,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     store = ResultStore(a.out)
     meta, df = store.read_meta(), store.load()
-    summary = {e["name"]: e for e in json.loads((Path(a.out) / "summary.json").read_text())} \
+    summary = {e["name"]: e for e in read_summary(a.out)["checks"]} \
         if (Path(a.out) / "summary.json").exists() else {}
     figdir = Path(a.figures)
     figdir.mkdir(parents=True, exist_ok=True)

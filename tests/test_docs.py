@@ -75,7 +75,7 @@ def test_adding_a_model_walkthrough_runs(tmp_path):
     (tmp_path / "walkthrough.py").write_text(code)
     res = subprocess.run([sys.executable, "walkthrough.py"], capture_output=True, text=True, env=_env(), cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    (entry,) = json.loads((tmp_path / "out" / "sample_mean" / "summary.json").read_text())
+    (entry,) = json.loads((tmp_path / "out" / "sample_mean" / "summary.json").read_text())["checks"]
     # theory: slope -1 exactly; 256 seeds put the fit within 0.1 of it
     assert entry["theory"] == -1.0 and abs(entry["fitted"] + 1.0) < 0.1, entry
     assert (tmp_path / "out" / "sample_mean" / "report.md").exists()

@@ -17,7 +17,7 @@ def test_quickstart_quick_end_to_end(tmp_path, capsys):
     assert main(["run", str(ROOT / "experiments/quickstart.toml"), "--quick", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "| width |" in printed and "| samples |" in printed
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())["checks"]
     keys = {"name", "model", "axis", "regime", "theory", "fitted", "ci_low", "ci_high", "agrees", "n_points", "fit_range"}
     for e in summary:
         assert keys <= set(e)
@@ -67,7 +67,7 @@ def test_bad_phase_spec_exit_2(tmp_path, capsys):
 def test_shipped_rf_experiments_agree_with_theory(tmp_path, name):
     out = tmp_path / name
     assert main(["run", str(ROOT / f"experiments/{name}.toml"), "--out", str(out), "--no-progress"]) == 0
-    for e in json.loads((out / "summary.json").read_text()):
+    for e in json.loads((out / "summary.json").read_text())["checks"]:
         if e["theory"] is not None:
             assert abs(e["fitted"] - e["theory"]) <= 0.1, e
 
@@ -77,7 +77,7 @@ def _fitted(tmp_path, name, alpha, beta, quick):
     args = ["run", str(ROOT / f"experiments/{name}.toml"), "--out", str(out), "--no-progress",
             "--set", f"params.alpha={alpha}", "--set", f"params.beta={beta}"] + (["--quick"] if quick else [])
     assert main(args) == 0
-    (e,) = json.loads((out / "summary.json").read_text())
+    (e,) = json.loads((out / "summary.json").read_text())["checks"]
     return e
 
 

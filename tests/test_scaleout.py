@@ -92,7 +92,7 @@ def test_three_shards_with_kill_9_and_restart_equal_one_process(tmp_path):
     summary = (out / "summary.json")
     assert summary.exists() and "dropped" in summary.read_text()
     import json
-    (entry,) = json.loads(summary.read_text())
+    (entry,) = json.loads(summary.read_text())["checks"]
     assert entry["n_seeds"] == 16 and entry["dropped"] == [] and entry["n_points"] == 3
 
 
@@ -165,20 +165,3 @@ def test_launch_runs_an_experiment_end_to_end_with_submitit_local_executor(tmp_p
     assert len(rows) == exp.n_configs and rows["config_hash"].is_unique
     assert (out / "summary.json").exists() and (out / "report.md").exists()
     assert len(list((out / "launch").glob("*_result.pkl"))) == 2  # submitit's record of both array tasks
-
-
-def test_accelerators_default_to_float32_unless_the_experiment_sets_precision(tmp_path):
-    from toyscale.experiment import experiment_from_dict
-    from toyscale.sweep import resolve_precision
-
-    doc = {"model": "random_features", "params": {"latent_dim": 8}, "sweep": {"width": [2, 4]}}
-    exp = experiment_from_dict(doc)
-    assert exp.precision == "float64"  # the model's default
-    assert resolve_precision(exp, "cpu").precision == "float64"
-    gpu = resolve_precision(exp, "gpu")
-    assert gpu.precision == "float32" and gpu.fingerprint() != exp.fingerprint()
-    assert resolve_precision(experiment_from_dict({**doc, "precision": "float64"}), "gpu").precision == "float64"
-    from toyscale.experiment import experiment_from_doc
-
-    opt_in = experiment_from_doc(dict(doc), name="e", overrides=["precision=float64"])  # --set precision=float64
-    assert resolve_precision(opt_in, "gpu").precision == "float64"

@@ -177,7 +177,7 @@ def test_one_seed_report_says_point_bootstrap(tmp_path):
     assert main(["run", str(ROOT / "experiments/quickstart.toml"), "--quick", "--set", "seeds=1",
                  "--out", str(tmp_path / "o"), "--no-progress"]) == 0
     md = (tmp_path / "o" / "report.md").read_text()
-    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())["checks"]
     assert {e["bootstrap"] for e in summary} == {"points"}
     assert "seed bootstrap" not in md and "bootstrap over axis values" in md
 

@@ -223,7 +223,7 @@ def test_end_to_end_tiny_sweep(tmp_path):
     assert e["where"]["steps"] == 60 and e["n_runs"] == len(strong) == 6
     assert e["n_flagged"] == int((strong.status == "unconverged").sum())
     # a regime with branches writes them to summary.json (generic: Prediction.alternatives)
-    assert ("alternatives" in json.loads((tmp_path / "summary.json").read_text())[0]) == ("alternatives" in e)
+    assert ("alternatives" in json.loads((tmp_path / "summary.json").read_text())["checks"][0]) == ("alternatives" in e)
     assert (tmp_path / "figures" / "strong_curves.png").stat().st_size > 0
 
 

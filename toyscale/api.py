@@ -39,6 +39,11 @@ class Results:
     run: Any = None
 
     @property
+    def precision_audit(self) -> dict | None:
+        """The run's precision audit (``precision_audit.json``, :mod:`toyscale.audit`), or ``None``."""
+        return self.records.get("precision_audit")
+
+    @property
     def table(self):
         """All stored rows as a pandas DataFrame (long format: one row per configuration and
         recorded step, with every parameter, ``seed``, ``config_hash``, metrics, ``status``)."""
@@ -143,7 +148,7 @@ def parse_shard(shard, field: str = "--shard") -> tuple[int, int]:
 
 
 def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: Sequence[str] = (),
-        progress: bool = True, report: bool = True, shard=None) -> Results:
+        progress: bool = True, report: bool = True, shard=None, audit: bool | None = None) -> Results:
     """Run (or resume) an experiment and report it: one call from a notebook.
 
     The grid (swept axes x seeds) is evaluated as compiled ``jit(vmap(evaluate))`` programs,
@@ -161,6 +166,9 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
         only once every shard's rows are stored, by the process that finishes last).
       shard: ``"I/N"`` or ``(I, N)``: compute process I's fixed share of N; N processes (any
         machines) may run on one ``out`` at once. Default: the whole grid.
+      audit: after a float32 run, re-evaluate a sample of cells in float64 and record whether
+        float32 moved a fitted exponent (``precision_audit.json``, :mod:`toyscale.audit`);
+        ``False`` skips it; ``None`` (default): on unless the environment sets ``TOYSCALE_AUDIT=0``.
 
     Returns:
       :class:`Results` (``.table`` DataFrame, ``.summary``, ``.plot(check)``).
@@ -181,7 +189,7 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
     from toyscale.sweep import run_experiment
 
     exp, out, part = prepare(experiment, out, quick=quick, set=set, shard=shard)
-    summary = run_experiment(exp, out, progress=progress, part=part)
+    summary = run_experiment(exp, out, progress=progress, part=part, audit=audit)
     res = load(out, report=report and summary.complete and bool(exp.checks or exp.phases or exp.frontiers))
     res.run = summary
     return res
@@ -200,7 +208,7 @@ def load(out: str | Path, *, report: bool = False) -> Results:
     Raises:
       UserError: ``out`` is not a toyscale results directory.
     """
-    from toyscale.report import make_report, read_records
+    from toyscale.report import make_report, read_records, read_summary
 
     store = ResultStore(out)
     meta = store.read_meta()
@@ -212,5 +220,5 @@ def load(out: str | Path, *, report: bool = False) -> Results:
         return json.loads(p.read_text()) if p.exists() else []
 
     return Results(dir=store.root, experiment={**meta["experiment"], "name": meta.get("name")},
-                   summary=read("summary.json"), phases=read("phases.json"), frontiers=read("frontiers.json"),
+                   summary=read_summary(store.root)["checks"], phases=read("phases.json"), frontiers=read("frontiers.json"),
                    records=read_records(store.root))

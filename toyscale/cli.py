@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a value, e.g. --set params.alpha=0.8 --set seeds=4 (repeatable)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.add_argument("--no-report", action="store_true", help="only compute and store rows")
+    r.add_argument("--no-audit", action="store_true",
+                   help="skip the precision audit (a float32 run re-evaluates ~4%% of its cells in float64; "
+                        "docs/precision.md)")
     r.add_argument("--shard", metavar="I/N", default=None,
                    help="compute process I's fixed share of N (0 <= I < N); start N processes on one --out "
                         "directory (any machines); the one that finishes last writes the report")
@@ -89,7 +92,8 @@ def _cmd_run(args) -> int:
                              fields=("experiment", "--out", "--shard"))
     share = f" (shard {part[0]}/{part[1]})" if part[1] > 1 else ""
     print(f"toyscale: {exp.name}: model {exp.model}, {exp.n_configs} configurations{share} -> {out}", file=sys.stderr)
-    s = run(exp, out, progress=not args.no_progress, report=False, shard=part).run
+    s = run(exp, out, progress=not args.no_progress, report=False, shard=part,
+            audit=False if args.no_audit else None).run
     print(f"toyscale: {summary_line(s)}", file=sys.stderr)
     if s.failed_chunks:
         print(f"toyscale: {len(s.failed_chunks)} chunks failed; rerun the same command to retry them", file=sys.stderr)
@@ -107,7 +111,7 @@ def _cmd_launch(args) -> int:
     from toyscale.launch import launch, require_cluster
     from toyscale.sweep import resolve_precision
 
-    # the jobs' platform, not this host's: GPUs requested -> accelerator precision rule
+    # the precision is the model's declaration (or the file's) on every platform
     exp = resolve_precision(load_experiment(args.experiment, quick=args.quick, overrides=args.set),
                             "gpu" if args.gpus_per_task else "cpu")
     out = output_dir(exp, args.out, args.quick)

@@ -4,7 +4,8 @@ Format::
 
     model = "random_features"        # a registered model (`toyscale list`)
     seeds = 8                        # count (seeds 0..7) or explicit list [0, 3, 7]
-    precision = "float64"            # optional; default: the model's
+    precision = "float64"            # optional; default: what the model declares (`toyscale list MODEL`), on every device
+    matmul_precision = "tf32"        # optional, float32 runs: reduced-precision products (default "highest")
     description = "one line"         # optional
 
     [params]                         # fixed values; every other parameter takes its default
@@ -51,13 +52,17 @@ from toyscale.fit import STATISTICS  # the seed statistics the fit supports: one
 from toyscale.models import get_model
 from toyscale.protocol import DEFAULT_TOLERANCE, TIME_AXIS
 
-TOP_KEYS = ("model", "seeds", "precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
+TOP_KEYS = ("model", "seeds", "precision", "matmul_precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
             "run")
 PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses", "statistic")
 CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses", "statistic")
 FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses", "over")
 RUN_KEYS = ("memory_mb",)
 QUICK_KEYS = ("seeds", "params", "sweep", "checks", "phases", "frontiers")
+#: ``matmul_precision`` values -> JAX's ``default_matmul_precision`` names. "highest": full
+#: float32 products (XLA's default on a GPU is TF32, 10-bit mantissas); "tf32", "bf16": reduced
+#: products; "default": whatever the backend does (TF32 on recent NVIDIA GPUs).
+MATMUL_PRECISIONS = {"highest": "highest", "tf32": "tensorfloat32", "bf16": "bfloat16", "default": "default"}
 MAX_CONFIGS = 5_000_000
 MAX_AXIS = 100_000  # values of one axis spec (num)
 MAX_SEED = 2**32 - 1  # seeds are uint32 PRNG keys
@@ -124,6 +129,7 @@ class Experiment:
     phases: tuple["Phase", ...] = ()
     frontiers: tuple[FrontierSpec, ...] = ()
     precision: str = "float64"
+    matmul_precision: str = "highest"  # products of a float32 run (MATMUL_PRECISIONS)
     description: str = ""
     name: str = "experiment"
     memory_mb: float | None = None  # None: default_memory_mb() of the backend at run time
@@ -143,14 +149,19 @@ class Experiment:
         return n
 
     def to_dict(self) -> dict:
-        """JSON-safe description of what is computed (checks excluded: they do not change rows)."""
-        return {
+        """JSON-safe description of what is computed (checks excluded: they do not change rows).
+        ``matmul_precision`` appears only when it is not the default ``"highest"`` (so the
+        fingerprints of experiments that never set it do not change)."""
+        out = {
             "model": self.model,
             "seeds": list(self.seeds),
             "precision": self.precision,
             "params": {k: encode(v) for k, v in self.params.items()},
             "sweep": {k: [encode(x) for x in v] for k, v in self.sweep.items()},
         }
+        if self.matmul_precision != "highest":
+            out["matmul_precision"] = self.matmul_precision
+        return out
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
@@ -397,9 +408,14 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     model = get_model(doc["model"])
     names = model.param_names
     seeds = _seeds(doc.get("seeds", 1))
-    precision = doc.get("precision", model.precision)
-    if precision not in ("float32", "float64"):
-        raise UserError("precision", f"{precision!r} is not allowed; allowed: 'float32', 'float64'")
+    precision = doc.get("precision")
+    if precision is not None and precision not in ("float32", "float64"):
+        raise UserError("precision", f"{precision!r} is not allowed; allowed: 'float32', 'float64' "
+                                     f"(default: what the model declares)")
+    matmul = doc.get("matmul_precision", "highest")
+    if not isinstance(matmul, str) or matmul not in MATMUL_PRECISIONS:
+        raise UserError("matmul_precision", f"{matmul!r} is not allowed; allowed: "
+                                            f"{', '.join(repr(k) for k in MATMUL_PRECISIONS)} (float32 runs' products)")
 
     params_in = doc.get("params", {})
     sweep_in = doc.get("sweep", {})
@@ -449,8 +465,10 @@ def experiment_from_dict(doc: Mapping, *, name: str = "experiment", quick: bool 
     if not isinstance(description, str):
         raise UserError("description", f"expected a string, got {description!r}")
 
+    if precision is None:  # the model's declaration for these values, never the platform
+        precision = model.precision_for({n: list(sweep[n]) if n in sweep else [params[n]] for n in names})
     exp = Experiment(model=model.name, seeds=seeds, params=params, sweep=sweep, precision=precision,
-                     description=description, name=name,
+                     matmul_precision=matmul, description=description, name=name,
                      memory_mb=None if memory_mb is None else float(memory_mb), raw=doc)
     if exp.n_configs > MAX_CONFIGS:
         raise UserError("sweep", f"{exp.n_configs} configurations; allowed: at most {MAX_CONFIGS}")

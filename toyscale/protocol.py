@@ -39,6 +39,11 @@ DEFAULT_TOLERANCE = 0.1
 #: The time axis: recorded training steps, a ``nested`` parameter of models that train.
 TIME_AXIS = "steps"
 
+#: Precisions a model may declare and an experiment may ask for.
+PRECISIONS = ("float32", "float64")
+#: Comparison rules of the precision audit (:attr:`Model.audit_rule`).
+AUDIT_RULES = ("roundoff", "trajectory")
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -116,7 +121,19 @@ class Model:
         :class:`toyscale.errors.UserError` naming the field.
       compute: optional ``compute(row) -> float``: the training compute of one row (e.g.
         ``steps * width * batch``), the x axis of compute-optimal frontiers.
-      precision: ``"float64"`` or ``"float32"``, the default of experiments of this model.
+      precision: the precision the model's numerics need, the default of its experiments on
+        every device (the platform never changes it): ``"float64"`` or ``"float32"``, or a
+        callable ``precision(values) -> str`` of the experiment's values (``values`` maps each
+        parameter to the list of values the sweep takes, as ``check_config``) where learners or
+        schemes differ (e.g. float32 when every row trains a memory, float64 for closed forms).
+        An experiment may ask for less (``precision = "float32"``); the run then says so and is
+        audited (:mod:`toyscale.audit`, docs/precision.md).
+      audit_rule: how the precision audit compares a float32 row with its float64 rerun (same
+        form: a string or a callable of ``values``). ``"roundoff"``: both compute the same
+        number up to rounding, so the difference is translated into what the checks and
+        frontiers fit. ``"trajectory"``: training amplifies rounding into another trajectory
+        (Adam, L-BFGS), so the difference is held against the seed-to-seed spread of the same
+        configuration. See :func:`toyscale.audit.audit_run`.
       size_axis: the model-size axis a ``[[frontiers]]`` table uses when it names none.
       sequential_cells: evaluate a chunk's cells one after another (``lax.map`` of one cell on
         each device) instead of ``vmap``: every cell then runs the same compiled arithmetic
@@ -147,7 +164,8 @@ class Model:
     cell_bytes: Callable[[Mapping[str, Any], Mapping[str, tuple]], int] | None = None
     check_config: Callable[[Mapping[str, list]], None] | None = None
     compute: Callable[[Mapping[str, Any]], float] | None = None
-    precision: str = "float32"
+    precision: str | Callable[[Mapping[str, list]], str] = "float32"
+    audit_rule: str | Callable[[Mapping[str, list]], str] = "roundoff"
     size_axis: str = "width"
     sequential_cells: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)
@@ -161,6 +179,22 @@ class Model:
         names = [s.name for s in self.all_statuses]
         if len(set(names)) != len(names):
             raise ValueError(f"model {self.name}: duplicate status names {names}")
+
+    def precision_for(self, values: Mapping[str, list]) -> str:
+        """The precision the model declares for an experiment taking ``values`` (each parameter
+        -> list of its values): :attr:`precision`, called when it is a callable."""
+        p = self.precision(values) if callable(self.precision) else self.precision
+        if p not in PRECISIONS:
+            raise ValueError(f"model {self.name}: precision {p!r}; allowed: {', '.join(PRECISIONS)}")
+        return p
+
+    def audit_rule_for(self, values: Mapping[str, list]) -> str:
+        """The precision audit's comparison rule for an experiment taking ``values``:
+        :attr:`audit_rule`, called when it is a callable."""
+        r = self.audit_rule(values) if callable(self.audit_rule) else self.audit_rule
+        if r not in AUDIT_RULES:
+            raise ValueError(f"model {self.name}: audit_rule {r!r}; allowed: {', '.join(AUDIT_RULES)}")
+        return r
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -28,7 +28,6 @@ and any chunking (tests/test_determinism.py).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import os
@@ -46,6 +45,7 @@ from toyscale.experiment import Experiment
 from toyscale.models import get_model
 from toyscale.jsonio import encode
 from toyscale.protocol import Model, next_pow2
+from toyscale import provenance
 from toyscale.store import ResultStore
 
 STATUS_OK, STATUS_NONFINITE = "ok", "nonfinite"
@@ -163,18 +163,37 @@ def local_devices() -> list:
 
 
 def resolve_precision(exp: Experiment, platform: str | None = None) -> Experiment:
-    """The experiment with the precision it runs at on ``platform`` (default: JAX's backend).
+    """The experiment with the precision it runs at on ``platform``: the same on every platform.
 
-    float32 on accelerators unless the experiment sets ``precision`` itself (float64 is opt-in
-    there: a GPU's float64 throughput is a fraction of its float32 one, 1/2 on an H100 and far
-    less on most cards); on the CPU the model's default (``toyscale list MODEL``). The precision
-    is part of the experiment's fingerprint, so float32 and float64 rows never share a
-    directory.
+    The precision is the experiment's own ``precision`` or, without one, what the model declares
+    for the experiment's values (:meth:`Model.precision_for`, ``toyscale list MODEL``), set when
+    the experiment is read. The platform never lowers it: power-law spectra need float64 on a
+    GPU as much as on a CPU (float32 moved one-pass SGD's fitted eta from 0.77 to 0.38), and
+    a number must be the same on every device. Inside a float32 run products are full float32
+    (``matmul_precision = "highest"``, :func:`precision_context`) unless the experiment opts into
+    reduced products. The precision is part of the fingerprint, so float32 and float64 rows
+    never share a directory. ``platform`` is accepted for the callers that resolve for another
+    machine (``toyscale launch``) and does not change the result.
     """
-    if exp.precision == "float32" or "precision" in (exp.raw or {}):
-        return exp
-    platform = platform or local_devices()[0].platform
-    return exp if platform == "cpu" else dataclasses.replace(exp, precision="float32")
+    return exp
+
+
+def precision_context(exp: Experiment):
+    """The context a run computes in: JAX's 64-bit mode on exactly for float64 experiments
+    (``jax.enable_x64``) and the default matmul precision of the experiment
+    (``jax.default_matmul_precision``: ``"highest"`` unless ``matmul_precision`` opts into
+    ``"tf32"``, ``"bf16"`` or the backend's ``"default"``). Both are trace-time settings, so
+    they reach every compiled program of the run and nothing after it."""
+    import contextlib
+
+    import jax
+
+    from toyscale.experiment import MATMUL_PRECISIONS
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(jax.enable_x64(exp.precision == "float64"))
+    stack.enter_context(jax.default_matmul_precision(MATMUL_PRECISIONS[exp.matmul_precision]))
+    return stack
 
 
 def compilation_cache() -> str | None:
@@ -223,7 +242,9 @@ def default_memory_mb() -> float:
     return total
 
 
-def _max_cells(model: Model, group: Group, memory_mb: float) -> int:
+def max_cells(model: Model, group: Group, memory_mb: float) -> int:
+    """The most cells of ``group`` one chunk may hold within ``memory_mb`` (from
+    :attr:`Model.cell_bytes`; 1024 when the model gives no estimate)."""
     n = len(group.cells)
     if model.cell_bytes is None:
         return max(1, min(n, 1024))
@@ -231,7 +252,7 @@ def _max_cells(model: Model, group: Group, memory_mb: float) -> int:
     return max(1, min(n, int(memory_mb * 2**20 // per)))
 
 
-def _balanced(gi: int, cells: list, cap: int, multiple: int) -> list[Chunk]:
+def balanced_chunks(gi: int, cells: list, cap: int, multiple: int) -> list[Chunk]:
     """``cells`` cut into ``ceil(n / cap)`` chunks of (nearly) equal size, all padded to one
     size, rounded up to a multiple of ``multiple`` (the device count)."""
     k = -(-len(cells) // cap)
@@ -266,14 +287,14 @@ def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1
     if n_part > 1:
         blocks = []
         for gi, g in enumerate(p.groups):
-            blocks += _balanced(gi, g.cells, _max_cells(p.model, g, partition_mb or memory_mb), 1)
+            blocks += balanced_chunks(gi, g.cells, max_cells(p.model, g, partition_mb or memory_mb), 1)
         owned = {id(c) for b in blocks[i_part::n_part] for c in b.cells}
     chunks: list[Chunk] = []
     for gi, g in enumerate(p.groups):
         todo = [c for c in g.cells if (owned is None or id(c) in owned)
                 and any(p.hashes[i] not in done for i, _ in c.rows)]
         if todo:
-            chunks += _balanced(gi, todo, _max_cells(p.model, g, memory_mb), multiple)
+            chunks += balanced_chunks(gi, todo, max_cells(p.model, g, memory_mb), multiple)
     for k, ch in enumerate(chunks):
         ch.index = k
     return chunks
@@ -295,13 +316,14 @@ def _program(model: Model, static: dict, nested: dict, devices: list | None = No
     every local device), cached across runs in this process.
 
     Keyed by the model object itself (not its name: a re-registered model gets new programs),
-    the group's static values, its nested values, the 64-bit mode and the devices.
+    the group's static values, its nested values, the 64-bit mode, the default matmul precision
+    and the devices.
     """
     import jax
 
     devices = devices or local_devices()
     key = (id(model), json.dumps(static, sort_keys=True, default=str), json.dumps(nested, default=str),
-           bool(jax.config.jax_enable_x64), tuple(d.id for d in devices))
+           bool(jax.config.jax_enable_x64), jax.config.jax_default_matmul_precision, tuple(d.id for d in devices))
     hit = _PROGRAMS.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
@@ -450,6 +472,7 @@ class RunSummary:
     precision: str = "float64"
     part: tuple = (0, 1)
     complete: bool = True
+    audit: dict | None = None  # the precision audit's record (precision_audit.json); None: not audited
 
 
 def experiment_meta(exp: Experiment) -> dict:
@@ -465,7 +488,7 @@ def experiment_meta(exp: Experiment) -> dict:
 
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                    on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1),
-                   devices: list | None = None) -> RunSummary:
+                   devices: list | None = None, audit: bool | None = None) -> RunSummary:
     """Run (or resume) ``exp`` into the result store at ``out``.
 
     Finished chunks found in ``out`` are skipped; only missing configurations are computed, so
@@ -475,20 +498,26 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     over ``devices`` (default: every local device). ``on_chunk(k)`` is called after the k-th
     chunk is written (used by tests).
 
-    JAX's 64-bit mode is switched to the experiment's precision for the duration of the run
-    only (``jax.enable_x64`` context), so a float32 run does not change later float64 work.
+    JAX's 64-bit mode and the default matmul precision are set for the duration of the run
+    only (:func:`precision_context`), so a float32 run does not change later float64 work.
+
+    ``audit``: once every row is stored (and no chunk failed), re-evaluate a deterministic sample
+    of cells in float64 and record whether float32 moved anything the report relies on
+    (:func:`toyscale.audit.audit_run`; ``precision_audit.json``). A float64 run records that it
+    is its own reference, with no extra work. ``None``: on unless the environment sets
+    ``TOYSCALE_AUDIT=0``.
     """
-    import jax
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     devices = devices or local_devices()
     exp = resolve_precision(exp, devices[0].platform)
     compilation_cache()
-    with jax.enable_x64(exp.precision == "float64"):
+    prov = provenance.start(exp, devices, part=part)
+    with precision_context(exp):
         p = plan(exp)
         store = ResultStore(out)
-        store.init(experiment_meta(exp))
+        store.init({**experiment_meta(exp), "provenance": prov})
         done = store.done_hashes()
         already = sum(1 for h in set(p.hashes) if h in done)
         budget = exp.memory_mb or default_memory_mb()
@@ -517,9 +546,19 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                 on_chunk(k)
         bar.close()
         complete = done.issuperset(p.hashes) or (part[1] > 1 and store.done_hashes().issuperset(p.hashes))
+    seconds, compiles = time.perf_counter() - t0, _compiles() - before  # the run's own, not the audit's
+    provenance.write_run(out, provenance.finish(prov, computed=computed, skipped=already, seconds=seconds))
+    record = None
+    if audit is None:
+        audit = os.environ.get("TOYSCALE_AUDIT", "1") != "0"
+    if audit and complete and not failed:
+        from toyscale.audit import audit_run
+
+        record = audit_run(exp, out, devices=devices, run_seconds=seconds, recompute=computed > 0)
     return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed,
-                      compiles=_compiles() - before, seconds=time.perf_counter() - t0, statuses=statuses,
-                      devices=len(devices), platform=devices[0].platform, precision=exp.precision, part=tuple(part), complete=complete)
+                      compiles=compiles, seconds=seconds, statuses=statuses,
+                      devices=len(devices), platform=devices[0].platform, precision=exp.precision, part=tuple(part),
+                      complete=complete, audit=record)
 
 
 def chunk_program(p: Plan, chunk: Chunk, devices: list | None = None, cold: bool = False):

@@ -78,7 +78,12 @@ def describe(name: str | None = None, field: str = "list") -> str:
     if m.limits:
         out += ["", "limits across parameters (checked before any compute):"] + [f"  {t}" for t in m.limits]
     out += ["", "metrics:"] + [f"  {mt.name:12s} {mt.doc}" for mt in m.metrics]
-    out += ["", f"default precision: {m.precision}"]
+
+    def declared(x, what):
+        return f"{what}: " + (f"depends on the configuration: {' '.join((x.__doc__ or '').split())}" if callable(x) else x)
+
+    out += ["", declared(m.precision, "declared precision") + " (the default of its experiments on every device)",
+            declared(m.audit_rule, "precision audit rule") + " (docs/precision.md)"]
     if m.references:
         out += ["references:"] + [f"  {r}" for r in m.references]
     return "\n".join(out)

@@ -510,6 +510,19 @@ def check_config(values) -> None:
                                             "allowed: a smaller vocab with finite widths (width = inf needs none)")
 
 
+def precision(values):
+    """float32 when every row trains a memory (the reference trains in float32, PyTorch's
+    default); float64 as soon as a closed-form scheme is swept (error = mass of the tokens whose
+    argmax is wrong: near-ties of the scores flip with rounding)."""
+    return "float32" if set(values["scheme"]) == {"learned"} else "float64"
+
+
+def audit_rule(values):
+    """``trajectory`` when a memory is trained with Adam (betas (0, 0): sign-like steps amplify
+    rounding into another trajectory); ``roundoff`` for closed forms and plain SGD."""
+    return "trajectory" if "learned" in values["scheme"] and "adam" in values["optimizer"] else "roundoff"
+
+
 EXAMPLE = {"seeds": 2, "params": {"vocab": 40, "classes": 3, "batch_size": 8},
            "sweep": {"scheme": ["frequency", "learned"], "width": [4, 8], "samples": [16, 32]}}
 
@@ -524,7 +537,8 @@ MODEL = register(
         group_extra=group_extra,
         cell_bytes=cell_bytes,
         check_config=check_config,
-        precision="float64",
+        precision=precision,
+        audit_rule=audit_rule,
         example=EXAMPLE,
         limits=("vocab * width <= 1e8 embedding entries over the finite widths (width = inf needs none)",
                 "scheme = 'learned': finite width and samples, samples a multiple of batch_size"),

@@ -565,7 +565,10 @@ MODEL = register(
         bucket=bucket,
         cell_bytes=cell_bytes,
         check_config=check_config,
+        # LM / L-BFGS to a stationary point to machine precision; both amplify last-bit
+        # differences to O(1) (module docstring): a float32 rerun is another trajectory.
         precision="float64",
+        audit_rule="trajectory",
         limits=("adam_steps + polish_steps >= 1",
                 "steps <= adam_steps + polish_steps; steps = 0 (the end of training) only as a fixed value"),
         sequential_cells=True,  # L-BFGS amplifies last-bit differences: one cell's arithmetic per program

@@ -424,7 +424,11 @@ MODEL = register(
         bucket=bucket,
         cell_bytes=cell_bytes,
         check_config=check_config,
+        # Adam on fresh batches: float32 is the reference code's precision (PyTorch). The
+        # training is chaotic, so a float64 rerun follows another trajectory: the audit holds
+        # the difference against the seed-to-seed spread.
         precision="float32",
+        audit_rule="trajectory",
         limits=("width <= n_features", "warmup < horizon", "steps <= horizon"),
         statuses=(UNCONVERGED,),
         references=(

@@ -129,7 +129,9 @@ MODEL = register(
         theory=theory.THEORY,
         cell_bytes=cell_bytes,
         check_config=check_config,
+        # sigma(c + w x) + sigma(c - w x) - 2 sigma(c) cancels to O(w^2 x^2): float64.
         precision="float64",
+        audit_rule="roundoff",
         references=("Liu & Tegmark 2023, A Neural Scaling Law from Lottery Ticket Ensembling",),
         example=EXAMPLE,
     )

@@ -30,8 +30,9 @@ from toyscale.plot.style import save
 from toyscale.report.tables import frontier_map_table, frontier_table, table
 from toyscale.store import ResultStore, atomic_write
 
-#: Run-level records (``DIR/<name>.json``) the report reads back, in the order report.md shows
-#: them: the precision audit of a run, its provenance.
+#: Run-level records summary.json carries beside the checks, in the order report.md shows them:
+#: the precision audit of the run (``precision_audit.json``, :mod:`toyscale.audit`) and the
+#: provenance of every process that wrote rows (``provenance/*.json``, :mod:`toyscale.provenance`).
 RUN_RECORDS = ("precision_audit", "provenance")
 
 CI_TEXT = {"seeds": "seed bootstrap (whole seeds resampled; SE with Student-t quantiles)",
@@ -51,20 +52,37 @@ class Report:
 
 
 def read_records(root: str | Path) -> dict:
-    """``{name: record}`` for every run-level record of :data:`RUN_RECORDS` present in ``root``."""
+    """``{name: record}`` for every run-level record of :data:`RUN_RECORDS` found in ``root``."""
+    from toyscale import audit, provenance
+
     out = {}
-    for name in RUN_RECORDS:
-        p = Path(root) / f"{name}.json"
-        if p.exists():
-            out[name] = json.loads(p.read_text())
+    rec = audit.read_record(root)
+    if rec is not None:
+        out["precision_audit"] = rec
+    if provenance.runs(root):
+        out["provenance"] = provenance.summary(root)
     return out
 
 
+def read_summary(root: str | Path) -> dict:
+    """The ``summary.json`` of a result directory as ``{"checks": [...], <record>: {...}}``
+    (``{"checks": []}`` when there is none). Directories written before summary.json carried
+    run-level records hold a bare list of checks; it is read as ``{"checks": list}``."""
+    p = Path(root) / "summary.json"
+    if not p.exists():
+        return {"checks": []}
+    doc = json.loads(p.read_text())
+    return {"checks": doc} if isinstance(doc, list) else doc
+
+
 def _record_lines(records: dict) -> list[str]:
+    from toyscale import audit, provenance
+
     lines = []
-    for name, rec in records.items():
-        if isinstance(rec, dict) and rec.get("ok") is False:
-            lines.append(f"**{name}: not ok** — {rec.get('reason', 'see ' + name + '.json')}")
+    if "precision_audit" in records:
+        lines.append(audit.audit_line(records["precision_audit"]))
+    if "provenance" in records:
+        lines.append("Made by: " + "; ".join(provenance.lines(records["provenance"])) + ".")
     return lines
 
 
@@ -148,11 +166,18 @@ def make_report(out: str | Path, figures: str | Path | bool | None = None, n_boo
             if draw and f.get("curves"):
                 f["figure"] = put(frontier_figure(f), f["name"])
         rep.frontiers.append(f)
+    audit = rep.records.get("precision_audit")
+    if audit:  # what the precision audit says about each entry (shift against its interval)
+        from toyscale.audit import audit_entry
+
+        for kind, entries in (("check", rep.checks), ("phase", rep.phases), ("frontier", rep.frontiers)):
+            for e in entries:
+                e["precision_audit"] = audit_entry(audit, kind, e["name"], e)
     if rep.phases:
         atomic_write(store.root / "phases.json", dumps(rep.phases))
     if rep.frontiers:
         atomic_write(store.root / "frontiers.json", dumps(rep.frontiers))
-    atomic_write(store.root / "summary.json", dumps(rep.checks))
+    atomic_write(store.root / "summary.json", dumps({"checks": rep.checks, **rep.records}))
     atomic_write(store.root / "report.md", "\n".join(report_markdown(meta, df, rep, link=draw and not figures)))
     return rep
 
