@@ -67,10 +67,14 @@ def test_run_level_records_reach_the_report_and_results(tmp_path):
              "reason": "float32 moves the width slope by more than its interval"}
     (out / "precision_audit.json").write_text(json.dumps(audit))
     res = toyscale.load(out, report=True)
-    assert res.records == {"precision_audit": audit}
+    assert res.records["precision_audit"] == audit and res.precision_audit == audit
+    prov = res.records["provenance"]  # every run records what made it
+    assert prov["runs"] == 1 and prov["platform"] == "cpu" and prov["precision"] == "float64"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["precision_audit"] == audit and summary["provenance"] == prov and len(summary["checks"]) == 1
     first = (out / "report.md").read_text().splitlines()[:4]
-    assert any("precision_audit: not ok" in line and audit["reason"] in line for line in first), first
+    assert any("NOT OK" in line and audit["reason"] in line for line in first), first
     # an ok record adds no warning
     (out / "precision_audit.json").write_text(json.dumps({**audit, "ok": True}))
     toyscale.load(out, report=True)
-    assert "not ok" not in (out / "report.md").read_text()
+    assert "NOT OK" not in (out / "report.md").read_text()

@@ -16,7 +16,7 @@ from toyscale.audit import TRAJECTORY_Z, audit_line, reference_devices, sample_c
 from toyscale.cli import main
 from toyscale.errors import UserError
 from toyscale.experiment import experiment_from_dict, experiment_from_doc
-from toyscale.models import Frontier, FunctionTheory, Metric, Model, Prediction, register
+from toyscale.models import Frontier, Metric, Model, Prediction, Theory, register
 from toyscale.params import Param
 from toyscale.sweep import plan, precision_context, resolve_precision, run_experiment
 
@@ -39,7 +39,7 @@ BENT = register(Model(
     params=(Param("scale", float, 1.0, "prefactor"), Param("width", int, 8, "size", low=1, role="nested")),
     metrics=(Metric("loss", "loss"),),
     evaluate=_bent_eval,
-    theory=FunctionTheory(lambda axis, params, xs, stats=None: Prediction("toy", -1.0)),
+    theory=Theory(predict=lambda axis, s: Prediction("toy", -1.0)),
     precision="float64", audit_rule="roundoff",
 ))
 
@@ -60,7 +60,7 @@ CHAOS = register(Model(
     params=(Param("bias", float, 0.0, "float32 shift in seed spreads"), Param("width", int, 8, "size", low=1, role="nested")),
     metrics=(Metric("loss", "loss"),),
     evaluate=_chaos_eval,
-    theory=FunctionTheory(lambda axis, params, xs, stats=None: Prediction("toy", -1.0)),
+    theory=Theory(predict=lambda axis, s: Prediction("toy", -1.0)),
     precision="float32", audit_rule="trajectory",
 ))
 
@@ -123,7 +123,7 @@ def test_a_float32_run_multiplies_at_highest_precision_unless_it_opts_out(tmp_pa
     if matmul:
         doc["matmul_precision"] = matmul
     TRACED.clear()
-    run_experiment(experiment_from_dict(doc), tmp_path / "o", progress=False, audit=False)
+    run_experiment(experiment_from_dict(doc), tmp_path / "o", progress=False)
     assert TRACED and set(TRACED) == {jax_name}  # what the model's program was traced under
     assert jax.config.jax_default_matmul_precision is None  # and nothing after the run
     # the products of a program compiled in that context carry the precision
@@ -195,13 +195,13 @@ def test_roundoff_audit_of_a_covered_slice(tmp_path):
     from toyscale.audit import audit_run
 
     exp = experiment_from_dict(_bent_doc(precision="float32"))
-    run_experiment(exp, tmp_path / "o", progress=False, audit=False)
+    run_experiment(exp, tmp_path / "o", progress=False)
     rec = audit_run(exp, tmp_path / "o", fraction=1.0, quiet=True)
     (item,) = [i for i in rec["items"] if i["kind"] == "check"]
     assert item["shift"] == pytest.approx(SHIFT, abs=1e-6) and item["moved"] and not rec["ok"]
     assert rec["max_rel_diff"]["loss"] == pytest.approx(64 ** SHIFT - 1, rel=1e-5)
     # the report puts the check's shift beside its interval (float32 rows: slope -1 + SHIFT)
-    res = toyscale.load(tmp_path / "o", _report=True)
+    res = toyscale.load(tmp_path / "o", report=True)
     pa = res.summary[0]["precision_audit"]
     assert res.summary[0]["fitted"] == pytest.approx(-1 + SHIFT, abs=1e-4)
     assert pa["moved"] is True and pa["shift"] == pytest.approx(SHIFT, abs=1e-6)
@@ -243,7 +243,7 @@ def test_trajectory_audit_compares_with_the_seed_spread(tmp_path, bias, ok):
            "checks": [{"axis": "width"}]}
     exp = experiment_from_dict(doc)
     assert exp.precision == "float32"
-    run_experiment(exp, tmp_path / "o", progress=False, audit=False)
+    run_experiment(exp, tmp_path / "o", progress=False)
     rec = audit_run(exp, tmp_path / "o", fraction=0.5, quiet=True)
     (item,) = rec["items"]
     assert rec["rule"] == "trajectory" and item["kind"] == "spread" and item["rows"] == 8 * 4
@@ -272,7 +272,7 @@ def test_every_model_audits_its_example_in_float32(name, tmp_path):
 
     m = toyscale.models.get_model(name)
     exp = experiment_from_dict({"model": name, **m.example, "precision": "float32"}, name=f"audit-{name}")
-    run_experiment(exp, tmp_path / "o", progress=False, audit=False)
+    run_experiment(exp, tmp_path / "o", progress=False)
     rec = audit_run(exp, tmp_path / "o", quiet=True)
     values = {n: list(exp.values(n)) for n in m.param_names}
     assert rec["reference"] == "float64" and rec["cells"] >= 1 and isinstance(rec["ok"], bool)

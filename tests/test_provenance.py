@@ -26,7 +26,7 @@ def test_record_has_every_field():
     assert rec["jax"] == jax.__version__ and rec["toyscale"]
     assert rec["platform"] == jax.local_devices()[0].platform
     assert rec["devices"] == [d.device_kind for d in jax.local_devices()]
-    assert rec["precision"] == exp.precision == "float64" and rec["matmul_precision"] == "default"
+    assert rec["precision"] == exp.precision == "float64" and rec["matmul_precision"] == exp.matmul_precision == "highest"
     assert rec["fingerprint"] == exp.fingerprint() and rec["computed"] == 3
     assert rec["started"] <= rec["finished"] and rec["started"].endswith("+00:00")
 

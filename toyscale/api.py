@@ -186,10 +186,10 @@ def run(experiment, out: str | Path | None = None, *, quick: bool = False, set: 
         res.summary[0]["fitted"], res.summary[0]["theory"]   # about -1.5 and -1.5
         res.plot("width")
     """
-    from toyscale.sweep import run_experiment
+    from toyscale.audit import run_audited
 
     exp, out, part = prepare(experiment, out, quick=quick, set=set, shard=shard)
-    summary = run_experiment(exp, out, progress=progress, part=part, audit=audit)
+    summary = run_audited(exp, out, audit=audit, progress=progress, part=part)
     res = load(out, report=report and summary.complete and bool(exp.checks or exp.phases or exp.frontiers))
     res.run = summary
     return res

@@ -333,6 +333,26 @@ def compare(exp, stored, ref) -> dict:
     return rec
 
 
+def run_audited(exp, out, *, audit: bool | None = None, **kw):
+    """:func:`toyscale.sweep.run_experiment` (``kw`` are its arguments), then, once every row is
+    stored and no chunk failed, :func:`audit_run`: re-evaluate a deterministic sample of cells in
+    float64 and record whether float32 moved anything the report relies on
+    (``precision_audit.json``). A float64 run records that it is its own reference, with no
+    extra work. ``audit=None``: on unless the environment sets ``TOYSCALE_AUDIT=0``. Returns the
+    run's :class:`~toyscale.sweep.RunSummary` with ``audit`` set to the record (or ``None``)."""
+    import os
+
+    from toyscale.sweep import run_experiment
+
+    s = run_experiment(exp, out, **kw)
+    if audit is None:
+        audit = os.environ.get("TOYSCALE_AUDIT", "1") != "0"
+    if audit and s.complete and not s.failed_chunks:
+        rec = audit_run(exp, out, devices=kw.get("devices"), run_seconds=s.seconds, recompute=s.computed > 0)
+        s = dataclasses.replace(s, audit=rec)
+    return s
+
+
 def audit_run(exp, out, *, devices: list | None = None, run_seconds: float | None = None,
               recompute: bool = True, fraction: float = AUDIT_FRACTION, quiet: bool = False) -> dict:
     """Audit the stored rows of ``exp`` in ``out`` against a float64 re-evaluation of a sample of

@@ -24,9 +24,9 @@ from toyscale.errors import UserError
 
 def shard_job(exp, out: str, i: int, n: int) -> dict:
     """One array task: compute shard ``i`` of ``n`` of ``exp`` into ``out``; report if last."""
-    from toyscale.sweep import run_experiment
+    from toyscale.audit import run_audited
 
-    s = run_experiment(exp, out, progress=False, part=(i, n))
+    s = run_audited(exp, out, progress=False, part=(i, n))
     if s.complete and not s.failed_chunks and (exp.checks or exp.phases or exp.frontiers):
         from toyscale.report import make_report
 

@@ -488,7 +488,7 @@ def experiment_meta(exp: Experiment) -> dict:
 
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                    on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1),
-                   devices: list | None = None, audit: bool | None = None) -> RunSummary:
+                   devices: list | None = None) -> RunSummary:
     """Run (or resume) ``exp`` into the result store at ``out``.
 
     Finished chunks found in ``out`` are skipped; only missing configurations are computed, so
@@ -501,11 +501,8 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     JAX's 64-bit mode and the default matmul precision are set for the duration of the run
     only (:func:`precision_context`), so a float32 run does not change later float64 work.
 
-    ``audit``: once every row is stored (and no chunk failed), re-evaluate a deterministic sample
-    of cells in float64 and record whether float32 moved anything the report relies on
-    (:func:`toyscale.audit.audit_run`; ``precision_audit.json``). A float64 run records that it
-    is its own reference, with no extra work. ``None``: on unless the environment sets
-    ``TOYSCALE_AUDIT=0``.
+    The precision audit runs after this (:func:`toyscale.audit.run_audited`, what
+    :func:`toyscale.run` and ``toyscale launch`` call).
     """
     from tqdm import tqdm
 
@@ -548,17 +545,10 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
         complete = done.issuperset(p.hashes) or (part[1] > 1 and store.done_hashes().issuperset(p.hashes))
     seconds, compiles = time.perf_counter() - t0, _compiles() - before  # the run's own, not the audit's
     provenance.write_run(out, provenance.finish(prov, computed=computed, skipped=already, seconds=seconds))
-    record = None
-    if audit is None:
-        audit = os.environ.get("TOYSCALE_AUDIT", "1") != "0"
-    if audit and complete and not failed:
-        from toyscale.audit import audit_run
-
-        record = audit_run(exp, out, devices=devices, run_seconds=seconds, recompute=computed > 0)
     return RunSummary(n_rows=len(p.rows), computed=computed, skipped=already, failed_chunks=failed,
                       compiles=compiles, seconds=seconds, statuses=statuses,
                       devices=len(devices), platform=devices[0].platform, precision=exp.precision, part=tuple(part),
-                      complete=complete, audit=record)
+                      complete=complete)
 
 
 def chunk_program(p: Plan, chunk: Chunk, devices: list | None = None, cold: bool = False):
