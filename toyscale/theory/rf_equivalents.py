@@ -45,6 +45,7 @@ Everything is float64 and jittable (the solvers are fixed-iteration bisection an
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -128,6 +129,7 @@ def renormalized_ridges(lam, ridge, width, samples):
     return k1, k2
 
 
+@functools.partial(jax.jit, static_argnames="ridge_scale")
 def ridge_loss(lam, b, width, samples, ridge=0.0, noise=0.0, ridge_scale="toyscale"):
     """Deterministic equivalent of the random-feature ridge / min-norm test loss (module doc).
 
@@ -161,7 +163,8 @@ def ridge_loss(lam, b, width, samples, ridge=0.0, noise=0.0, ridge_scale="toysca
     bias = C - h - k1 * jnp.sum(w2 / (lam + k2) ** 2) / den
     g = d2s / samples
     s2 = 2.0 * lstar + noise * noise
-    loss = jnp.where(g < 1.0, lstar + 0.5 * (bias + g * s2) / (1.0 - g), jnp.inf)
+    peak = (lam_r == 0) & (width == samples)  # min-norm interpolation peak: g = 1 exactly
+    loss = jnp.where((g < 1.0) & ~peak, lstar + 0.5 * (bias + g * s2) / (1.0 - g), jnp.inf)
     return loss, lstar
 
 
