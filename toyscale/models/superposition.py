@@ -70,9 +70,10 @@ PARAMS = (
     Param("weight_decay", float, -1.0, "signed decay on W: > 0 decoupled decay (weak), < 0 row-norm growth to 1 (strong)"),
     Param("lr", float, 1e-2, "peak learning rate (Adam)", low=0.0, low_open=True),
     Param("batch_size", int, 2048, "fresh samples per step", low=1, role="static"),
-    Param("horizon", int, 20000, "training length: warm-up, then cosine decay to 5 % of lr at this step", low=1, role="static"),
-    Param("steps", int, 20000, "recorded step s <= horizon (time axis; default: the horizon)", low=1, role="nested",
-          default_from="horizon"),
+    Param("horizon", int, 20000, "schedule length: warm-up, then cosine decay to 5 % of lr at this step (sets the "
+          "schedule only; training stops at the largest recorded step)", low=1, role="static"),
+    Param("steps", int, 20000, "recorded step s <= horizon (time axis; default: the horizon); training runs to the "
+          "largest recorded step, not to the horizon", low=1, role="nested", default_from="horizon"),
     Param("warmup", int, 2000, "linear warm-up steps, then cosine decay to 5 % of lr", low=0, role="static"),
     Param("value_dist", str, "uniform02", "value of an active feature: 'uniform02' U(0,2) (Liu et al.), 'uniform01' U[0,1) (Anthropic)",
           choices=("uniform02", "uniform01"), role="static"),
@@ -239,9 +240,15 @@ def make_optimizer(lr, weight_decay, steps: int, warmup: int) -> optax.GradientT
 
 
 def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
-    """Train one model for ``horizon`` steps; return the final parameters, the per-step loss
-    ``(horizon,)`` and the :func:`diagnostics` of ``W`` after each step in ``record``
+    """Train one model on the ``horizon``-step schedule up to its last recorded step; return the
+    parameters after that step, the per-step loss ``(T,)``, ``T = max(record)`` (``horizon`` when
+    nothing is recorded) and the :func:`diagnostics` of ``W`` after each step in ``record``
     (``{name: (len(record),)}``).
+
+    ``horizon`` sets the learning-rate schedule (warm-up, cosine decay to its end); ``record``
+    sets how far to train: steps past the last recorded one are never computed, so a run that
+    records step 200 of a 20 000-step schedule trains 200 steps, and its rows equal those of the
+    full run at step 200 (the first ``T`` steps of the scan are the same computation).
 
     ``static``: ``n_features``, ``width`` (bucket), ``batch_size``, ``horizon``, ``warmup``,
     ``value_dist``; ``dyn``: ``width`` (true m), ``alpha``, ``weight_decay``, ``lr``,
@@ -250,7 +257,8 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     computed under a ``lax.cond`` on the (unbatched) step counter, so only at recorded steps.
     """
     n, bucket = int(static["n_features"]), int(static["width"])
-    steps, batch = int(static["horizon"]), int(static["batch_size"])
+    horizon, batch = int(static["horizon"]), int(static["batch_size"])
+    steps = int(max(record)) if len(record) else horizon  # no step past the last recorded one
     dtype = jnp.result_type(float)
     m = dyn["width"]
     k_init, k_data = jax.random.split(key)
@@ -259,7 +267,7 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     mask = {"W": column_mask(bucket, m, dtype)[None, :], "b": jnp.ones((), dtype)}
     p = feature_probs(n, dyn["alpha"], dtype)
     imp = jnp.asarray(dyn["importance"], dtype) ** jnp.arange(n, dtype=dtype)
-    opt = make_optimizer(dyn["lr"], dyn["weight_decay"], steps, int(static["warmup"]))
+    opt = make_optimizer(dyn["lr"], dyn["weight_decay"], horizon, int(static["warmup"]))
     apply = jax.vmap(net.apply, in_axes=(None, 0))
 
     def loss_fn(prm, x):
@@ -392,7 +400,8 @@ def bucket(name: str, value: Any) -> Any:
 def cell_bytes(static, nested) -> int:
     n, M, B = int(static["n_features"]), int(static["width"]), int(static["batch_size"])
     # + the n x n Gram, its n (n - 1) / 2 upper entries, their sort and index arrays (diagnostics)
-    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 8 * static["horizon"] + 6 * n * n) + (1 << 20)
+    T = int(max(nested["steps"])) if nested.get("steps") else int(static["horizon"])
+    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 8 * T + 6 * n * n) + (1 << 20)
 
 
 def check_config(values) -> None:
