@@ -205,6 +205,11 @@ class Model:
       compute: optional ``compute(row) -> float``: the training compute of one row (e.g.
         ``steps * width * batch``), the x axis of compute-optimal frontiers.
       precision: ``"float64"`` or ``"float32"``, the default of experiments of this model.
+      device_programs: ``evaluate`` implements two programs with the same rows (within float64
+        round-off), one shaped for the CPU and one for accelerators; the engine then adds
+        ``static["program"]`` (``"cpu"`` or ``"accelerator"``, from :func:`device_program`: the
+        platform, or the ``TOYSCALE_PROGRAM`` environment variable) to every group, so the
+        choice is the platform's, never a model name's, and the two programs compile apart.
       sequential_cells: evaluate a chunk's cells one after another (``lax.map`` of one cell on
         each device) instead of ``vmap``: every cell then runs the same compiled arithmetic
         whatever the chunk size or device count, so a row is bitwise a function of its
@@ -232,6 +237,7 @@ class Model:
     check_config: Callable[[Mapping[str, list]], None] | None = None
     compute: Callable[[Mapping[str, Any]], float] | None = None
     precision: str = "float32"
+    device_programs: bool = False
     sequential_cells: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[str, ...] = field(default_factory=tuple)
@@ -287,3 +293,33 @@ def exact_bucket(name: str, value: Any) -> Any:
 def pow2_bucket(name: str, value: Any) -> Any:
     """Shape bucket = the next power of two: fewer programs, the model pads to the bucket."""
     return 1 << max(0, int(math.ceil(math.log2(max(1, int(value))))))
+
+
+#: The programs a model with ``device_programs`` implements.
+PROGRAMS = ("cpu", "accelerator")
+#: Environment variable that forces one of :data:`PROGRAMS` on any platform (tests run the
+#: accelerator program on the CPU with ``TOYSCALE_PROGRAM=accelerator``).
+PROGRAM_ENV = "TOYSCALE_PROGRAM"
+
+
+def device_program(platform: str | None = None) -> str:
+    """The program shape to run: ``"cpu"`` on the CPU, ``"accelerator"`` on a GPU or TPU.
+
+    ``platform`` defaults to JAX's default backend. The environment variable ``TOYSCALE_PROGRAM``
+    (``cpu`` or ``accelerator``) overrides the platform, e.g. to run and test the accelerator
+    program on a CPU; any other value is a :class:`~toyscale.errors.UserError`.
+    """
+    import os
+
+    forced = os.environ.get(PROGRAM_ENV, "").strip()
+    if forced:
+        if forced not in PROGRAMS:
+            from toyscale.errors import UserError
+
+            raise UserError(PROGRAM_ENV, f"{forced!r} is not a program; allowed: {', '.join(PROGRAMS)}")
+        return forced
+    if platform is None:
+        import jax
+
+        platform = jax.default_backend()
+    return "cpu" if platform == "cpu" else "accelerator"

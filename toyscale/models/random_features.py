@@ -170,9 +170,9 @@ def _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge):
     return out
 
 
-def _accumulate_grams() -> bool:
-    """Form Gram/kernel matrices by accumulation (accelerators) or directly (CPU); see evaluate."""
-    return jax.default_backend() != "cpu"
+def _accumulate_grams(static) -> bool:
+    """Form Gram/kernel matrices by accumulation (accelerator program) or directly (CPU program)."""
+    return static.get("program", "cpu") == "accelerator"
 
 
 def evaluate(static, nested, dyn, key):
@@ -251,7 +251,8 @@ def _evaluate_trained(static, nested, dyn, key):
             runs.append((N, mu, th, lstar))
             gap.append(l_inf)  # filled below
     if learner == "sgd":
-        curves = lr.sgd_sampled_curves(runs, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts), kS)
+        curves = lr.sgd_sampled_curves(runs, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts), kS,
+                                       static.get("program", "cpu"))
         limits = gap
         gap, bad = [], []
         for l_, l_inf in zip(curves, limits):
@@ -358,7 +359,7 @@ def _evaluate_ridge(static, nested, dyn, key):
     # flops) is fastest (0.09 s vs 0.14 s on an H100); on a 2-core CPU the same chain of
     # accumulations ran 3x slower under XLA than forming each needed block directly from the
     # features (only the leading max(P < N) rows): 0.99 s vs 1.73 s for the whole sweep.
-    accumulate = _accumulate_grams()
+    accumulate = _accumulate_grams(static)
     dual = {}
     kernels = {}
     K, prev = jnp.zeros((Pmax, Pmax), dtype), 0
@@ -488,6 +489,7 @@ MODEL = register(
         check_config=check_config,
         compute=compute,
         precision="float64",
+        device_programs=True,
         example={"seeds": 2, "params": {"latent_dim": 64},
                  "sweep": {"width": [4, 8, 16], "samples": [6, 12, math.inf], "ridge": [0.0, 1e-3]}},
         references=(

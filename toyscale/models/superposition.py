@@ -40,7 +40,7 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import Metric, Model, Status, exact_bucket, indexed_normal, pow2_bucket
+from toyscale.models.base import Metric, Model, Status, device_program, exact_bucket, indexed_normal, pow2_bucket
 from toyscale.params import Param
 from toyscale.theory import superposition as theory
 
@@ -394,7 +394,7 @@ def bucket(name: str, value: Any) -> Any:
     saved per avoided compile). On a GPU one small model leaves the device idle: fewer,
     larger vmapped programs win.
     """
-    return exact_bucket(name, value) if jax.default_backend() == "cpu" else pow2_bucket(name, value)
+    return exact_bucket(name, value) if device_program() == "cpu" else pow2_bucket(name, value)
 
 
 def cell_bytes(static, nested) -> int:
