@@ -29,7 +29,6 @@ padded model computes the unpadded one.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -41,6 +40,7 @@ import optax
 from toyscale.errors import UserError
 from toyscale.models import register
 from toyscale.models.base import Metric, Model, Status, device_program, exact_bucket, indexed_normal, pow2_bucket
+from toyscale.models.numerics import end_window_stats, record_mask
 from toyscale.params import Param
 from toyscale.theory import superposition as theory
 
@@ -274,9 +274,7 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         y = apply({"params": prm}, x)
         return jnp.mean(imp[None, :] * (y - x) ** 2)
 
-    rec = np.zeros(steps + 1, bool)
-    rec[np.asarray(record, int)] = True
-    rec_after = jnp.asarray(rec[1:])  # step t leaves the parameters "after t + 1 steps"
+    rec_after = jnp.asarray(record_mask(record, steps)[1:])  # step t leaves the parameters "after t + 1 steps"
     zero = {k: jnp.zeros((), dtype) for k in DIAGNOSTICS}
 
     def step(carry, t):
@@ -365,23 +363,13 @@ def evaluate(static, nested, dyn, key) -> dict:
     """
     record = tuple(int(s) for s in nested["steps"])
     params, losses, diags = train(static, dyn, key, record)
-    # Window statistics from static slices (not cumulative sums: in float32 a difference of
-    # running sums loses the digits a drift of 1e-3 or a standard error needs).
-    lasts, prevs, sems, bads = [], [], [], []
-    for s_ in record:
-        k = max(1, int(math.ceil(FINAL_FRACTION * s_)))
-        win = losses[s_ - k:s_]
-        last = jnp.mean(win)
-        lasts.append(last)
-        prevs.append(jnp.mean(losses[s_ - 2 * k:s_ - k]) if s_ >= 2 * k else last)
-        sems.append(jnp.std(win) / math.sqrt(k) / last)
-        bads.append(~jnp.all(jnp.isfinite(losses[:s_])))
-    last, prev, sem = jnp.stack(lasts), jnp.stack(prevs), jnp.stack(sems)
+    st = end_window_stats(losses, record, FINAL_FRACTION)
+    last, prev, sem = st["last"], st["prev"], st["sem"]
     drift = (prev - last) / last
     out = {"loss": last, "drift": drift, "loss_sem": sem, **diags}
     unconv = (drift > DRIFT_FLAG) & (drift > NOISE_FLAG * np.sqrt(2.0) * sem)
     status = jnp.where(unconv, MODEL.status_code("unconverged"), 0)
-    out["status"] = jnp.where(jnp.stack(bads), MODEL.status_code("diverged"), status).astype(jnp.int32)
+    out["status"] = jnp.where(st["bad"], MODEL.status_code("diverged"), status).astype(jnp.int32)
     return out
 
 
