@@ -505,6 +505,8 @@ def cell_bytes(static, nested):
     N, P = max(Ns), max(Ps)
     base = 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
     if static.get("learner", "ridge") == "ridge":
+        if static.get("program") == "accelerator":  # padded systems, factorised as one batch
+            base += 8 * 3 * (len(Ns) + len(Ps)) * max(N, P) ** 2
         return base
     T = max([t for t in nested["steps"] if math.isfinite(t)] or [1])
     nT = len(nested["steps"])
