@@ -15,6 +15,7 @@ separately). Usage::
 
     python benchmarks/bench_superposition.py                     # CPU-sized default grid
     python benchmarks/bench_superposition.py --batch 2048 --steps 2000 --widths 10 32 100
+    python benchmarks/bench_superposition.py --horizon   # steps = 200: default horizon vs horizon = 200
 """
 
 from __future__ import annotations
@@ -128,6 +129,37 @@ def run_python_steps(args, grid, dtype):
     return t_comp, t_run, None
 
 
+HORIZON_RUN = """
+import sys, tempfile, time
+t0 = time.perf_counter()
+import toyscale
+from toyscale.experiment import experiment_from_dict
+from toyscale.sweep import run_experiment
+params = {"n_features": 200, "batch_size": 256}
+if sys.argv[1] != "default":
+    params["horizon"] = int(sys.argv[1])
+    params["warmup"] = 20
+doc = {"model": "superposition", "seeds": 1, "params": params, "sweep": {"width": [10, 32], "steps": [200]}}
+with tempfile.TemporaryDirectory() as d:
+    run_experiment(experiment_from_dict(doc, name="h"), d, progress=False)
+print(time.perf_counter() - t0)
+"""
+
+
+def stop_at_last_recorded() -> dict:
+    """Whole-process seconds of ``steps = 200`` on the default 20 000-step horizon vs ``horizon = 200``
+    (2 widths, n 200, batch 256): training stops at the last recorded step, so the ratio is ~1."""
+    import subprocess
+    import sys
+
+    t = {}
+    for h in ("default", "200"):
+        res = subprocess.run([sys.executable, "-c", HORIZON_RUN, h], capture_output=True, text=True, check=True)
+        t[h] = float(res.stdout.strip().splitlines()[-1])
+    return {"steps200_default_horizon_s": round(t["default"], 2), "steps200_horizon200_s": round(t["200"], 2),
+            "ratio": round(t["default"] / t["200"], 2)}
+
+
 def benchmark(quick: bool = False) -> dict:
     """``benchmarks/run_all.py`` interface: vmapped vs looped on the default grid, float32;
     FLOPs counted as 6 matrix products of batch x n x width per model and step (forward
@@ -137,6 +169,7 @@ def benchmark(quick: bool = False) -> dict:
     if quick:
         ns.widths, ns.n = [10, 32], 200
     dtype = jnp.float32
+    stop = stop_at_last_recorded()
     grid = _grid(ns)
     cv, rv, lv = run_vmapped(ns, grid, dtype)
     rv2 = run_vmapped(ns, grid, dtype)[1]
@@ -152,7 +185,10 @@ def benchmark(quick: bool = False) -> dict:
                     "growth: 1/2/4/8 alphas per (width, weight decay). On a CPU vmapping buys nothing: the "
                     "products of one model already fill the cores.",
             "toyscale_s": min(rv, rv2), "loop_s": rl, "compile_s": cv, "flops": flops, "precision": "float32",
-            "growth": growth, "check": f"max rel. diff of final loss {float(np.max(np.abs(lv - ll) / np.abs(ll))):.1e}"}
+            "growth": growth, "check": f"max rel. diff of final loss {float(np.max(np.abs(lv - ll) / np.abs(ll))):.1e}",
+            "extra": "`steps = 200` on the default horizon (20 000) vs `horizon = 200`, whole process, 2 widths, n 200, "
+                     "batch 256: {steps200_default_horizon_s} s vs {steps200_horizon200_s} s (ratio {ratio}; training "
+                     "stops at the last recorded step).".format(**stop)}
 
 
 def main(argv=None):
@@ -165,7 +201,11 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--python-steps", action="store_true", help="also time the reference-style Python step loop")
+    ap.add_argument("--horizon", action="store_true", help="only: steps = 200 on the default horizon vs horizon = 200")
     args = ap.parse_args(argv)
+    if args.horizon:
+        print(json.dumps(stop_at_last_recorded()))
+        return
     dtype = jnp.result_type(float)
     grid = _grid(args)
     work = len(grid) * args.steps

@@ -201,3 +201,56 @@ def test_three_frontier_estimators_recover_a_separable_law():
                       ("joint", fr._estimate_joint(curves, win))]:
         assert est["xi"] == pytest.approx(b / (a + b), abs=0.03), name
         assert est["eta"] == pytest.approx(a * b / (a + b), abs=0.03), name
+
+
+def _both_programs(tmp_path, monkeypatch, **doc):
+    """Rows of the CPU and the accelerator program (forced on this CPU), same configuration."""
+    from toyscale.protocol import PROGRAM_ENV
+
+    out = {}
+    for program in ("cpu", "accelerator"):
+        monkeypatch.setenv(PROGRAM_ENV, program)
+        out[program] = _run(tmp_path, program, **doc).set_index("config_hash").sort_index()
+    monkeypatch.delenv(PROGRAM_ENV)
+    assert out["cpu"].index.equals(out["accelerator"].index)
+    return out["cpu"], out["accelerator"]
+
+
+def test_accelerator_sgd_program_equals_per_width_program(tmp_path, monkeypatch):
+    """Every width (padded to the largest) in one scan vs one scan per width, forced on the CPU.
+
+    The padded program adds exact zeros to each inner product and draws each width's numbers at
+    the width's own shape, so only the order of summation differs: float64 round-off, ~1e-16 per
+    operation, accumulated over at most 300 steps of a contracting recursion with sums of at most
+    32 terms stays below ~1e-11 relative; rtol 1e-10 (a wrong draw or a leaking pad column moves
+    the loss by O(1))."""
+    a, b = _both_programs(tmp_path, monkeypatch, seeds=2,
+                          params={"latent_dim": 32, "learner": "sgd", "samples": math.inf, "batch_size": 2},
+                          sweep={"width": [4, 8, 16, math.inf], "steps": [1, 10, 100, 300]})
+    assert (a["status"] == b["status"]).all() and len(a) == 32
+    for name in ("loss", "gap", "excess"):
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-10, err_msg=name)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1e-3])
+def test_accelerator_ridge_program_equals_cpu_program(tmp_path, monkeypatch, ridge):
+    """Accumulated Grams and batched factorisations vs per-size ones, forced on the CPU: the same
+    linear systems solved in another order of operations (float64 round-off amplified by the
+    condition number of the Grams, ~1e6 here: rtol 1e-8)."""
+    a, b = _both_programs(tmp_path, monkeypatch, seeds=2, params={"latent_dim": 48, "ridge": ridge},
+                          sweep={"width": [4, 12, 32, 64, math.inf], "samples": [6, 20, 40, 100, math.inf]})
+    assert len(a) == 50
+    for name in ("loss", "approx", "excess"):
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-8, atol=1e-14, err_msg=name)
+
+
+def test_program_variable_rejects_unknown_values(monkeypatch):
+    from toyscale.protocol import PROGRAM_ENV, device_program
+
+    monkeypatch.setenv(PROGRAM_ENV, "tpu")
+    with pytest.raises(UserError, match="TOYSCALE_PROGRAM.*allowed: cpu, accelerator"):
+        device_program()
+    monkeypatch.setenv(PROGRAM_ENV, "accelerator")
+    assert device_program("cpu") == "accelerator"
+    monkeypatch.delenv(PROGRAM_ENV)
+    assert device_program("cpu") == "cpu" and device_program("gpu") == "accelerator"

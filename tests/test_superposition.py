@@ -418,3 +418,41 @@ def test_strong_alpha_experiment_files_load_for_any_a(a):
         a_vals = e.sweep["alpha"]  # both reference frequency grids merged: a in linspace(-1, 1, 17)
         assert len(a_vals) == n_a and min(a_vals) == -1.0 and max(a_vals) == 1.0
         assert len(e.sweep["weight_decay"]) == n_wd
+
+
+def _stop_at_last_recorded(tmp_path, horizon, params):
+    """Rows of ``steps = [200]`` on a ``horizon``-step schedule against the full run's step 200."""
+    base = {"model": "superposition", "seeds": 2, "params": dict(params, horizon=horizon, warmup=100),
+            "sweep": {"width": [4, 8], "weight_decay": [-1.0, 0.5]}}
+    short = experiment_from_dict(dict(base, sweep=dict(base["sweep"], steps=[200])), name="short")
+    full = experiment_from_dict(dict(base, sweep=dict(base["sweep"], steps=[200, horizon])), name="full")
+    run_experiment(short, tmp_path / "short", progress=False)
+    run_experiment(full, tmp_path / "full", progress=False)
+    a = ResultStore(tmp_path / "short").load().sort_values(["width", "weight_decay", "seed"]).reset_index(drop=True)
+    b = ResultStore(tmp_path / "full").load()
+    b = b[b.steps == 200].sort_values(["width", "weight_decay", "seed"]).reset_index(drop=True)
+    assert len(a) == len(b) == 8
+    assert (a.status == b.status).all()
+    for name in ("loss", "drift", "loss_sem", "represented_fraction", "mean_sq_overlap"):
+        np.testing.assert_allclose(a[name], b[name], rtol=_rtol(), atol=1e-6, err_msg=name)
+
+
+def test_training_stops_at_the_last_recorded_step():
+    # the schedule follows the horizon, the scan stops at the largest recorded step
+    static = _static(horizon=2000, warmup=100)
+    _, losses, _ = jax.jit(lambda d, k: sp.train(static, d, k, (50, 200)))(_dyn(), jax.random.key(0))
+    assert losses.shape == (200,)
+    _, full, _ = jax.jit(lambda d, k: sp.train(static, d, k, (200, 2000)))(_dyn(), jax.random.key(0))
+    assert full.shape == (2000,)
+    np.testing.assert_allclose(losses, full[:200], rtol=_rtol(), atol=1e-7)
+
+
+def test_rows_at_a_step_do_not_depend_on_later_recorded_steps(tmp_path):
+    _stop_at_last_recorded(tmp_path, 2000, {"n_features": 32, "batch_size": 16})
+
+
+@pytest.mark.slow
+def test_rows_at_step_200_of_the_default_horizon_equal_the_full_run(tmp_path):
+    # the default horizon (20 000 steps) trained in full against a run that records step 200 only
+    assert get_model("superposition").param("horizon").default == 20000
+    _stop_at_last_recorded(tmp_path, 20000, {"n_features": 100, "batch_size": 64})

@@ -134,6 +134,11 @@ class Model:
         frontiers fit. ``"trajectory"``: training amplifies rounding into another trajectory
         (Adam, L-BFGS), so the difference is held against the seed-to-seed spread of the same
         configuration. See :func:`toyscale.audit.audit_run`.
+      device_programs: ``evaluate`` implements two programs with the same rows (within float64
+        round-off), one shaped for the CPU and one for accelerators; the engine then adds
+        ``static["program"]`` (``"cpu"`` or ``"accelerator"``, from :func:`device_program`: the
+        platform, or the ``TOYSCALE_PROGRAM`` environment variable) to every group, so the
+        choice is the platform's, never a model name's, and the two programs compile apart.
       size_axis: the model-size axis a ``[[frontiers]]`` table uses when it names none.
       sequential_cells: evaluate a chunk's cells one after another (``lax.map`` of one cell on
         each device) instead of ``vmap``: every cell then runs the same compiled arithmetic
@@ -166,6 +171,7 @@ class Model:
     compute: Callable[[Mapping[str, Any]], float] | None = None
     precision: str | Callable[[Mapping[str, list]], str] = "float32"
     audit_rule: str | Callable[[Mapping[str, list]], str] = "roundoff"
+    device_programs: bool = False
     size_axis: str = "width"
     sequential_cells: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)
@@ -249,3 +255,33 @@ def pow2_bucket(name: str, value: Any) -> Any:
 
 __all__ = ["BUILTIN_STATUSES", "DEFAULT_METRIC", "DEFAULT_TOLERANCE", "DIVERGED", "Metric", "Model", "NONFINITE", "OK", "Param", "Status",
            "TIME_AXIS", "exact_bucket", "next_pow2", "pow2_bucket"]
+
+
+#: The programs a model with ``device_programs`` implements.
+PROGRAMS = ("cpu", "accelerator")
+#: Environment variable that forces one of :data:`PROGRAMS` on any platform (tests run the
+#: accelerator program on the CPU with ``TOYSCALE_PROGRAM=accelerator``).
+PROGRAM_ENV = "TOYSCALE_PROGRAM"
+
+
+def device_program(platform: str | None = None) -> str:
+    """The program shape to run: ``"cpu"`` on the CPU, ``"accelerator"`` on a GPU or TPU.
+
+    ``platform`` defaults to JAX's default backend. The environment variable ``TOYSCALE_PROGRAM``
+    (``cpu`` or ``accelerator``) overrides the platform, e.g. to run and test the accelerator
+    program on a CPU; any other value is a :class:`~toyscale.errors.UserError`.
+    """
+    import os
+
+    forced = os.environ.get(PROGRAM_ENV, "").strip()
+    if forced:
+        if forced not in PROGRAMS:
+            from toyscale.errors import UserError
+
+            raise UserError(PROGRAM_ENV, f"{forced!r} is not a program; allowed: {', '.join(PROGRAMS)}")
+        return forced
+    if platform is None:
+        import jax
+
+        platform = jax.default_backend()
+    return "cpu" if platform == "cpu" else "accelerator"

@@ -44,7 +44,7 @@ import numpy as np
 from toyscale.experiment import Experiment
 from toyscale.models import get_model
 from toyscale.jsonio import encode
-from toyscale.protocol import Model, next_pow2
+from toyscale.protocol import Model, device_program, next_pow2
 from toyscale import provenance
 from toyscale.store import ResultStore
 
@@ -127,6 +127,7 @@ def plan(exp: Experiment) -> Plan:
     fdtype = np.float64 if exp.precision == "float64" else np.float32
     dtypes = {n: (fdtype if (model.param(n).type is float or model.param(n).allow_inf) else np.int32) for n in dyn_names}
     bucket = model.bucket or (lambda name, value: next_pow2(value))
+    program = device_program() if model.device_programs else None
     groups: dict = {}
     for i, row in enumerate(rows):
         static = {}
@@ -137,6 +138,8 @@ def plan(exp: Experiment) -> Plan:
                 static[n] = bucket(n, row[n])
         if model.group_extra is not None:
             static.update(model.group_extra(row))
+        if program is not None:
+            static["program"] = program
         gkey = json.dumps(static, sort_keys=True, default=str)
         g = groups.setdefault(gkey, {"static": static, "cells": {}, "nested": {n: set() for n in nested_names}})
         for n in nested_names:

@@ -144,8 +144,80 @@ def sgd_limit(mu, lstar, noise, gamma, batch):
 SGD_BLOCK = 64
 
 
-def sgd_sampled_curves(runs, noise, gamma, batch, record, key):
-    """Sampled one-pass SGD, one ``lax.scan`` over blocks of steps per width.
+def sgd_sampled_curves(runs, noise, gamma, batch, record, key, program="cpu"):
+    """Sampled one-pass SGD at every width: :func:`sgd_sampled_per_width` (``program = "cpu"``)
+    or :func:`sgd_sampled_padded` (``"accelerator"``); the same curves within float64 round-off.
+    """
+    if program == "accelerator" and len(runs) > 1:
+        return sgd_sampled_padded(runs, noise, gamma, batch, record, key)
+    return sgd_sampled_per_width(runs, noise, gamma, batch, record, key)
+
+
+def _block_draws(kN, bi, K, B, N, rt, sd, dtype):
+    """The Gaussian draws of block ``bi`` of one width: ``z~`` ``(K, B, N)`` and ``e`` ``(K, B)``.
+
+    From ``fold_in(kN, bi)`` only, with the width's own shape, so every program draws the same
+    numbers for a width whatever it is computed with.
+    """
+    kg, ke = jax.random.split(jax.random.fold_in(kN, bi))
+    zs = jax.random.normal(kg, (K, B, N), dtype) * rt[None, None, :]
+    es = sd * jax.random.normal(ke, (K, B), dtype)
+    return zs, es
+
+
+def _width_key(key, N):
+    return jax.random.fold_in(key, int(min(N, 2**31 - 1)))
+
+
+def sgd_sampled_padded(runs, noise, gamma, batch, record, key):
+    """Sampled one-pass SGD, every width in ONE ``lax.scan`` (the accelerator program).
+
+    Each width's error vector is zero-padded to the largest width ``Nmax``; its draws are those
+    of :func:`sgd_sampled_per_width` (:func:`_block_draws` at the width's own shape), padded with
+    zero columns, and its eigenvalues are padded with zeros. A padded coordinate starts at 0,
+    sees ``z = 0`` and so stays exactly 0, and adds exact zeros to every inner product: each
+    width's curve is the per-width one up to the order of floating-point summation (float64
+    round-off). One scan step updates every width with one batched contraction, which keeps an
+    accelerator busy where the per-width program runs ``len(widths)`` tiny scans one after
+    another; under the engine's ``vmap`` the seeds of a chunk share the same scan.
+    """
+    B, K = int(batch), SGD_BLOCK
+    T = int(max(record))
+    nb = -(-T // K)
+    idx = np.asarray(record, int) - 1
+    sizes = [int(mu.shape[0]) for _, mu, _, _ in runs]
+    Nmax = max(sizes)
+    dtype = runs[0][1].dtype
+
+    def pad(a, n):
+        return jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, Nmax - n)])
+
+    keys = [_width_key(key, N) for N, _, _, _ in runs]
+    sds = [jnp.sqrt(2.0 * lstar + noise * noise) for _, _, _, lstar in runs]
+    rts = [jnp.sqrt(mu) for _, mu, _, _ in runs]
+    mus = jnp.stack([pad(mu, n) for (_, mu, _, _), n in zip(runs, sizes)])  # (W, Nmax)
+    e0 = jnp.stack([pad(-th, n) for (_, _, th, _), n in zip(runs, sizes)])
+
+    def block(e, bi):
+        draws = [_block_draws(k, bi, K, B, n, rt, sd, dtype) for k, n, rt, sd in zip(keys, sizes, rts, sds)]
+        zs = jnp.stack([pad(z, n) for (z, _), n in zip(draws, sizes)], axis=1)  # (K, W, B, Nmax)
+        es = jnp.stack([d[1] for d in draws], axis=1)  # (K, W, B)
+
+        def step(e, ze):
+            z, eps = ze
+            r = jnp.einsum("wbn,wn->wb", z, e) - eps
+            e = e - gamma * jnp.einsum("wbn,wb->wn", z, r)
+            return e, 0.5 * jnp.sum(mus * e * e, axis=1)
+
+        return jax.lax.scan(step, e, (zs, es))
+
+    _, gaps = jax.lax.scan(block, e0, jnp.arange(nb))  # (nb, K, W)
+    gaps = gaps.reshape(-1, len(runs))[idx]
+    return [lstar + gaps[:, i] for i, (_, _, _, lstar) in enumerate(runs)]
+
+
+def sgd_sampled_per_width(runs, noise, gamma, batch, record, key):
+    """Sampled one-pass SGD, one ``lax.scan`` over blocks of steps per width (the CPU program).
 
     ``runs``: list of ``(N, mu, th, lstar)`` per width. The draws of steps ``[K b, K (b+1))`` of
     width N (``K = SGD_BLOCK``) are one ``(K, B, N)`` array from ``fold_in(fold_in(key, N), b)``,
@@ -166,14 +238,12 @@ def sgd_sampled_curves(runs, noise, gamma, batch, record, key):
     idx = np.asarray(record, int) - 1
     out = []
     for N, mu, th, lstar in runs:
-        kN = jax.random.fold_in(key, int(min(N, 2**31 - 1)))
+        kN = _width_key(key, N)
         sd = jnp.sqrt(2.0 * lstar + noise * noise)
         rt = jnp.sqrt(mu)
 
         def block(e, bi, kN=kN, sd=sd, rt=rt, mu=mu):
-            kg, ke = jax.random.split(jax.random.fold_in(kN, bi))
-            zs = jax.random.normal(kg, (K, B, e.shape[0]), e.dtype) * rt[None, None, :]
-            es = sd * jax.random.normal(ke, (K, B), e.dtype)
+            zs, es = _block_draws(kN, bi, K, B, e.shape[0], rt, sd, e.dtype)
 
             def step(e, ze):
                 z, eps = ze

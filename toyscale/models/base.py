@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from toyscale.protocol import (BUILTIN_STATUSES, DIVERGED, NONFINITE, OK, TIME_AXIS, Metric, Model,  # noqa: F401
-                               Status, exact_bucket, next_pow2, pow2_bucket)
+                               Status, device_program, exact_bucket, next_pow2, pow2_bucket)
 from toyscale.theory.base import Frontier, Overlay, Prediction, Slice, Theory  # noqa: F401
 
 

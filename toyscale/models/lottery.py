@@ -61,6 +61,8 @@ import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
+from toyscale.models import numerics
+from toyscale.models.numerics import record_mask, tree_sum
 from toyscale.protocol import Metric, Model, Status, exact_bucket
 from toyscale.params import Param
 from toyscale.theory import lottery as theory
@@ -150,28 +152,6 @@ def init_params(key, bucket: int, width, init_scale, dtype) -> dict:
     s = jnp.asarray(init_scale, dtype)
     return {"w": s * z[:, 0] * mask, "c": s * z[:, 1] * mask,
             "a": z[:, 2] * mask / jnp.sqrt(jnp.asarray(width, dtype)), "d": jnp.zeros((), dtype)}
-
-
-def tree_sum(v: jax.Array, axis: int = -1) -> jax.Array:
-    """Sum along ``axis`` in a fixed order: zero-pad to the next power of two, then repeatedly
-    add the second half to the first (a pairwise tree of elementwise adds).
-
-    Why not ``jnp.sum``: XLA picks a reduction order from the array's shape, so the same
-    network summed in a vmapped batch of 3 or of 16, or in a bucket of 5 or 8 neurons, differs
-    in the last bit; L-BFGS amplifies that to O(1) within a few hundred iterations (measured,
-    docs/theory.md §3). Elementwise adds do not depend on the batch, and trailing zeros (padded
-    neurons) only ever meet ``x + 0 = x``, so this sum is bitwise the same for any batch and
-    any zero padding.
-    """
-    v = jnp.moveaxis(v, axis, -1)
-    n = v.shape[-1]
-    size = 1 << max(0, (n - 1).bit_length())
-    if size != n:
-        v = jnp.concatenate([v, jnp.zeros(v.shape[:-1] + (size - n,), v.dtype)], axis=-1)
-    while v.shape[-1] > 1:
-        h = v.shape[-1] // 2
-        v = v[..., :h] + v[..., h:]
-    return v[..., 0]
 
 
 def tree_vdot(u: dict, v: dict) -> jax.Array:
@@ -426,9 +406,7 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         return {"loss": mse(p, xt, yt, sigma), "train_loss": mse(p, x, y, sigma),
                 "grad_norm": jnp.sqrt(tree_vdot(g, g)), "sym_pairs": pairs, "sym_fraction": frac}
 
-    rec = np.zeros(total + 1, bool)
-    rec[np.asarray(record, int)] = True
-    rec_j = jnp.asarray(rec)
+    rec_j = jnp.asarray(record_mask(record, total))
 
     def maybe_diag(t, p):  # p: the network after t updates
         return jax.lax.cond(rec_j[t], diag, lambda q: zero, p)
@@ -476,8 +454,7 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
 def window(s: int, n_adam: int) -> int:
     """``k`` of ``rel_change`` at step ``s``: ``ceil(0.1 (s - s0))``, ``s0`` the start of the
     phase that step ``s`` is in (0 for Adam, ``adam_steps`` for L-BFGS), at least 1."""
-    s0 = n_adam if s > n_adam else 0
-    return max(1, int(math.ceil(WINDOW_FRACTION * (s - s0))))
+    return numerics.window(s, WINDOW_FRACTION, n_adam if s > n_adam else 0)
 
 
 def recorded(static: dict, nested: dict) -> tuple[int, ...]:

@@ -111,7 +111,7 @@ def _latent_ols(X, y, shift):
     return jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(A), True), X.T @ y)
 
 
-def _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge):
+def _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge, batched=False):
     """Losses at every width for each finite sample size P, ridge > 0 (``{P: (len(Ns),)}``).
 
     Same solves as the min-norm path (primal ``(F_PN^T F_PN + P ridge I) theta = F_PN^T y_P``
@@ -123,7 +123,10 @@ def _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge):
     the program has one primal and one dual body per bucket (at most ``log2(Pmax / Pmin) + 1``)
     whatever the number of swept sizes: unrolled static sizes made the 32 x 32 sweep compile
     for ~96 s. Widths are leading columns (column mask) of the one width-``Nmax`` draw.
+    ``batched`` (the accelerator program): ``vmap`` instead of ``lax.map``, so the factorisations
+    of a bucket run as one batched call instead of one after another (same arithmetic per size).
     """
+    over_sizes = (lambda f, xs: jax.vmap(f)(xs)) if batched else jax.lax.map
     Pmax, Nmax = F.shape
     dtype = F.dtype
     Ns_arr = jnp.asarray([int(N) for N in Ns])
@@ -146,7 +149,7 @@ def _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge):
             theta = ((jnp.arange(mb)[None, :] < Ns_arr[:, None]).astype(dtype) * z[None, :]) @ Linv
             return _quad_loss(theta, S[:mb, :mb], c[:mb], bDb)  # (len(Ns),); valid where N <= P
 
-        prim = jax.lax.map(primal, P_arr)  # (len(Ps_b), len(Ns))
+        prim = over_sizes(primal, P_arr)  # (len(Ps_b), len(Ns))
         wide = [int(N) for N in Ns if N > min(Ps_b)]
         if wide:
             def dual(N, Fb=Fb, yb=yb, Pb=Pb, P_arr=P_arr):
@@ -161,7 +164,7 @@ def _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge):
 
                 return _quad_loss(jax.vmap(one)(P_arr), S, c, bDb)  # (len(Ps_b),); valid where N > P
 
-            dl = jax.lax.map(dual, jnp.asarray(wide))  # (len(wide), len(Ps_b))
+            dl = over_sizes(dual, jnp.asarray(wide))  # (len(wide), len(Ps_b))
         for k, P in enumerate(Ps_b):
             col = prim[k]
             over = [i for i, N in enumerate(Ns) if N > P]
@@ -171,9 +174,9 @@ def _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge):
     return out
 
 
-def _accumulate_grams() -> bool:
-    """Form Gram/kernel matrices by accumulation (accelerators) or directly (CPU); see evaluate."""
-    return jax.default_backend() != "cpu"
+def _accumulate_grams(static) -> bool:
+    """Form Gram/kernel matrices by accumulation (accelerator program) or directly (CPU program)."""
+    return static.get("program", "cpu") == "accelerator"
 
 
 def evaluate(static, nested, dyn, key):
@@ -252,7 +255,8 @@ def _evaluate_trained(static, nested, dyn, key):
             runs.append((N, mu, th, lstar))
             gap.append(l_inf)  # filled below
     if learner == "sgd":
-        curves = lr.sgd_sampled_curves(runs, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts), kS)
+        curves = lr.sgd_sampled_curves(runs, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts), kS,
+                                       static.get("program", "cpu"))
         limits = gap
         gap, bad = [], []
         for l_, l_inf in zip(curves, limits):
@@ -270,7 +274,9 @@ def _evaluate_ridge(static, nested, dyn, key):
 
     Args:
       static: ``latent_dim``, ``teacher``, ``minnorm`` (ridge == 0 in this group),
-        ``width_inf`` (this group holds ``width = inf``).
+        ``width_inf`` (this group holds ``width = inf``), ``program`` (``"cpu"``: per-size
+        factorisations from Grams formed directly; ``"accelerator"``: accumulated Grams and
+        batched factorisations; the same losses within float64 round-off).
       nested: ``width`` and ``samples``, sorted tuples (``inf`` sorts last).
       dyn: scalars ``alpha``, ``beta``, ``ridge``, ``noise``.
       key: PRNG key of the cell (seed).
@@ -280,9 +286,9 @@ def _evaluate_ridge(static, nested, dyn, key):
     """
     v = static["latent_dim"]
     Ns, Ps = nested["width"], nested["samples"]
-    alpha, beta, ridge, noise = dyn["alpha"], dyn["beta"], dyn["ridge"], dyn["noise"]
+    ridge = dyn["ridge"]
     kW, kX, kb, kn = jax.random.split(key, 4)
-    lam, b = _spectrum(v, alpha, beta, static["teacher"], kb)
+    lam, b = _spectrum(v, dyn["alpha"], dyn["beta"], static["teacher"], kb)
     dtype = lam.dtype
     bDb = jnp.sum(lam * b * b)
     Pf = [int(P) for P in Ps if math.isfinite(P)]
@@ -290,129 +296,196 @@ def _evaluate_ridge(static, nested, dyn, key):
     # Sample i and feature j come from fold_in(key, i) / fold_in(key, j): the first P samples and
     # first N features are the same arrays whatever the largest size of the sweep.
     X = indexed_normal(kX, Pmax, (v,), dtype) * jnp.sqrt(lam)[None, :]
-    y = X @ b + noise * indexed_normal(kn, Pmax, (), dtype)
-    cols = []  # one column (len(Ns),) per sample size
-
+    y = X @ b + dyn["noise"] * indexed_normal(kn, Pmax, (), dtype)
     if static["width_inf"]:
-        # Features = latent coordinates. Dual solve per finite P; closed form at P = inf.
-        shrink = ridge / (lam + ridge)
-        pop = jnp.atleast_1d(0.5 * jnp.sum(lam * b * b * shrink * shrink))
-        for P in Ps:
-            if math.isfinite(P):
-                P = int(P)
-                if P >= v:  # P x P kernel is singular (rank v) at ridge 0: solve the v x v primal
-                    theta = _latent_ols(X[:P], y[:P], P * ridge)
-                else:
-                    K = X[:P] @ X[:P].T + P * ridge * jnp.eye(P, dtype=dtype)
-                    L = jnp.linalg.cholesky(K)
-                    a = jax.scipy.linalg.cho_solve((L, True), y[:P])
-                    theta = X[:P].T @ a
-                cols.append(jnp.atleast_1d(0.5 * jnp.sum(lam * (theta - b) ** 2)))
-            else:
-                cols.append(pop)
-        loss = jnp.stack(cols, axis=1)
-        return _out(loss, jnp.broadcast_to(pop[:, None], loss.shape))
+        return _latent_features(lam, b, X, y, Ps, ridge)
 
+    accelerator = _accumulate_grams(static)
     Nmax = int(max(Ns))
     W = indexed_normal(kW, Nmax, (v,), dtype).T  # (v, Nmax), column j from fold_in(kW, j)
     S = W.T @ (lam[:, None] * W)
     c = W.T @ (lam * b)
     F = X @ W  # (Pmax, Nmax)
-    eyeN = jnp.eye(Nmax, dtype=dtype)
     minnorm = static["minnorm"]
     # Min-norm (ridge 0) with more features than latent dimensions (N > v): W has rank v, so
     # the N x N population matrix and the Gram of P >= v samples are singular. There the
     # learner is exact in latent space: with P = inf it fits b* exactly (theta = W^+ b*), with
     # P >= v samples it is least squares in the latent coordinates (beta = W theta = X^+ y),
     # the same for every N > v. Below v (P < v < N) the P x P kernel stays positive definite.
-    over = [int(N) for N in Ns if minnorm and N > v]
-
-    # Population learner (samples = inf) at every width: one factorisation.
     under = [N for N in Ns if not (minnorm and N > v)]
-    approx_col = jnp.zeros((0,), dtype)
-    if under:
-        m = int(max(under))
-        theta_pop = _nested_solve(S[:m, :m] + ridge * jnp.eye(m, dtype=dtype), c[:m], under)
-        approx_col = _quad_loss(theta_pop, S[:m, :m], c[:m], bDb)
+    approx_col = _population_column(S, c, bDb, under, ridge)
     if not minnorm:  # ridge > 0: sizes in buckets, compile time flat in the number of sizes
-        ridge_cols = _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge)
+        ridge_cols = _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge, batched=accelerator)
         loss = jnp.stack([ridge_cols[int(P)] if math.isfinite(P) else approx_col for P in Ps], axis=1)
         return _out(loss, jnp.broadcast_to(approx_col[:, None], loss.shape))
-    if over:
-        over_losses = []
-        for N in over:
-            WN = W[:, :N]
-            beta = WN @ (WN.T @ jnp.linalg.solve(WN @ WN.T, b))  # W theta for theta = W^+ b*
-            over_losses.append(0.5 * jnp.sum(lam * (beta - b) ** 2))
-        approx_col = jnp.concatenate([approx_col, jnp.stack(over_losses)])
+    over = [int(N) for N in Ns if N > v]
     latent = {}  # P -> loss of latent least squares (min-norm, N > v, P >= v)
     if over:
-        for P in Pf:
-            if P >= v:
-                latent[P] = 0.5 * jnp.sum(lam * (_latent_ols(X[:P], y[:P], 0.0) - b) ** 2)
+        approx_col = jnp.concatenate([approx_col, _overparameterised_population(W, lam, b, over)])
+        latent = {P: 0.5 * jnp.sum(lam * (_latent_ols(X[:P], y[:P], 0.0) - b) ** 2) for P in Pf if P >= v}
+    dual = _minnorm_dual_losses(F, y, S, c, bDb, Ns, Pf, v, accelerator)
+    cols = _minnorm_primal_columns(F, y, S, c, bDb, Ns, Ps, v, ridge, accelerator)
+    for j, P in enumerate(Ps):
+        if not math.isfinite(P):
+            cols[j] = approx_col
+            continue
+        P = int(P)
+        wide = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
+        if wide:
+            cols[j] = cols[j].at[jnp.asarray(wide)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in wide]))
+        if P in latent:
+            cols[j] = cols[j].at[jnp.asarray([i for i, N in enumerate(Ns) if N > v])].set(latent[P])
+    loss = jnp.stack(cols, axis=1)
+    return _out(loss, jnp.broadcast_to(approx_col[:, None], loss.shape))
 
-    # Min-norm from here on (ridge > 0 returned above). Dual (kernel) solves for P < N. Kernels
-    # nest in P for a fixed width N: K_N = F[:, :N] F[:, :N]^T restricted to its leading rows:
-    # one Cholesky of K_N serves every P < N.
-    # How the kernels (and the primal Grams below) are formed depends on the backend, measured
-    # on the benchmark sweep: on a GPU, one kernel accumulated over blocks of features (fewest
-    # flops) is fastest (0.09 s vs 0.14 s on an H100); on a 2-core CPU the same chain of
-    # accumulations ran 3x slower under XLA than forming each needed block directly from the
-    # features (only the leading max(P < N) rows): 0.99 s vs 1.73 s for the whole sweep.
-    accumulate = _accumulate_grams()
-    dual = {}
+
+def _latent_features(lam, b, X, y, Ps, ridge):
+    """``width = inf``: the latent coordinates are the features. A dual (kernel) solve per
+    finite ``P < v``, least squares in the latent space for ``P >= v`` (the ``P x P`` kernel has
+    rank ``v`` there), and the closed form ``1/2 sum_j lambda_j b_j^2 (ridge / (lambda_j + ridge))^2``
+    at ``P = inf``."""
+    v, dtype = lam.shape[0], lam.dtype
+    shrink = ridge / (lam + ridge)
+    pop = jnp.atleast_1d(0.5 * jnp.sum(lam * b * b * shrink * shrink))
+    cols = []
+    for P in Ps:
+        if math.isfinite(P):
+            P = int(P)
+            if P >= v:  # P x P kernel is singular (rank v) at ridge 0: solve the v x v primal
+                theta = _latent_ols(X[:P], y[:P], P * ridge)
+            else:
+                K = X[:P] @ X[:P].T + P * ridge * jnp.eye(P, dtype=dtype)
+                L = jnp.linalg.cholesky(K)
+                a = jax.scipy.linalg.cho_solve((L, True), y[:P])
+                theta = X[:P].T @ a
+            cols.append(jnp.atleast_1d(0.5 * jnp.sum(lam * (theta - b) ** 2)))
+        else:
+            cols.append(pop)
+    loss = jnp.stack(cols, axis=1)
+    return _out(loss, jnp.broadcast_to(pop[:, None], loss.shape))
+
+
+def _population_column(S, c, bDb, widths, ridge):
+    """Loss of the population learner ``theta_N = (S_N + ridge I)^-1 c_N`` at every width in
+    ``widths`` (``samples = inf``), from one Cholesky of the largest leading block."""
+    if not widths:
+        return jnp.zeros((0,), S.dtype)
+    m = int(max(widths))
+    theta = _nested_solve(S[:m, :m] + ridge * jnp.eye(m, dtype=S.dtype), c[:m], widths)
+    return _quad_loss(theta, S[:m, :m], c[:m], bDb)
+
+
+def _overparameterised_population(W, lam, b, widths):
+    """Min-norm population loss for widths ``N > v``: ``W_N theta = W_N W_N^+ b* = b*`` projected
+    on the range of ``W_N`` (``W_N W_N^T`` is ``v x v`` and invertible)."""
+    out = []
+    for N in widths:
+        WN = W[:, :N]
+        beta = WN @ (WN.T @ jnp.linalg.solve(WN @ WN.T, b))  # W theta for theta = W^+ b*
+        out.append(0.5 * jnp.sum(lam * (beta - b) ** 2))
+    return jnp.stack(out)
+
+
+def _minnorm_dual_losses(F, y, S, c, bDb, Ns, Pf, v, accelerator):
+    """Min-norm losses for ``P < N`` from kernel (dual) solves: ``{(N, P): loss}``.
+
+    Kernels nest in P for a fixed width N: ``K_N = F[:, :N] F[:, :N]^T`` restricted to its
+    leading rows, so one Cholesky of ``K_N`` serves every ``P < N``. How they are formed and
+    factorised depends on the program, measured on the benchmark sweep: on a GPU, one kernel
+    accumulated over blocks of features (fewest flops) is fastest (0.09 s vs 0.14 s on an H100),
+    and the factorisations of every width run as one batched call; on a 2-core CPU the same
+    chain of accumulations ran 3x slower under XLA than forming each needed block directly from
+    the features (only the leading ``max(P < N)`` rows): 0.99 s vs 1.73 s for the whole sweep.
+    """
+    Pmax = F.shape[0]
     kernels = {}
-    K, prev = jnp.zeros((Pmax, Pmax), dtype), 0
+    K, prev = jnp.zeros((Pmax, Pmax), F.dtype), 0
     for N in Ns:
         N = int(N)
-        small = [P for P in Pf if P < N and not (minnorm and N > v and P >= v)]
-        if accumulate:
+        small = [P for P in Pf if P < N and not (N > v and P >= v)]
+        if accelerator:
             K, prev = K + F[:, prev:N] @ F[:, prev:N].T, N
             if small:
                 kernels[N] = K
         elif small:
             m = max(small)
             kernels[N] = F[:m, :N] @ F[:m, :N].T
-    colmask = {N: (jnp.arange(Nmax) < N).astype(dtype) for N in kernels}
+    systems, smalls = [], []
     for N, KN in kernels.items():
         small = [P for P in Pf if P < N and not (N > v and P >= v)]
         m = max(small)
-        A = _nested_solve(KN[:m, :m], y[:m], small)  # (len(small), m): dual coefficients
-        theta = A @ (F[:m] * colmask[N][None, :])
+        systems.append((KN[:m, :m], y[:m], small))
+        smalls.append(small)
+    dual = {}
+    Nmax = F.shape[1]
+    for N, small, A in zip(kernels, smalls, _nested_solves(systems, accelerator)):
+        m = A.shape[1]  # A: (len(small), m) dual coefficients
+        theta = A @ (F[:m] * (jnp.arange(Nmax) < N).astype(F.dtype)[None, :])
         for P, l in zip(small, _quad_loss(theta, S, c, bDb)):
             dual[(N, P)] = l
+    return dual
 
-    # Primal solves for N <= P: one Cholesky of the Gram of the first P samples, restricted to
-    # its leading m = max(N <= P) features, serves every N <= P. (Accumulated over blocks of
-    # samples, or formed directly per P: see the kernels above.)
+
+def _minnorm_primal_columns(F, y, S, c, bDb, Ns, Ps, v, ridge, accelerator):
+    """Primal solves for ``N <= P``: one column ``(len(Ns),)`` per sample size (NaN where
+    ``N > P``; ``inf`` sizes are placeholders). One Cholesky of the Gram of the first P samples,
+    restricted to its leading ``m = max(N <= P)`` features, serves every ``N <= P``. The Grams
+    are accumulated over blocks of samples and factorised in one batched call (accelerator
+    program) or formed directly per P (CPU program): see :func:`_minnorm_dual_losses`."""
+    Nmax, dtype = F.shape[1], F.dtype
     G, r, prev = jnp.zeros((Nmax, Nmax), dtype), jnp.zeros((Nmax,), dtype), 0
-    for P in Ps:
+    systems, where = [], []
+    for j, P in enumerate(Ps):
         if not math.isfinite(P):
-            cols.append(approx_col)
             continue
         P = int(P)
-        prim = [int(N) for N in Ns if N <= P and not (minnorm and N > v)]
-        if accumulate:
+        prim = [int(N) for N in Ns if N <= P and N <= v]
+        if accelerator:
             G, r, prev = G + F[prev:P].T @ F[prev:P], r + F[prev:P].T @ y[prev:P], P
-        col = jnp.full((len(Ns),), jnp.nan, dtype)
         if prim:
             m = max(prim)
-            if accumulate:
+            if accelerator:
                 Gm, rm = G[:m, :m], r[:m]
             else:
                 Gm, rm = F[:P, :m].T @ F[:P, :m], F[:P, :m].T @ y[:P]
-            theta = _nested_solve(Gm + P * ridge * jnp.eye(m, dtype=dtype), rm, prim)
-            theta = jnp.pad(theta, ((0, 0), (0, Nmax - m)))
-            col = col.at[: len(prim)].set(_quad_loss(theta, S, c, bDb))
-        wide = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
-        if wide:
-            col = col.at[jnp.asarray(wide)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in wide]))
-        if P in latent:
-            col = col.at[jnp.asarray([i for i, N in enumerate(Ns) if N > v])].set(latent[P])
-        cols.append(col)
-    loss = jnp.stack(cols, axis=1)
-    approx = jnp.broadcast_to(approx_col[:, None], loss.shape)
-    return _out(loss, approx)
+            systems.append((Gm + P * ridge * jnp.eye(m, dtype=dtype), rm, prim))
+            where.append(j)
+    cols = [jnp.full((len(Ns),), jnp.nan, dtype) for _ in Ps]
+    for j, (_, _, prim), theta in zip(where, systems, _nested_solves(systems, accelerator)):
+        theta = jnp.pad(theta, ((0, 0), (0, Nmax - theta.shape[1])))
+        cols[j] = cols[j].at[: len(prim)].set(_quad_loss(theta, S, c, bDb))
+    return cols
+
+
+def _nested_solves(systems, batched):
+    """:func:`_nested_solve` of each ``(A, r, sizes)`` in ``systems``; ``batched``: every
+    factorisation in ONE batched Cholesky and triangular inverse (the accelerator program).
+
+    Batching pads each ``A`` (``m x m``) to the largest size ``M`` as ``[[A, 0], [0, I]]`` and
+    ``r`` with zeros: the Cholesky factor of that matrix is ``[[L, 0], [0, I]]`` and its inverse
+    ``[[L^-1, 0], [0, I]]``, so the leading ``m`` entries of each solution are the unpadded ones
+    (exactly in exact arithmetic; float64 round-off from another blocking of the factorisation)
+    and the padded entries are exactly 0.
+    """
+    if not batched or len(systems) < 2:
+        return [_nested_solve(A, r, sizes) for A, r, sizes in systems]
+    M = max(A.shape[0] for A, _, _ in systems)
+    dtype = systems[0][0].dtype
+    As, rs = [], []
+    for A, r, _ in systems:
+        m = A.shape[0]
+        eye = jnp.eye(M, dtype=dtype) * (jnp.arange(M) >= m).astype(dtype)[:, None]
+        As.append(jnp.pad(A, ((0, M - m), (0, M - m))) + eye)
+        rs.append(jnp.pad(r, (0, M - m)))
+    L = jnp.linalg.cholesky(jnp.stack(As))
+    Linv = solve_triangular(L, jnp.broadcast_to(jnp.eye(M, dtype=dtype), L.shape), lower=True)
+    z = jnp.einsum("kij,kj->ki", Linv, jnp.stack(rs))
+    out = []
+    for i, (A, _, sizes) in enumerate(systems):
+        m = A.shape[0]
+        mask = (jnp.arange(M)[None, :] < jnp.asarray(sizes)[:, None]).astype(dtype)
+        out.append(((mask * z[i][None, :]) @ Linv[i])[:, :m])
+    return out
 
 
 def _out(loss, approx):
@@ -433,6 +506,8 @@ def cell_bytes(static, nested):
     N, P = max(Ns), max(Ps)
     base = 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
     if static.get("learner", "ridge") == "ridge":
+        if static.get("program") == "accelerator":  # padded systems, factorised as one batch
+            base += 8 * 3 * (len(Ns) + len(Ps)) * max(N, P) ** 2
         return base
     T = max([t for t in nested["steps"] if math.isfinite(t)] or [1])
     nT = len(nested["steps"])
@@ -498,6 +573,7 @@ MODEL = register(
                 "width = inf with learner 'gd', 'sgd' or 'sgd_expected': latent_dim <= 8192"),
         precision="float64",
         audit_rule="roundoff",
+        device_programs=True,
         example={"seeds": 2, "params": {"latent_dim": 64},
                  "sweep": {"width": [4, 8, 16], "samples": [6, 12, math.inf], "ridge": [0.0, 1e-3]}},
         references=(

@@ -29,7 +29,6 @@ padded model computes the unpadded one.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -41,7 +40,8 @@ import optax
 from toyscale.errors import UserError
 from toyscale.models import register
 from toyscale.models.base import indexed_normal
-from toyscale.protocol import Metric, Model, Status, exact_bucket, pow2_bucket
+from toyscale.models.numerics import end_window_stats, record_mask
+from toyscale.protocol import Metric, Model, Status, device_program, exact_bucket, pow2_bucket
 from toyscale.params import Param
 from toyscale.theory import superposition as theory
 
@@ -71,9 +71,10 @@ PARAMS = (
     Param("weight_decay", float, -1.0, "signed decay on W: > 0 decoupled decay (weak), < 0 row-norm growth to 1 (strong)"),
     Param("lr", float, 1e-2, "peak learning rate (Adam)", low=0.0, low_open=True),
     Param("batch_size", int, 2048, "fresh samples per step", low=1, role="static"),
-    Param("horizon", int, 20000, "training length: warm-up, then cosine decay to 5 % of lr at this step", low=1, role="static"),
-    Param("steps", int, 20000, "recorded step s <= horizon (time axis; default: the horizon)", low=1, role="nested",
-          default_from="horizon"),
+    Param("horizon", int, 20000, "schedule length: warm-up, then cosine decay to 5 % of lr at this step (sets the "
+          "schedule only; training stops at the largest recorded step)", low=1, role="static"),
+    Param("steps", int, 20000, "recorded step s <= horizon (time axis; default: the horizon); training runs to the "
+          "largest recorded step, not to the horizon", low=1, role="nested", default_from="horizon"),
     Param("warmup", int, 2000, "linear warm-up steps, then cosine decay to 5 % of lr", low=0, role="static"),
     Param("value_dist", str, "uniform02", "value of an active feature: 'uniform02' U(0,2) (Liu et al.), 'uniform01' U[0,1) (Anthropic)",
           choices=("uniform02", "uniform01"), role="static"),
@@ -240,9 +241,15 @@ def make_optimizer(lr, weight_decay, steps: int, warmup: int) -> optax.GradientT
 
 
 def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
-    """Train one model for ``horizon`` steps; return the final parameters, the per-step loss
-    ``(horizon,)`` and the :func:`diagnostics` of ``W`` after each step in ``record``
+    """Train one model on the ``horizon``-step schedule up to its last recorded step; return the
+    parameters after that step, the per-step loss ``(T,)``, ``T = max(record)`` (``horizon`` when
+    nothing is recorded) and the :func:`diagnostics` of ``W`` after each step in ``record``
     (``{name: (len(record),)}``).
+
+    ``horizon`` sets the learning-rate schedule (warm-up, cosine decay to its end); ``record``
+    sets how far to train: steps past the last recorded one are never computed, so a run that
+    records step 200 of a 20 000-step schedule trains 200 steps, and its rows equal those of the
+    full run at step 200 (the first ``T`` steps of the scan are the same computation).
 
     ``static``: ``n_features``, ``width`` (bucket), ``batch_size``, ``horizon``, ``warmup``,
     ``value_dist``; ``dyn``: ``width`` (true m), ``alpha``, ``weight_decay``, ``lr``,
@@ -251,7 +258,8 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     computed under a ``lax.cond`` on the (unbatched) step counter, so only at recorded steps.
     """
     n, bucket = int(static["n_features"]), int(static["width"])
-    steps, batch = int(static["horizon"]), int(static["batch_size"])
+    horizon, batch = int(static["horizon"]), int(static["batch_size"])
+    steps = int(max(record)) if len(record) else horizon  # no step past the last recorded one
     dtype = jnp.result_type(float)
     m = dyn["width"]
     k_init, k_data = jax.random.split(key)
@@ -260,16 +268,14 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     mask = {"W": column_mask(bucket, m, dtype)[None, :], "b": jnp.ones((), dtype)}
     p = feature_probs(n, dyn["alpha"], dtype)
     imp = jnp.asarray(dyn["importance"], dtype) ** jnp.arange(n, dtype=dtype)
-    opt = make_optimizer(dyn["lr"], dyn["weight_decay"], steps, int(static["warmup"]))
+    opt = make_optimizer(dyn["lr"], dyn["weight_decay"], horizon, int(static["warmup"]))
     apply = jax.vmap(net.apply, in_axes=(None, 0))
 
     def loss_fn(prm, x):
         y = apply({"params": prm}, x)
         return jnp.mean(imp[None, :] * (y - x) ** 2)
 
-    rec = np.zeros(steps + 1, bool)
-    rec[np.asarray(record, int)] = True
-    rec_after = jnp.asarray(rec[1:])  # step t leaves the parameters "after t + 1 steps"
+    rec_after = jnp.asarray(record_mask(record, steps)[1:])  # step t leaves the parameters "after t + 1 steps"
     zero = {k: jnp.zeros((), dtype) for k in DIAGNOSTICS}
 
     def step(carry, t):
@@ -358,23 +364,13 @@ def evaluate(static, nested, dyn, key) -> dict:
     """
     record = tuple(int(s) for s in nested["steps"])
     params, losses, diags = train(static, dyn, key, record)
-    # Window statistics from static slices (not cumulative sums: in float32 a difference of
-    # running sums loses the digits a drift of 1e-3 or a standard error needs).
-    lasts, prevs, sems, bads = [], [], [], []
-    for s_ in record:
-        k = max(1, int(math.ceil(FINAL_FRACTION * s_)))
-        win = losses[s_ - k:s_]
-        last = jnp.mean(win)
-        lasts.append(last)
-        prevs.append(jnp.mean(losses[s_ - 2 * k:s_ - k]) if s_ >= 2 * k else last)
-        sems.append(jnp.std(win) / math.sqrt(k) / last)
-        bads.append(~jnp.all(jnp.isfinite(losses[:s_])))
-    last, prev, sem = jnp.stack(lasts), jnp.stack(prevs), jnp.stack(sems)
+    st = end_window_stats(losses, record, FINAL_FRACTION)
+    last, prev, sem = st["last"], st["prev"], st["sem"]
     drift = (prev - last) / last
     out = {"loss": last, "drift": drift, "loss_sem": sem, **diags}
     unconv = (drift > DRIFT_FLAG) & (drift > NOISE_FLAG * np.sqrt(2.0) * sem)
     status = jnp.where(unconv, MODEL.status_code("unconverged"), 0)
-    out["status"] = jnp.where(jnp.stack(bads), MODEL.status_code("diverged"), status).astype(jnp.int32)
+    out["status"] = jnp.where(st["bad"], MODEL.status_code("diverged"), status).astype(jnp.int32)
     return out
 
 
@@ -387,13 +383,14 @@ def bucket(name: str, value: Any) -> Any:
     saved per avoided compile). On a GPU one small model leaves the device idle: fewer,
     larger vmapped programs win.
     """
-    return exact_bucket(name, value) if jax.default_backend() == "cpu" else pow2_bucket(name, value)
+    return exact_bucket(name, value) if device_program() == "cpu" else pow2_bucket(name, value)
 
 
 def cell_bytes(static, nested) -> int:
     n, M, B = int(static["n_features"]), int(static["width"]), int(static["batch_size"])
     # + the n x n Gram, its n (n - 1) / 2 upper entries, their sort and index arrays (diagnostics)
-    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 8 * static["horizon"] + 6 * n * n) + (1 << 20)
+    T = int(max(nested["steps"])) if nested.get("steps") else int(static["horizon"])
+    return 4 * (8 * B * n + 3 * B * M + 8 * n * M + 8 * T + 6 * n * n) + (1 << 20)
 
 
 def check_config(values) -> None:
