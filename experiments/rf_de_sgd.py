@@ -24,7 +24,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 
 import toyscale  # noqa: E402
-from toyscale.models import _rf_learners as lr  # noqa: E402
+from toyscale.models import rf_learners as lr  # noqa: E402
 from toyscale.theory import rf_equivalents as E  # noqa: E402
 
 HERE = Path(__file__).parent

@@ -124,7 +124,7 @@ def test_sgd_quadrature_moments_exact():
 def _exact_sgd_mean(v, alpha, beta, N, steps, seeds, rng, lr_scale=0.5):
     import jax.numpy as jnp
 
-    from toyscale.models import _rf_learners as lr
+    from toyscale.models import rf_learners as lr
 
     lam, b = E.spectrum(alpha, beta, v)
     gamma = lr_scale / float(jnp.sum(lam))
@@ -153,7 +153,7 @@ def test_sgd_curve_against_exact_recursion():
 def test_gd_population_curve_against_eigen_formula():
     import jax.numpy as jnp
 
-    from toyscale.models import _rf_learners as lr
+    from toyscale.models import rf_learners as lr
 
     rng = np.random.default_rng(5)
     v, N, steps = 1024, 128, [1, 10, 100, 1000]

@@ -87,7 +87,7 @@ def test_expected_sgd_matches_latent_space_monte_carlo():
     2000 independent runs for one W: agreement within 4 standard errors at every step."""
     import jax
 
-    from toyscale.models import _rf_learners as lr
+    from toyscale.models import rf_learners as lr
 
     v, N, B, alpha, beta, lrs, noise = 24, 8, 2, 0.9, 0.4, 0.5, 0.05
     lam, b, W, _, _ = _problem(0, v, alpha, beta, N)
@@ -188,7 +188,7 @@ def test_theory_picks_the_window_regime_in_phase_three():
 
 def test_three_frontier_estimators_recover_a_separable_law():
     """L(N, T) = N^-a + 3 T^-b, C = N T: xi = b/(a+b), eta = ab/(a+b) for every estimator."""
-    from toyscale import frontier as fr
+    from toyscale.analysis import frontiers as fr
 
     a, b = 1.0, 0.6
     curves = {}

@@ -198,7 +198,7 @@ def evaluate(static, nested, dyn, key):
 
 
 def _evaluate_trained(static, nested, dyn, key):
-    """GD / one-pass SGD losses at every recorded step (see :mod:`toyscale.models._rf_learners`).
+    """GD / one-pass SGD losses at every recorded step (see :mod:`toyscale.models.rf_learners`).
 
     ``gd``: one eigendecomposition per (width, samples) gives the exact population loss at every
     recorded step (``steps = inf``: the limit). ``sgd_expected``: the exact expected loss (closed
@@ -209,7 +209,7 @@ def _evaluate_trained(static, nested, dyn, key):
     excited direction; SGD: the expected recursion has no fixed point) or a sampled loss exceeds
     ``1e3`` times the loss at ``theta = 0``.
     """
-    from toyscale.models import _rf_learners as lr
+    from toyscale.models import rf_learners as lr
 
     v, learner = static["latent_dim"], static["learner"]
     Ns, Ps, Ts = nested["width"], nested["samples"], nested["steps"]
