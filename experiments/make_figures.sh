@@ -17,7 +17,7 @@ python experiments/superposition_phase.py phase out/superposition_phase-quick --
 for name in superposition_strong superposition_strong_alpha_ends superposition_weak; do
   python experiments/superposition_phase.py curves "out/$name" --figure "figures/${name}_curves.png"
 done
-# Issue 12: the whole frequency range (alpha_paper = 1 + a in [0, 2]); about 65 min on a shared 2-core CPU.
+# The whole frequency range (alpha_paper = 1 + a in [0, 2]); about 65 min on a shared 2-core CPU.
 toyscale run experiments/superposition_strong_alpha.toml --out out/superposition_strong_alpha --no-progress
 python experiments/superposition_phase.py budget out/superposition_strong_alpha --figure figures/superposition_strong_alpha/budget.png
 python experiments/superposition_phase.py overlap out/superposition_strong_alpha --figure figures/superposition_strong_alpha/overlap.png
@@ -28,7 +28,7 @@ python experiments/superposition_phase.py grid out/superposition_strong_alpha_sw
 toyscale run experiments/superposition_grid.toml --quick --out out/superposition_grid-quick --no-progress --no-report
 python experiments/superposition_phase.py grid out/superposition_grid-quick --figure figures/superposition_grid/map.png
 python experiments/superposition_phase.py overlap out/superposition_grid-quick --figure figures/superposition_grid/overlap.png
-# Issues 9-11: random features trained by GD/SGD, associative memories, lottery tickets. The
+# Random features trained by GD/SGD, associative memories, lottery tickets. The
 # stored results under results/ are reused (toyscale resumes); a fresh run of all of them takes
 # about 1.5 h on a 2-core CPU (the trained associative-memory grid about 20 min of it).
 for name in rf_gd_time rf_frontier_phase1a rf_frontier_phase2 rf_sgd_phase3 rf_width_smooth \

@@ -84,3 +84,28 @@ def test_experiment_json_keeps_the_creating_runs_provenance(tmp_path):
     ResultStore(tmp_path).init({**meta, "provenance": {"started": "2", "jax": "b"}, "description": "edited"})
     got = ResultStore(tmp_path).read_meta()
     assert got["provenance"] == first["provenance"] and got["description"] == "edited"
+
+
+def test_a_run_records_its_provenance_in_experiment_and_summary_json(tmp_path, capsys):
+    """Every result directory says what made it: experiment.json keeps the creating run's record,
+    summary.json the summary over every run that wrote rows, ``toyscale report`` prints it."""
+    import json
+
+    import toyscale
+    from toyscale.cli import main
+
+    doc = {"model": "random_features", "seeds": 2, "params": {"latent_dim": 64, "samples": float("inf")},
+           "sweep": {"width": [4, 8, 16]}, "checks": [{"axis": "width"}]}
+    res = toyscale.run(doc, out=tmp_path / "o", progress=False)
+    meta = json.loads((tmp_path / "o" / "experiment.json").read_text())
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    for rec in (meta["provenance"], summary["provenance"]):
+        assert rec["toyscale"] == toyscale.__version__ and rec["jax"] == jax.__version__ and rec["jaxlib"]
+        assert rec["platform"] == "cpu" and rec["devices"] and rec["precision"] == "float64"
+        assert rec["matmul_precision"] == "highest" and rec["started"]
+        assert "git" in rec  # a checkout's commit and dirty flag, or None outside one
+    assert summary["provenance"]["runs"] == 1 and summary["provenance"]["finished"] >= summary["provenance"]["started"]
+    assert res.provenance["runs"] == 1
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "o")]) == 0
+    assert "made by toyscale " + toyscale.__version__ in capsys.readouterr().err

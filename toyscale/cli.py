@@ -149,9 +149,14 @@ def _report(out, figures=None) -> None:
     from toyscale.report import frontier_table, make_report, table
 
     rep = make_report(out, figures=figures)
+    from toyscale.provenance import lines
+
     for name, rec in rep.records.items():
         if isinstance(rec, dict) and rec.get("ok") is False:
             print(f"toyscale: {name}: not ok: {rec.get('reason', '')}", file=sys.stderr)
+    if "provenance" in rep.records:
+        for line in lines(rep.records["provenance"]):
+            print(f"toyscale: made by {line}", file=sys.stderr)
     if rep.checks:
         print(table(rep.checks))
     for e in rep.checks:
