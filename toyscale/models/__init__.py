@@ -22,7 +22,7 @@ def _load_builtin() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    from toyscale.models import (associative_memory, lottery, random_features,  # noqa: F401
+    from toyscale.models import (associative_memory, lottery, perceptron, random_features,  # noqa: F401
                                  superposition, ticket_ensemble)
 
 
