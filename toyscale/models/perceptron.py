@@ -215,6 +215,7 @@ MODEL = register(
         check_config=check_config,
         compute=compute,
         precision="float64",
+        sequential_cells=True,  # an iterative solver: a vmapped batch changes last bits, amplified
         example=EXAMPLE,
         references=("Sorscher, Geirhos, Shekhar, Ganguli & Morcos 2022, Beyond neural scaling laws: beating power "
                     "law scaling via data pruning (NeurIPS)",

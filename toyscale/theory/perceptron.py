@@ -54,6 +54,7 @@ _DAMP = (1.0, 0.5, 0.2, 0.05)
 
 _GLZ = np.polynomial.legendre.leggauss(NZ)
 _GLW = np.polynomial.legendre.leggauss(NW)
+_GLZ2 = np.polynomial.legendre.leggauss(NZ // 2)
 
 
 def _x64(fn):
@@ -102,16 +103,20 @@ def gardner_F(a):
     return (1 + a * a) * ndtr(a) + a * _phi(a)
 
 
-def _z_nodes(rule: str, gamma):
-    """Nodes and weights of the normalised average over the kept z >= 0 (weights sum to 1)."""
+def _z_nodes(rule: str, gamma, split=None):
+    """Nodes and weights of the normalised average over the kept z >= 0 (weights sum to 1);
+    with ``split`` the region is cut there (half the nodes each side) so that a kink of the
+    integrand at ``z = split`` does not cost accuracy."""
     import jax.numpy as jnp
 
-    if rule == "hard":
-        z, w = _gl(0.0, gamma, _GLZ)
-    elif rule == "easy":
-        z, w = _gl(gamma, gamma + ZMAX, _GLZ)
+    lo, hi = {"hard": (0.0, gamma), "easy": (gamma, gamma + ZMAX)}.get(rule, (0.0, ZMAX))
+    if split is None:
+        z, w = _gl(lo, hi, _GLZ)
     else:
-        z, w = _gl(0.0, ZMAX, _GLZ)
+        c = jnp.clip(split, lo, hi)
+        z1, w1 = _gl(lo, c, _GLZ2)
+        z2, w2 = _gl(c, hi, _GLZ2)
+        z, w = jnp.concatenate([z1, z2]), jnp.concatenate([w1, w2])
     w = w * _phi(z)
     return z, w / jnp.sum(w)
 
@@ -120,7 +125,7 @@ def volume_theta0(R, kappa, alpha, rule: str, gamma):
     """``G = 1 - R^2 - alpha (1 - R^2) <F((kappa - R z)/sqrt(1 - R^2))>_z`` at ``theta = 0``."""
     import jax.numpy as jnp
 
-    z, w = _z_nodes(rule, gamma)
+    z, w = _z_nodes(rule, gamma, split=kappa / R)  # the integrand bends at R z = kappa
     s2 = 1 - R * R
     return s2 - alpha * s2 * jnp.sum(w * gardner_F((kappa - R * z) / jnp.sqrt(s2)))
 
@@ -189,7 +194,7 @@ def _solver(rule: str, zero_theta: bool):
                 R, k = squash(v[0]), v[1]
                 return jnp.stack([G(R, k), jax.grad(G, 0)(R, k)])
 
-            starts = jnp.array([[jnp.arctanh(r), k] for r in (0.3, 0.7, 0.9, 0.99) for k in (0.2, 1.0)])
+            starts = jnp.array([[jnp.arctanh(r), k] for r in (0.3, 0.7, 0.9, 0.99, 0.999, 0.99999) for k in (0.2, 1.0)])
             xs, ns = jax.vmap(lambda x0: _newton(res, x0))(starts)
             ok = ns < 1e-9
             best = jnp.argmax(jnp.where(ok, xs[:, 1], -jnp.inf))
