@@ -15,7 +15,7 @@ on the kept set::
 
 solved through its dual ``max_a 1'a - |X'(a o y)|^2 / 2, a >= 0`` by projected accelerated
 gradient (FISTA with function-value restart, step ``1/L``, ``L = sigma_max(X)^2`` by power
-iteration). Every :data:`CHECK_EVERY` iterations the primal point ``w = X'(a o y)`` rescaled to
+iteration, doubled whenever a plain gradient step fails to ascend). Every :data:`CHECK_EVERY` iterations the primal point ``w = X'(a o y)`` rescaled to
 feasibility gives the duality gap; the solver stops when the relative gap
 ``(p - d)/p <= tol`` (then ``|w/|w| - w*/|w*|| <= sqrt(tol)`` by strong convexity), else at
 ``max_iter`` with the status ``max_iterations``. Metrics: ``error = arccos(R)/pi`` with
@@ -131,7 +131,7 @@ def max_margin(X, y, mask, tol, max_iter: int):
         return jnp.sum(a) - 0.5 * w @ w
 
     def fista(_, c):
-        a, w, a_prev, w_prev, t, d = c
+        a, w, a_prev, w_prev, t, d, L = c
         t_new = 0.5 * (1 + jnp.sqrt(1 + 4 * t * t))
         beta = (t - 1) / t_new
         av, wv = a + beta * (a - a_prev), w + beta * (w - w_prev)
@@ -139,9 +139,11 @@ def max_margin(X, y, mask, tol, max_iter: int):
         wn = A.T @ an
         dn = dual(an, wn)
         restart = dn < d
-        # a restart drops the momentum and keeps the monotone iterate
+        # a restart drops the momentum and keeps the monotone iterate; a plain gradient step
+        # (t = 1) that does not ascend means L was underestimated: double it
+        L = jnp.where(restart & (t == 1.0), 2 * L, L)
         an, wn, dn = (jnp.where(restart, a, an), jnp.where(restart, w, wn), jnp.where(restart, d, dn))
-        return an, wn, a, w, jnp.where(restart, 1.0, t_new), dn
+        return an, wn, a, w, jnp.where(restart, 1.0, t_new), dn, L
 
     def gap_of(a, w):
         margin = jnp.min(jnp.where(mask, A @ w, jnp.inf))
@@ -159,7 +161,7 @@ def max_margin(X, y, mask, tol, max_iter: int):
 
     a0 = jnp.zeros(X.shape[0], dtype)
     w0 = jnp.zeros(X.shape[1], dtype)
-    c0 = (a0, w0, a0, w0, jnp.asarray(1.0, dtype), jnp.asarray(0.0, dtype))
+    c0 = (a0, w0, a0, w0, jnp.asarray(1.0, dtype), jnp.asarray(0.0, dtype), L)
     c, _, it = jax.lax.while_loop(cond, body, (c0, jnp.asarray(jnp.inf, dtype), jnp.asarray(0, jnp.int32)))
     gap, kappa = gap_of(c[0], c[1])
     return c[1], kappa, gap, it
