@@ -6,11 +6,11 @@ Reads the result directories of ``toyscale run`` for experiments/perceptron_*.to
   with z = (sim - theory)/s.e.; acceptance |z| <= 3 everywhere;
 * ``--no-pruning DIR``: the fitted slope of log eps vs log alpha over alpha >= 8 (theory -1) and
   alpha * eps at the largest alpha (theory -> 0.50);
-* ``--frontier DIR``: the Pareto frontier (best f and rule at each alpha_tot) from simulation and
-  from theory; at theta = 0 a quadratic fit of log eps in alpha_tot along the theory frontier
+* ``--frontier DIR``: the Pareto frontier (best f and rule at each alpha_prune = f alpha_tot) from
+  simulation and from theory; at theta = 0 a quadratic fit of log eps in alpha_prune along it
   whose curvature interval must exclude the curvature a power law through the same points would
   have (exponential, not power-law, decay); at theta > 0 the minimum useful f (the smallest f
-  on the frontier) and the local log-log slope of the frontier at large alpha_tot (a power law
+  on the frontier) and the local log-log slope of the frontier at large alpha_prune (a power law
   again); figures eps vs alpha_tot per f and rule with theory curves, and the frontiers.
 
 Usage::
@@ -102,41 +102,42 @@ def exponential_check(alpha, eps):
 def frontier(path, figures=None) -> bool:
     df = _load(path)
     st = seed_stats(df, ["keep", "alpha", "keep_fraction", "probe_angle"])
+    st["alpha_prune"] = st["alpha"] * st["keep_fraction"]
     ok = True
-    alphas = np.array(sorted(set(st["alpha"])))
-    fine = np.geomspace(alphas.min(), alphas.max(), 12)
-    fr = np.geomspace(0.05, 1.0, 16)
+    ap = np.array(sorted(set(st["alpha_prune"])))
+    fine = np.geomspace(ap.min(), ap.max(), 10)
+    fr = np.geomspace(0.01, 1.0, 16)
     curves = {}
     for theta in sorted(set(st["probe_angle"])):
         s = st[st["probe_angle"] == theta]
-        best = s.loc[s.groupby("alpha")["mean"].idxmin()].sort_values("alpha")
+        best = s.loc[s.groupby("alpha_prune")["mean"].idxmin()].sort_values("alpha_prune")
         e_th, f_th, r_th = th.pareto_frontier(fine, theta, fractions=fr)
         curves[theta] = (e_th, f_th)
-        print(f"frontier theta = {theta:g} ({path}, N = {int(df['dim'].iloc[0])}):")
+        print(f"frontier theta = {theta:g} ({path}, N = {int(df['dim'].iloc[0])}), against alpha_prune = f alpha_tot:")
         for _, r in best.iterrows():
-            print(f"  alpha_tot {r['alpha']:5g}: simulation best eps {r['mean']:.4f} ± {r['se']:.4f} at keep-{r['keep']} "
-                  f"f = {r['keep_fraction']:g}")
+            t = float(np.atleast_1d(th.theory_error([r["alpha"]], r["keep"], r["keep_fraction"], theta))[0])
+            print(f"  alpha_prune {r['alpha_prune']:6g}: simulation best eps {r['mean']:.4f} ± {r['se']:.4f} at keep-{r['keep']} "
+                  f"f = {r['keep_fraction']:g} (theory there {t:.4f})")
         for a, e, f, rr in zip(fine, e_th, f_th, r_th):
-            print(f"  alpha_tot {a:7.3f}: theory frontier eps {e:.5f} at keep-{rr} f = {f:.3f}")
+            print(f"  alpha_prune {a:7.3f}: theory frontier eps {e:.5f} at keep-{rr} f = {f:.3f}")
+        sa, se_ = best["alpha_prune"].to_numpy(float), best["mean"].to_numpy(float)
         if theta == 0:
             c, (lo, hi), c_pow, nu, b = exponential_check(fine, e_th)
             exp_ok = not (lo <= c_pow <= hi)
-            print(f"  theory: log eps = ... + {b:.4f} alpha + c alpha^2, c = {c:.2e} [{lo:.2e}, {hi:.2e}]; a power law "
-                  f"(nu = {nu:.2f}) would have c = {c_pow:.2e}: exponential {'yes' if exp_ok else 'NO'}")
-            sa, se_ = best["alpha"].to_numpy(float), best["mean"].to_numpy(float)
+            print(f"  theory: log eps = ... + {b:.4f} alpha_prune + c alpha_prune^2, c = {c:.2e} [{lo:.2e}, {hi:.2e}]; a "
+                  f"power law (nu = {nu:.2f}) would have c = {c_pow:.2e}: exponential {'yes' if exp_ok else 'NO'}")
             if len(sa) >= 4:
                 c, (lo, hi), c_pow, nu, b = exponential_check(sa, se_)
-                print(f"  simulation frontier: c = {c:.2e} [{lo:.2e}, {hi:.2e}], power-law curvature {c_pow:.2e}: "
-                      f"{'excluded' if not (lo <= c_pow <= hi) else 'not excluded'}")
+                print(f"  simulation frontier: slope {b:.4f}, c = {c:.2e} [{lo:.2e}, {hi:.2e}], power-law curvature "
+                      f"{c_pow:.2e}: {'excluded' if not (lo <= c_pow <= hi) else 'not excluded'}")
             ok &= exp_ok
         else:
             fmin = float(np.min(f_th))
             loc = np.polyfit(np.log(fine[-4:]), np.log(e_th[-4:]), 1)[0]
-            print(f"  theory: minimum useful f = {fmin:.3f}; frontier log-log slope at large alpha_tot {loc:.3f} "
+            print(f"  theory: minimum useful f = {fmin:.3f}; frontier log-log slope at large alpha_prune {loc:.3f} "
                   "(a power law again)")
-            sa, se_ = best["alpha"].to_numpy(float), best["mean"].to_numpy(float)
-            print(f"  simulation: smallest frontier f = {best['keep_fraction'].min():g}; frontier slope over the largest "
-                  f"alpha_tot {np.polyfit(np.log(sa[-3:]), np.log(se_[-3:]), 1)[0]:.3f}")
+            print(f"  simulation: smallest frontier f = {best['keep_fraction'].min():g}; frontier log-log slope over the "
+                  f"largest alpha_prune {np.polyfit(np.log(sa[-3:]), np.log(se_[-3:]), 1)[0]:.3f}")
     if figures:
         _figures(st, curves, fine, Path(figures))
     return ok
@@ -156,7 +157,6 @@ def _figures(st, curves, fine, out):
                 col = f"C{i}"
                 ax.errorbar(r["alpha"], r["mean"], r["se"], fmt="o", color=col, label=f"f = {f:g}")
                 ax.plot(fine, th.theory_error(fine, keep, f, theta), "-", color=col, lw=1)
-            ax.plot(fine, curves[theta][0], "k--", lw=1.5, label="theory frontier")
             ax.set(xscale="log", yscale="log", xlabel="alpha_tot", ylabel="eps", title=f"keep-{keep}, theta = {theta:g}")
             ax.legend(fontsize=7)
         fig.tight_layout()
@@ -165,7 +165,7 @@ def _figures(st, curves, fine, out):
     ax = fig.subplots()
     for theta, (e, _) in curves.items():
         ax.plot(fine, e, label=f"theta = {theta:g}")
-    ax.set(yscale="log", xlabel="alpha_tot", ylabel="frontier eps (theory)", title="Pareto frontier")
+    ax.set(yscale="log", xlabel="alpha_prune", ylabel="frontier eps (theory)", title="Pareto frontier")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "frontier.png")
