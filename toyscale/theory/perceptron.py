@@ -77,8 +77,8 @@ def keep_threshold(rule: str, f):
     from scipy.special import ndtri
 
     f = np.asarray(f, float)
-    if rule == "hard":
-        return ndtri((1 + f) / 2)
+    if rule == "hard":  # f = 1 keeps everything: gamma = inf, capped at the integration cut-off
+        return np.minimum(ndtri((1 + f) / 2), ZMAX)
     if rule == "easy":
         return ndtri(1 - f / 2)
     return np.zeros_like(f)
