@@ -1,0 +1,227 @@
+"""The data-pruning perceptron (docs/theory.md, "The data-pruning perceptron").
+
+Sorscher, Geirhos, Shekhar, Ganguli & Morcos 2022, *Beyond neural scaling laws: beating power law
+scaling via data pruning* (NeurIPS 2022).
+
+Teacher-student: ``x ~ N(0, I_N)``, ``y = sign(T.x)``. By rotation invariance the teacher is the
+first axis, ``T = e_1``, and the probe is ``P = cos(theta) e_1 + sin(theta) e_2`` (angle
+``theta = probe_angle`` to the teacher; ``theta = 0`` is a perfect pruning metric). Each of the
+``P_tot = round(alpha N)`` examples is scored by its label-free margin ``z = P.x``; the
+``K = max(1, round(f P_tot))`` examples of smallest ``|z|`` (keep-hard) or largest ``|z|``
+(keep-easy) are kept (``keep = "all"``: every example). The student is the max-margin perceptron
+on the kept set::
+
+    w* = argmin |w|^2 / 2  s.t.  y_mu w.x_mu >= 1,   kappa = 1 / |w*|  (the margin of w*/|w*|),
+
+solved through its dual ``max_a 1'a - |X'(a o y)|^2 / 2, a >= 0`` by projected accelerated
+gradient (FISTA with function-value restart, step ``1/L``, ``L = sigma_max(X)^2`` by power
+iteration, doubled whenever a plain gradient step fails to ascend). Every :data:`CHECK_EVERY` iterations the primal point ``w = X'(a o y)`` rescaled to
+feasibility gives the duality gap; the solver stops when the relative gap
+``(p - d)/p <= tol`` (then ``|w/|w| - w*/|w*|| <= sqrt(tol)`` by strong convexity), else at
+``max_iter`` with the status ``max_iterations``. Metrics: ``error = arccos(R)/pi`` with
+``R = w_1/|w|``, ``R``, the margin ``kappa`` of the returned ``w``, the gap and the iterations.
+
+A row is a function of its configuration: example ``i`` is drawn from ``fold_in(key, i)``
+(:func:`~toyscale.models.base.indexed_normal`), the arrays are padded to powers of two fixed by
+the row itself (``group_extra``), and padded examples are masked out of the selection and the
+solver.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from toyscale.errors import UserError
+from toyscale.models import register
+from toyscale.models.base import indexed_normal
+from toyscale.protocol import Metric, Model, Status, pow2_bucket
+from toyscale.params import Param
+from toyscale.theory import perceptron as theory
+
+#: Iterations between duality-gap checks.
+CHECK_EVERY = 50
+#: Power-iteration steps for the Lipschitz constant.
+POWER_STEPS = 30
+#: Largest padded example count (memory bound of one cell).
+MAX_EXAMPLES = 1 << 17
+
+PARAMS = (
+    Param("dim", int, 100, "N, input dimension", low=2, high=4096, role="static"),
+    Param("alpha", float, 4.0, "alpha_tot = P/N, examples per dimension before pruning", low=0.0, low_open=True,
+          high=1000.0),
+    Param("keep", str, "all", "pruning rule: 'all' (no pruning), 'hard' (keep |z| <= gamma), 'easy' (keep |z| >= gamma)",
+          choices=theory.RULES, role="static"),
+    Param("keep_fraction", float, 1.0, "f, fraction of the examples kept (ignored when keep = 'all')", low=0.0,
+          low_open=True, high=1.0),
+    Param("probe_angle", float, 0.0, "theta, angle (radians) between the pruning probe and the teacher", low=0.0,
+          high=math.pi / 2),
+    Param("tol", float, 1e-4, "stop when the relative duality gap (p - d)/p is at most tol", low=0.0, low_open=True,
+          high=0.5),
+    Param("max_iter", int, 20000, "iteration cap of the dual solver", low=CHECK_EVERY, high=10_000_000, role="static"),
+)
+
+METRICS = (
+    Metric("error", "generalisation error eps = arccos(R)/pi"),
+    Metric("R", "student-teacher overlap w.T/(|w||T|)"),
+    Metric("kappa", "margin min_mu y_mu w.x_mu/|w| of the student on the kept set"),
+    Metric("gap", "relative duality gap (p - d)/p at exit"),
+    Metric("iterations", "dual solver iterations"),
+    Metric("kept", "number of kept examples K"),
+)
+
+MAX_ITERATIONS = Status("max_iterations", "the dual solver reached max_iter with the duality gap above tol "
+                                          "(not the max-margin perceptron; not fitted)", usable=False)
+
+
+def counts(dim: int, alpha: float, keep: str, keep_fraction: float) -> tuple[int, int]:
+    """``(P_tot, K)``: examples drawn ``round(alpha N)`` (at least 1) and kept ``max(1, round(f P_tot))``."""
+    p = max(1, int(round(alpha * dim)))
+    k = p if keep == "all" else max(1, int(round(keep_fraction * p)))
+    return p, k
+
+
+def group_extra(row) -> dict:
+    """Padded sizes (powers of two) of the drawn and the kept examples, from the row alone."""
+    p, k = counts(int(row["dim"]), float(row["alpha"]), row["keep"], float(row["keep_fraction"]))
+    return {"p_pad": pow2_bucket("p", p), "k_pad": pow2_bucket("k", k)}
+
+
+def select(x, n_valid, keep: str, keep_fraction, probe_angle, k_pad: int):
+    """Kept examples of ``x`` (``(p_pad, N)``, rows ``>= n_valid`` padding): ``(X, y, mask)`` of
+    shape ``(k_pad, N)``, ``(k_pad,)``, ``(k_pad,)``; labels ``y = sign(x_1)``, score
+    ``|z| = |cos(theta) x_1 + sin(theta) x_2|``."""
+    p_pad = x.shape[0]
+    valid = jnp.arange(p_pad) < n_valid
+    if keep == "all":
+        k = n_valid
+        order = jnp.arange(p_pad)
+    else:
+        k = jnp.maximum(1, jnp.round(keep_fraction * n_valid)).astype(jnp.int32)
+        score = jnp.abs(jnp.cos(probe_angle) * x[:, 0] + jnp.sin(probe_angle) * x[:, 1])
+        key = score if keep == "hard" else -score
+        order = jnp.argsort(jnp.where(valid, key, jnp.inf), stable=True)
+    idx = order[:k_pad] if k_pad <= p_pad else jnp.concatenate([order, jnp.zeros(k_pad - p_pad, order.dtype)])
+    mask = (jnp.arange(k_pad) < k) & (jnp.arange(k_pad) < p_pad)
+    X = jnp.where(mask[:, None], x[idx], 0.0)
+    y = jnp.where(X[:, 0] >= 0, 1.0, -1.0).astype(x.dtype)
+    return X, y, mask
+
+
+def max_margin(X, y, mask, tol, max_iter: int):
+    """Hard-margin SVM without bias through its dual, by FISTA with restart (module docstring).
+
+    Returns ``(w, kappa, gap, iterations)``: ``w = X'(a o y)``, its margin ``min y X w / |w|``
+    over the kept rows, the relative duality gap and the iterations run.
+    """
+    dtype = X.dtype
+    A = X * y[:, None]  # rows y_mu x_mu (zero on padding)
+    v = jnp.ones(X.shape[1], dtype) / math.sqrt(X.shape[1])
+
+    def power(_, v):
+        u = A.T @ (A @ v)
+        return u / jnp.linalg.norm(u)
+
+    v = jax.lax.fori_loop(0, POWER_STEPS, power, v)
+    L = 1.05 * jnp.linalg.norm(A @ v) ** 2 + 1e-12
+    m = mask.astype(dtype)
+
+    def dual(a, w):
+        return jnp.sum(a) - 0.5 * w @ w
+
+    def fista(_, c):
+        a, w, a_prev, w_prev, t, d, L = c
+        t_new = 0.5 * (1 + jnp.sqrt(1 + 4 * t * t))
+        beta = (t - 1) / t_new
+        av, wv = a + beta * (a - a_prev), w + beta * (w - w_prev)
+        an = jnp.maximum(0.0, av + (1.0 - A @ wv) / L) * m
+        wn = A.T @ an
+        dn = dual(an, wn)
+        restart = dn < d
+        # a restart drops the momentum and keeps the monotone iterate; a plain gradient step
+        # (t = 1) that does not ascend means L was underestimated: double it
+        L = jnp.where(restart & (t == 1.0), 2 * L, L)
+        an, wn, dn = (jnp.where(restart, a, an), jnp.where(restart, w, wn), jnp.where(restart, d, dn))
+        return an, wn, a, w, jnp.where(restart, 1.0, t_new), dn, L
+
+    def gap_of(a, w):
+        margin = jnp.min(jnp.where(mask, A @ w, jnp.inf))
+        p = 0.5 * (w @ w) / jnp.maximum(margin, 1e-300) ** 2
+        g = jnp.where(margin > 0, (p - dual(a, w)) / p, jnp.inf)
+        return g, margin / jnp.sqrt(w @ w)
+
+    def cond(s):
+        return (s[1] > tol) & (s[2] < max_iter)
+
+    def body(s):
+        c, _, it = s
+        c = jax.lax.fori_loop(0, CHECK_EVERY, fista, c)
+        return c, gap_of(c[0], c[1])[0], it + CHECK_EVERY
+
+    a0 = jnp.zeros(X.shape[0], dtype)
+    w0 = jnp.zeros(X.shape[1], dtype)
+    c0 = (a0, w0, a0, w0, jnp.asarray(1.0, dtype), jnp.asarray(0.0, dtype), L)
+    c, _, it = jax.lax.while_loop(cond, body, (c0, jnp.asarray(jnp.inf, dtype), jnp.asarray(0, jnp.int32)))
+    gap, kappa = gap_of(c[0], c[1])
+    return c[1], kappa, gap, it
+
+
+def evaluate(static, nested, dyn, key) -> dict:
+    """Draw ``P_tot`` examples, prune, solve the max-margin problem; metrics of one configuration."""
+    dtype = jnp.result_type(float)
+    n, p_pad, k_pad = int(static["dim"]), int(static["p_pad"]), int(static["k_pad"])
+    alpha = jnp.asarray(dyn["alpha"], dtype)
+    p = jnp.maximum(1, jnp.round(alpha * n)).astype(jnp.int32)
+    x = indexed_normal(key, p_pad, (n,), dtype)
+    X, y, mask = select(x, p, static["keep"], dyn["keep_fraction"], dyn["probe_angle"], k_pad)
+    w, kappa, gap, it = max_margin(X, y, mask, dyn["tol"], int(static["max_iter"]))
+    R = jnp.clip(w[0] / jnp.linalg.norm(w), -1.0, 1.0)
+    status = jnp.where(gap <= dyn["tol"], 0, 3).astype(jnp.int32)
+    return {"error": jnp.arccos(R) / jnp.pi, "R": R, "kappa": kappa, "gap": gap, "iterations": it.astype(dtype),
+            "kept": jnp.sum(mask).astype(dtype), "status": status}
+
+
+def cell_bytes(static, nested) -> int:
+    n, p_pad, k_pad = int(static["dim"]), int(static["p_pad"]), int(static["k_pad"])
+    return 8 * (p_pad * n * 3 + k_pad * n * 3) + (1 << 16)
+
+
+def check_config(values) -> None:
+    for n in values["dim"]:
+        for a in values["alpha"]:
+            p, _ = counts(int(n), float(a), "all", 1.0)
+            if p > MAX_EXAMPLES:
+                raise UserError("sweep.alpha", f"alpha * dim = {p} examples; allowed: at most {MAX_EXAMPLES}")
+
+
+def compute(row) -> float:
+    """Examples drawn, ``alpha N``: the data budget of a row."""
+    return float(row["alpha"]) * float(row["dim"])
+
+
+EXAMPLE = {"seeds": 2, "params": {"dim": 20, "keep": "hard", "keep_fraction": 0.5, "max_iter": 4000, "tol": 1e-3},
+           "sweep": {"alpha": [1.0, 2.0, 4.0], "probe_angle": [0.0, 0.3]}}
+
+MODEL = register(
+    Model(
+        name="perceptron",
+        summary="max-margin perceptron on a pruned teacher-student set (Sorscher et al. 2022): beyond power-law data scaling",
+        params=PARAMS,
+        metrics=METRICS,
+        evaluate=evaluate,
+        theory=theory.THEORY,
+        statuses=(MAX_ITERATIONS,),
+        group_extra=group_extra,
+        cell_bytes=cell_bytes,
+        check_config=check_config,
+        compute=compute,
+        precision="float64",
+        sequential_cells=True,  # an iterative solver: a vmapped batch changes last bits, amplified
+        example=EXAMPLE,
+        references=("Sorscher, Geirhos, Shekhar, Ganguli & Morcos 2022, Beyond neural scaling laws: beating power "
+                    "law scaling via data pruning (NeurIPS)",
+                    "Engel & van den Broeck 2001, Statistical Mechanics of Learning",),
+    )
+)

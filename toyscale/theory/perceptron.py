@@ -1,0 +1,387 @@
+"""Theory of the data-pruning perceptron (docs/theory.md, "The data-pruning perceptron").
+
+Sorscher, Geirhos, Shekhar, Ganguli & Morcos 2022, *Beyond neural scaling laws: beating power law
+scaling via data pruning* (NeurIPS 2022); the replica method for the max-margin perceptron from
+Gardner 1988 and Engel & van den Broeck 2001 (*Statistical Mechanics of Learning*, ch. 3 and 6).
+
+Setting: ``x ~ N(0, I_N)``, labels ``y = sign(T.x)``; a probe ``P`` at angle ``theta`` to the
+teacher scores each example by ``z = P.x/sqrt(N)``; keep-hard keeps ``|z| <= gamma``
+(``f = 1 - 2H(gamma)``), keep-easy keeps ``|z| >= gamma`` (``f = 2H(gamma)``), ``H`` the Gaussian
+tail; the student is the max-margin perceptron on the ``alpha = f alpha_tot`` N kept examples.
+
+Replica-symmetric result at the max margin (Gardner volume at q -> 1). With the teacher field
+``u``, the probe field ``z`` (correlation ``cos theta``) and the student field ``lambda``
+(overlaps ``R`` with the teacher, ``rho`` with the probe), the student's component outside the
+span of (T, P) has squared norm ``1 - Q``, ``Q = (R^2 + rho^2 - 2 R rho cos theta)/sin^2 theta``,
+and is a Gardner perceptron with per-example thresholds; its volume vanishes when::
+
+    G(R, rho, kappa) = 1 - Q - alpha < (1 - Q) F((kappa - y m)/sqrt(1 - Q)) >_{u, z | kept} = 0,
+    m = E[lambda | u, z] = ((R - rho cos theta) u + (rho - R cos theta) z) / sin^2 theta,
+    F(a) = E_t[(a - t)_+^2] = (1 + a^2) Phi(a) + a phi(a),
+
+and the max margin is the largest ``kappa`` for which some ``(R, rho)`` has ``G >= 0``: the
+saddle point is ``G = 0, dG/dR = 0, dG/drho = 0`` (3 equations, 3 unknowns). At ``theta = 0``
+the probe is the teacher (``rho = R``, ``u = z``) and the equations are ``G = 0, dG/dR = 0`` with
+``G = 1 - R^2 - alpha (1 - R^2) < F((kappa - R|z|)/sqrt(1 - R^2)) >_z``: a separate branch
+(``sin theta = 0`` is singular in the general form). The error is ``eps = arccos(R)/pi``.
+
+Numerics: Gauss-Legendre quadrature in float64 (``z`` over the kept region on ``z >= 0`` by the
+``z -> -z`` symmetry; ``u | z`` split at ``u = 0`` where the label flips), Newton's method on the
+saddle-point equations with derivatives by automatic differentiation, a damped step, several
+starting points, and the solution of largest ``kappa`` kept (the max margin is a global maximum).
+Everything is jittable and vmappable over settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Mapping
+
+import numpy as np
+
+from toyscale.theory.base import Prediction, Slice, Theory
+
+RULES = ("all", "hard", "easy")
+#: Gauss-Legendre nodes over the kept region in z, over each half-line of u | z.
+NZ, NW = 96, 40
+#: Integration cut-off in standard deviations.
+ZMAX = 9.0
+#: Newton iterations from each starting point.
+NEWTON_STEPS = 40
+#: Fractions of the Newton step tried at each iteration (damping).
+_DAMP = (1.0, 0.5, 0.2, 0.05)
+
+_GLZ = np.polynomial.legendre.leggauss(NZ)
+_GLW = np.polynomial.legendre.leggauss(NW)
+_GLZ2 = np.polynomial.legendre.leggauss(NZ // 2)
+#: Coarse nodes for the grid search that finds Newton's starting point (theta > 0).
+_GLZC, _GLWC = np.polynomial.legendre.leggauss(24), np.polynomial.legendre.leggauss(12)
+
+
+def _x64(fn):
+    """Run ``fn`` with JAX's 64-bit mode on (the theory is float64 by contract)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import jax
+
+        with jax.enable_x64(True):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def keep_threshold(rule: str, f):
+    """``gamma`` with kept fraction ``f``: keep-hard ``f = 1 - 2H(gamma)`` so
+    ``gamma = Phi^-1((1 + f)/2)``; keep-easy ``f = 2H(gamma)`` so ``gamma = Phi^-1(1 - f/2)``;
+    ``all``: no threshold (returned as 0)."""
+    from scipy.special import ndtri
+
+    f = np.asarray(f, float)
+    if rule == "hard":  # f = 1 keeps everything: gamma = inf, capped at the integration cut-off
+        return np.minimum(ndtri((1 + f) / 2), ZMAX)
+    if rule == "easy":
+        return ndtri(1 - f / 2)
+    return np.zeros_like(f)
+
+
+def _gl(a, b, nodes):
+    """Gauss-Legendre nodes/weights on ``[a, b]`` (jax arrays, ``a``/``b`` traced)."""
+    import jax.numpy as jnp
+
+    x, w = (jnp.asarray(v) for v in nodes)
+    return a + (b - a) * (x + 1) / 2, (b - a) / 2 * w
+
+
+def _phi(x):
+    import jax.numpy as jnp
+
+    return jnp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+def gardner_F(a):
+    """``F(a) = E_t[(a - t)_+^2] = (1 + a^2) Phi(a) + a phi(a)`` for ``t ~ N(0, 1)`` (Gardner 1988)."""
+    from jax.scipy.special import ndtr
+
+    return (1 + a * a) * ndtr(a) + a * _phi(a)
+
+
+def _z_nodes(rule: str, gamma, split=None, coarse=False):
+    """Nodes and weights of the normalised average over the kept z >= 0 (weights sum to 1);
+    with ``split`` the region is cut there (half the nodes each side) so that a kink of the
+    integrand at ``z = split`` does not cost accuracy."""
+    import jax.numpy as jnp
+
+    lo, hi = {"hard": (0.0, gamma), "easy": (gamma, gamma + ZMAX)}.get(rule, (0.0, ZMAX))
+    if split is None:
+        z, w = _gl(lo, hi, _GLZC if coarse else _GLZ)
+    else:
+        c = jnp.clip(split, lo, hi)
+        z1, w1 = _gl(lo, c, _GLZ2)
+        z2, w2 = _gl(c, hi, _GLZ2)
+        z, w = jnp.concatenate([z1, z2]), jnp.concatenate([w1, w2])
+    w = w * _phi(z)
+    return z, w / jnp.sum(w)
+
+
+def volume_theta0(R, kappa, alpha, rule: str, gamma):
+    """``G = 1 - R^2 - alpha (1 - R^2) <F((kappa - R z)/sqrt(1 - R^2))>_z`` at ``theta = 0``."""
+    import jax.numpy as jnp
+
+    z, w = _z_nodes(rule, gamma, split=kappa / R)  # the integrand bends at R z = kappa
+    s2 = 1 - R * R
+    return s2 - alpha * s2 * jnp.sum(w * gardner_F((kappa - R * z) / jnp.sqrt(s2)))
+
+
+def volume(R, rho, kappa, alpha, theta, rule: str, gamma, coarse=False):
+    """``G(R, rho, kappa)`` of the module docstring for ``theta > 0`` (quadrature in z and u | z)."""
+    import jax
+    import jax.numpy as jnp
+
+    c, s = jnp.cos(theta), jnp.sin(theta)
+    z, wz = _z_nodes(rule, gamma, coarse=coarse)
+    gw, nw = (_GLWC, 12) if coarse else (_GLW, NW)
+    Q = (R * R + rho * rho - 2 * R * rho * c) / (s * s)
+    sq = jnp.sqrt(1 - Q)
+
+    def at_z(zi):
+        w0 = jnp.clip(-zi * c / s, -ZMAX, ZMAX)  # u = z c + s w changes sign at w0
+        wp, wwp = _gl(w0, ZMAX, gw)
+        wn, wwn = _gl(-ZMAX, w0, gw)
+        w, ww = jnp.concatenate([wp, wn]), jnp.concatenate([wwp, wwn])
+        y = jnp.concatenate([jnp.ones(nw), -jnp.ones(nw)])
+        u = zi * c + s * w
+        m = ((R - rho * c) * u + (rho - R * c) * zi) / (s * s)
+        return jnp.sum(ww * _phi(w) * gardner_F((kappa - y * m) / sq))
+
+    return 1 - Q - alpha * (1 - Q) * jnp.sum(wz * jax.vmap(at_z)(z))
+
+
+def _newton(res, x0, steps=NEWTON_STEPS):
+    """Damped Newton on ``res(x) = 0`` from ``x0``: each step tries the fractions
+    :data:`_DAMP` of the Newton step and keeps the one of smallest residual norm (or stays);
+    returns ``(x, |res(x)|)``."""
+    import jax
+    import jax.numpy as jnp
+
+    jac = jax.jacfwd(lambda x: (res(x), res(x)), has_aux=True)
+
+    def norm(x):
+        r = res(x)
+        return jnp.where(jnp.all(jnp.isfinite(r)), jnp.sqrt(jnp.sum(r * r)), jnp.inf)
+
+    def step(x, _):
+        J, r = jac(x)
+        dx = jnp.linalg.solve(J, -r)
+        dx = jnp.where(jnp.all(jnp.isfinite(dx)), dx, 0.0)
+        cand = jnp.concatenate([x[None], x[None] + jnp.asarray(_DAMP)[:, None] * dx[None]])
+        n = jax.vmap(norm)(cand)
+        return cand[jnp.argmin(n)], None
+
+    x, _ = jax.lax.scan(step, x0, None, length=steps)
+    return x, norm(x)
+
+
+def _kappa_root(G, lo=-12.0, hi=12.0, iters=60):
+    """The root in kappa of ``G(kappa)``, decreasing in kappa (F is increasing), by bisection."""
+    import jax
+    import jax.numpy as jnp
+
+    def body(_, c):
+        a, b = c
+        mid = 0.5 * (a + b)
+        up = G(mid) > 0
+        return jnp.where(up, mid, a), jnp.where(up, b, mid)
+
+    a, b = jax.lax.fori_loop(0, iters, body, (jnp.asarray(lo), jnp.asarray(hi)))
+    return 0.5 * (a + b)
+
+
+#: Grid of errors eps (R = cos(pi eps)) scanned for Newton's starting point.
+_EPS_GRID = np.geomspace(1e-5, 0.5, 96)
+_EPS_GRID_C = np.geomspace(1e-4, 0.5, 28)
+_B_GRID_C = np.linspace(-0.95, 0.95, 13)
+
+
+@functools.lru_cache(maxsize=None)
+def _solver(rule: str, zero_theta: bool):
+    """A jitted ``solve(alpha, theta, gamma) -> (R, rho, kappa, residual)`` for one rule/branch.
+
+    The max margin is a global maximum over (R, rho) of ``kappa(R, rho)``, the root of
+    ``G = 0`` (bisection). A grid scan finds its neighbourhood (theta = 0: 96 values of R with
+    the full quadrature; theta > 0: 28 x 13 values of (R, rho) with a coarse quadrature); Newton
+    on the saddle-point equations then converges from there. A Newton result whose kappa falls
+    below the grid's best (a different, wrong root) is reported as not converged.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    def squash(v):  # unconstrained -> R in (-1, 1)
+        return jnp.tanh(v)
+
+    if zero_theta:
+        def solve(alpha, theta, gamma):
+            def res(v):
+                G = lambda R, k: volume_theta0(R, k, alpha, rule, gamma)
+                R, k = squash(v[0]), v[1]
+                return jnp.stack([G(R, k), jax.grad(G, 0)(R, k)])
+
+            Rg = jnp.cos(jnp.pi * jnp.asarray(_EPS_GRID))
+            kg = jax.vmap(lambda R: _kappa_root(lambda k: volume_theta0(R, k, alpha, rule, gamma)))(Rg)
+            j = jnp.argmax(kg)
+            x, n = _newton(res, jnp.stack([jnp.arctanh(Rg[j]), kg[j]]))
+            R, k = squash(x[0]), x[1]
+            bad = k < kg[j] - 1e-6
+            return R, R, k, jnp.where(bad, jnp.inf, n)
+    else:
+        def solve(alpha, theta, gamma):
+            c = jnp.cos(theta)
+
+            def unpack(v):  # R, and rho in the interval that keeps Q < 1
+                R = squash(v[0])
+                half = jnp.sqrt((1 - R * R) * (1 - c * c))
+                return R, R * c + half * jnp.tanh(v[1]), v[2]
+
+            def res(v):
+                G = lambda R, p, k: volume(R, p, k, alpha, theta, rule, gamma)
+                R, p, k = unpack(v)
+                g = jax.grad(G, (0, 1))(R, p, k)
+                return jnp.stack([G(R, p, k), g[0], g[1]])
+
+            v0 = jnp.arctanh(jnp.cos(jnp.pi * jnp.asarray(_EPS_GRID_C)))
+            v1 = jnp.arctanh(jnp.asarray(_B_GRID_C))
+            V0, V1 = (a.ravel() for a in jnp.meshgrid(v0, v1, indexing="ij"))
+
+            def kap(a, b):
+                R, p, _ = unpack(jnp.stack([a, b, 0.0]))
+                return _kappa_root(lambda k: volume(R, p, k, alpha, theta, rule, gamma, coarse=True))
+
+            kg = jax.vmap(kap)(V0, V1)
+            j = jnp.argmax(kg)
+            x, n = _newton(res, jnp.stack([V0[j], V1[j], kg[j]]))
+            R, p, k = unpack(x)
+            bad = k < kg[j] - 2e-2  # the coarse grid's kappa is accurate to about 1e-2
+            return R, p, k, jnp.where(bad, jnp.inf, n)
+
+    return jax.jit(jax.vmap(solve))
+
+
+@_x64
+def saddle_point(alpha_tot, keep: str = "all", keep_fraction=1.0, probe_angle=0.0):
+    """Solve the replica-symmetric saddle point for each setting (arrays broadcast).
+
+    Returns a dict of float64 arrays ``R`` (student-teacher overlap), ``rho`` (student-probe
+    overlap), ``kappa`` (max margin), ``error`` (``arccos(R)/pi``), ``residual`` (norm of the
+    saddle-point equations: above ``1e-9`` means Newton did not converge; then ``error`` is NaN).
+    ``keep = "all"`` ignores ``keep_fraction`` and ``probe_angle``.
+    """
+    import jax.numpy as jnp
+
+    if keep not in RULES:
+        raise ValueError(f"keep must be one of {RULES}, got {keep!r}")
+    a, f, th = np.broadcast_arrays(np.asarray(alpha_tot, float), np.asarray(keep_fraction, float),
+                                   np.asarray(probe_angle, float))
+    shape = a.shape
+    a, f, th = a.ravel(), f.ravel(), th.ravel()
+    if keep == "all":
+        f, th = np.ones_like(a), np.zeros_like(a)
+    gamma = keep_threshold(keep, f)
+    alpha = a * f
+    R, rho, kappa, resid = (np.empty_like(a) for _ in range(4))
+    for zero in (True, False):
+        sel = (th == 0) if zero else (th != 0)
+        if sel.any():
+            n = int(sel.sum())
+            pad = 1 << max(0, (n - 1).bit_length())  # one compiled program per power of two
+            args = [np.concatenate([v[sel], np.repeat(v[sel][:1], pad - n)]) for v in (alpha, th, gamma)]
+            out = _solver(keep, zero)(*(jnp.asarray(v) for v in args))
+            for dst, src in zip((R, rho, kappa, resid), out):
+                dst[sel] = np.asarray(src)[:n]
+    err = np.where(resid < 1e-9, np.arccos(np.clip(R, -1, 1)) / np.pi, np.nan)
+    return {k: v.reshape(shape) for k, v in
+            dict(R=R, rho=rho, kappa=kappa, error=err, residual=resid).items()}
+
+
+def theory_error(alpha_tot, keep="all", keep_fraction=1.0, probe_angle=0.0):
+    """``eps = arccos(R)/pi`` of the saddle point (float64 array; NaN where unsolved)."""
+    return saddle_point(alpha_tot, keep, keep_fraction, probe_angle)["error"]
+
+
+def asymptotic_alpha_eps(alpha_tot=1e4) -> float:
+    """``alpha eps`` of the unpruned max-margin perceptron at large ``alpha`` (tends to ~0.50;
+    Engel & van den Broeck 2001, ch. 3)."""
+    return float(alpha_tot * theory_error(alpha_tot, "all"))
+
+
+def pareto_frontier(alpha_prune, probe_angle=0.0, fractions=None, rules=("hard", "easy")):
+    """Best theory error over kept fractions and rules at each ``alpha_prune`` (the Pareto frontier).
+
+    Sorscher et al.'s frontier is drawn against the size of the pruned set: at a budget of
+    ``alpha_prune N`` kept examples, pruning a larger pool ``alpha_tot = alpha_prune / f`` to
+    the fraction ``f`` can beat using ``alpha_prune N`` unpruned examples. (Against
+    ``alpha_tot`` no pruning rule beats keeping everything: the max-margin student depends on
+    its support vectors only, which keep-hard keeps.) Returns ``(eps_best, f_best, rule_best)``
+    arrays; ``fractions`` defaults to 24 values log-spaced in ``[0.01, 1]`` (``f = 1`` is no
+    pruning).
+    """
+    a = np.atleast_1d(np.asarray(alpha_prune, float))
+    fr = np.geomspace(0.01, 1.0, 24) if fractions is None else np.asarray(fractions, float)
+    A, F = np.meshgrid(a, fr, indexing="ij")
+    best = np.full(a.shape, np.inf)
+    fbest = np.ones(a.shape)
+    rbest = np.array(["all"] * a.size, dtype=object)
+    for rule in rules:
+        e = saddle_point(A / F, rule, F, probe_angle)["error"]
+        e = np.where(np.isfinite(e), e, np.inf)
+        j = np.argmin(e, axis=1)
+        ej = e[np.arange(a.size), j]
+        better = ej < best
+        best = np.where(better, ej, best)
+        fbest = np.where(better, fr[j], fbest)
+        rbest = np.where(better, rule, rbest)
+    return best, fbest, rbest
+
+
+def _slice_args(params: Mapping):
+    keep = params.get("keep", "all")
+    return keep, float(params.get("keep_fraction", 1.0)), float(params.get("probe_angle", 0.0))
+
+
+def predict(axis: str, s: Slice) -> Prediction:
+    """Prediction along ``alpha`` (or the other continuous parameters) for the metric ``error``.
+
+    * ``keep = "all"`` along ``alpha``: the max-margin law ``eps ~ 0.50/alpha`` (slope -1, valid
+      from ``alpha >= 4`` where the saddle point is within a few percent of it), with the
+      replica curve;
+    * a pruned slice along ``alpha``: no single exponent (exponential along the theta = 0
+      frontier, a power law again for theta > 0 at fixed f); the replica curve is scored;
+    * along ``keep_fraction`` or ``probe_angle``: the replica curve, no exponent.
+    """
+    params = s.params
+    metric = s.metric or "error"
+    keep, f, th = _slice_args(params)
+    if metric != "error":
+        return Prediction(regime=f"no prediction for {metric}", slope=None, metric=metric,
+                          note="the replica theory here predicts the error eps = arccos(R)/pi")
+    if axis not in ("alpha", "keep_fraction", "probe_angle"):
+        return Prediction(regime=f"no prediction along {axis}", slope=None, metric="error",
+                          note="theory depends on alpha, keep, keep_fraction and probe_angle only")
+    alpha = float(params.get("alpha", 4.0))
+
+    def curve(x):
+        x = np.asarray(x, float)
+        if axis == "alpha":
+            return theory_error(x, keep, f, th)
+        if axis == "keep_fraction":
+            return theory_error(alpha, keep, x, th)
+        return theory_error(alpha, keep, f, x)
+
+    note = "replica-symmetric saddle point of the max-margin perceptron (Sorscher et al. 2022; Gardner 1988)"
+    if axis == "alpha" and keep == "all":
+        return Prediction(regime="max-margin perceptron, no pruning", slope=-1.0, metric="error",
+                          valid=(4.0, float("inf")), curve=curve, note=note + "; eps -> 0.50/alpha")
+    return Prediction(regime=f"keep-{keep}, f = {f:g}, theta = {th:g}", slope=None, metric="error", curve=curve,
+                      note=note)
+
+
+#: The perceptron's theory: replica curves along alpha, keep_fraction and probe_angle.
+THEORY = Theory(predict=predict)
