@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
 from toyscale.analysis.slicing import same_value, select, slice_label, slice_stats, theory_slice
 from toyscale.fit import fit_scaling, goodness_of_fit, heldout_error, range_sensitivity, seed_center
-from toyscale.jsonio import clean, decode
+from toyscale.analysis.result import EntryResult
+from toyscale.jsonio import decode
 from toyscale.protocol import DEFAULT_TOLERANCE, OK
 #: Flagged runs listed per check (all are counted).
 MAX_FLAGGED_LISTED = 50
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(EntryResult):
     """One evaluated check: exactly what ``summary.json`` holds for it (:meth:`to_json`), with the
     drawable data (``points``: per axis value the centre and its spread, whether it was fitted,
     the theory curve there) so figures are drawn from the stored result without refitting.
@@ -36,29 +37,6 @@ class CheckResult:
     ``axis``, ``metric``, ``regime``, ``theory`` (predicted slope or ``None``), ``fitted``,
     ``ci_low``, ``ci_high``, ``agrees`` (within ``tolerance``), ``theory_in_ci``.
     """
-
-    entry: Mapping[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.entry[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """``to_json().get(key, default)``."""
-        return self.entry.get(key, default)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.entry
-
-    def __iter__(self):
-        return iter(self.entry)
-
-    @property
-    def name(self) -> str:
-        return self.entry["name"]
-
-    def to_json(self) -> dict:
-        """The ``summary.json`` entry (NaN/inf as ``null``)."""
-        return clean(dict(self.entry))
 
 
 def _points(sel, axis: str, metric: str, xs_all, fit_range, median: bool, curve) -> dict:

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
 from toyscale.analysis.slicing import same_value, select, slice_label, theory_slice
 from toyscale.fit import fit_joint_vp, seed_interval
-from toyscale.jsonio import clean
+from toyscale.analysis.result import EntryResult
 from toyscale.protocol import DEFAULT_TOLERANCE
 from toyscale.theory.base import DEFAULT_METRIC
 
@@ -184,34 +184,11 @@ def _subwindows(window):
 
 
 @dataclass(frozen=True)
-class FrontierResult:
+class FrontierResult(EntryResult):
     """A measured compute-optimal frontier (one ``[[frontiers]]`` table, or a map of them when the
     table has ``over``): the JSON entry of ``frontiers.json`` (:meth:`to_json`), including the
     drawable data (``curves``: seed-mean ``L(C)`` per size; ``envelope``), so its figure is drawn
     from the stored result."""
-
-    entry: Mapping[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.entry[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """``to_json().get(key, default)``."""
-        return self.entry.get(key, default)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.entry
-
-    def __iter__(self):
-        return iter(self.entry)
-
-    @property
-    def name(self) -> str:
-        return self.entry["name"]
-
-    def to_json(self) -> dict:
-        """The ``frontiers.json`` entry (NaN/inf as ``null``)."""
-        return clean(dict(self.entry))
 
 
 def _axes(model, spec: Mapping) -> tuple[str, str, str]:
