@@ -164,6 +164,24 @@ def test_the_sample_is_deterministic_and_spread_over_groups():
     assert len(sample_cells(p, 1.0)) == n
 
 
+def test_the_sample_fits_the_cost_budget_and_a_dear_group_only_when_its_cell_fits():
+    # Two groups of 16 cells, one cell of the second costs 10x one of the first (the quickstart's
+    # width = inf group vs the finite widths). Total cost 16 + 160 = 176.
+    model = SimpleNamespace(cell_bytes=lambda static, nested: static["c"])
+    p = SimpleNamespace(model=model, groups=[SimpleNamespace(static={"c": 1}, nested={}, cells=list(range(16))),
+                                             SimpleNamespace(static={"c": 10}, nested={}, cells=list(range(100, 116)))])
+    # 4 %: budget 7.04; a dear cell (10) never fits, seven cheap ones do, evenly spaced.
+    assert sample_cells(p, 0.04) == [(0, c) for c in (1, 3, 5, 8, 10, 12, 14)]
+    # 10 %: budget 17.6; one dear cell fits after the first cheap one, then cheap cells up to 17.
+    s = sample_cells(p, 0.10)
+    assert [gi for gi, _ in s].count(1) == 1 and [gi for gi, _ in s].count(0) == 7
+    assert sum(p.groups[gi].static["c"] for gi, _ in s) <= 0.10 * 176
+    assert sample_cells(p, 0.10) == s  # deterministic
+    # Nothing fits: one cell of the cheapest group, in its middle.
+    assert sample_cells(p, 0.0) == [(0, 8)]
+    assert len(sample_cells(p, 1.0)) == 32
+
+
 def test_the_reference_runs_where_float64_is_fast():
     cpu = SimpleNamespace(platform="cpu", device_kind="cpu")
     h200 = SimpleNamespace(platform="gpu", device_kind="NVIDIA H200")
