@@ -2,15 +2,15 @@
 
 The quickstart (experiments/quickstart.toml) runs in float64, the model's declaration: its
 audit is a record and no work. To measure the audit's work, the same experiment is also run in
-float32 (``--set precision=float32``), where the audit re-evaluates ~4 % of the cells in
-float64 (toyscale/audit.py). Per repeat, in one process: the run into a fresh directory with
-the audit off (``run_experiment(..., audit=False)``: the run's compute), then
+float32 (``--set precision=float32``), where the audit re-evaluates in float64 cells worth
+~4 % of the run's estimated cost (toyscale/audit.py). Per repeat, in one process: the run into a
+fresh directory (``run_experiment``: the engine never audits; the run's compute), then
 ``audit_run`` on the stored rows (the audit's cost). The first repeat compiles both programs
 and is discarded; the medians of the others are compared.
 
     python benchmarks/bench_audit.py [--repeats 3] [--quick]
 
-Target: audit / run <= ~0.10 (the audit's sample, 4 % of the cells, ~2-2.5x the cost of
+Target: audit / run <= ~0.10 (the audit's sample, 4 % of the estimated cost, ~2-2.5x the cost of
 float32 in float64).
 """
 
@@ -39,7 +39,7 @@ def measure(precision: str, repeats: int, quick: bool) -> dict:
     for i in range(repeats + 1):  # repeat 0 compiles: discarded
         with tempfile.TemporaryDirectory() as d:
             t = time.perf_counter()
-            run_experiment(exp, d, progress=False, audit=False)
+            run_experiment(exp, d, progress=False)  # the engine does not audit (toyscale.audit.run_audited does)
             run_s = time.perf_counter() - t
             t = time.perf_counter()
             rec = audit_run(exp, d, quiet=True)

@@ -164,6 +164,27 @@ def test_the_sample_is_deterministic_and_spread_over_groups():
     assert len(sample_cells(p, 1.0)) == n
 
 
+def test_the_sample_fits_the_cost_budget_and_a_dear_group_only_when_its_cell_fits():
+    # Two groups of 16 cells, one cell of the second costs 10x one of the first (the quickstart's
+    # width = inf group vs the finite widths). Total cost 16 + 160 = 176.
+    model = SimpleNamespace(cell_bytes=lambda static, nested: static["c"])
+    p = SimpleNamespace(model=model, groups=[SimpleNamespace(static={"c": 1}, nested={}, cells=list(range(16))),
+                                             SimpleNamespace(static={"c": 10}, nested={}, cells=list(range(100, 116)))])
+    # 4 %: one cell (the count), budget 7.04: the dear cell (10) does not fit, a cheap one does.
+    assert sample_cells(p, 0.04) == [(0, 8)]
+    # 25 %: eight cells, budget 44: alternating by lag behind the proportional share (4 each),
+    # cheaper first: 4 cheap + 4 dear = 44, exactly the budget.
+    s = sample_cells(p, 0.25)
+    gs = [gi for gi, _ in s]
+    assert len(s) == 8 and gs.count(1) == 4 and sum(p.groups[gi].static["c"] for gi in gs) <= 0.25 * 176
+    assert sample_cells(p, 0.25) == s  # deterministic
+    # Nothing fits: one cell of the cheapest group, in its middle.
+    assert sample_cells(p, 0.0) == [(0, 8)]
+    # 10 %: three cells, budget 17.6: cheap, dear, cheap = 12.
+    assert [gi for gi, _ in sample_cells(p, 0.10)] == [0, 0, 1]
+    assert len(sample_cells(p, 1.0)) == 32
+
+
 def test_the_reference_runs_where_float64_is_fast():
     cpu = SimpleNamespace(platform="cpu", device_kind="cpu")
     h200 = SimpleNamespace(platform="gpu", device_kind="NVIDIA H200")

@@ -6,10 +6,12 @@ model's declaration) may not be: power-law spectra span condition numbers of ord
 ``N^(2 alpha)``, beyond float32's ~1e7, and a GPU multiplies float32 matrices at TF32 unless told
 otherwise. So after computing, :func:`audit_run`
 
-1. takes a deterministic sample of cells (:func:`sample_cells`: ``floor(AUDIT_FRACTION * n)``
-   cells, at least one, evenly spaced over the plan's cells, hence spread over groups in
-   proportion to their size; ``AUDIT_FRACTION`` = 4 %: float64 costs ~2-2.5x float32 on a CPU
-   (2.3x measured on the quickstart), so the audit costs ~10 % of the run),
+1. takes a deterministic sample of cells (:func:`sample_cells`: at most
+   ``floor(AUDIT_FRACTION * n)`` cells whose estimated cost (:func:`cell_cost`) adds up to at
+   most ``AUDIT_FRACTION`` of the run's, at least one, spread
+   over the groups in proportion to their size; ``AUDIT_FRACTION`` = 4 %: float64 costs
+   ~2-2.5x float32 on a CPU (2.3x measured on the quickstart), so the audit costs ~10 % of the
+   run),
 2. evaluates them in float64 with full-precision products, on the run's devices where float64
    is fast (CPU, data-centre GPUs) and on the CPU otherwise (:func:`reference_devices`),
 3. compares with the stored float32 rows: ``max_rel_diff`` per metric, rows whose status
@@ -57,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: Fraction of the cells the audit re-evaluates (at least one cell).
+#: Fraction of the run's estimated cost the audit's sample may take (at least one cell).
 AUDIT_FRACTION = 0.04
 #: Trajectory rule: largest median of |m32 - m64| / seed spread (see the module docstring).
 TRAJECTORY_Z = 3.0
@@ -82,16 +84,51 @@ def reference_devices(devices: list) -> list:
     return [jax.local_devices(backend="cpu")[0]]
 
 
+def cell_cost(model, group) -> float:
+    """Estimated cost of one cell of ``group``, in arbitrary units comparable across the groups
+    of one plan: the model's :attr:`Model.cell_bytes` (its working memory, which tracks its work:
+    the factorisations and products it sizes), else the number of nested results
+    ``prod_k len(nested[k])``."""
+    if model.cell_bytes is not None:
+        return float(max(1, int(model.cell_bytes(group.static, group.nested))))
+    return float(max(1, math.prod(len(v) for v in group.nested.values())))
+
+
 def sample_cells(p, fraction: float = AUDIT_FRACTION) -> list[tuple[int, object]]:
-    """Deterministic sample of ``max(1, floor(fraction * n))`` of the plan's ``n`` cells: the
-    cells at evenly spaced positions ``floor((i + 1/2) n / k)`` of the list of every group's
-    cells in order, so groups are sampled in proportion to their size. Returns ``(group, cell)``."""
-    allc = [(gi, c) for gi, g in enumerate(p.groups) for c in g.cells]
-    n = len(allc)
-    if n == 0:
+    """Deterministic, cost-aware sample of the plan's ``n`` cells: at most
+    ``max(1, floor(fraction * n))`` cells (the count) whose estimated cost fits in ``fraction``
+    of the run's ``C = sum_g n_g c_g`` (``n_g`` cells of group ``g``, each of cost ``c_g`` =
+    :func:`cell_cost`), spread over the groups, at least one cell.
+
+    Cells are taken one at a time, each from the group whose next cell fits in what is left of
+    the budget ``fraction * C`` and whose count lags most behind its proportional share
+    ``fraction * n_g`` (ties: the cheaper group, then the earlier one), until the count is
+    reached or no cell fits; when none fits at all, the sample is one cell of the cheapest
+    group. Within a group the ``k_g`` cells sit at evenly spaced positions
+    ``floor((i + 1/2) n_g / k_g)``. With equal costs this is ``fraction`` of the cells in
+    proportion to the groups' sizes; with unequal ones a dear group is sampled only when its
+    cell fits (by count alone, the one cell of the float32 quickstart fell in its dearer
+    ``width = inf`` group: 12 % of the run). The count caps the sample because the estimate
+    ranks groups better than it measures them (``cell_bytes`` is memory, not time).
+    Returns ``(group, cell)`` pairs in plan order."""
+    sizes = [len(g.cells) for g in p.groups]
+    if sum(sizes) == 0:
         return []
-    k = min(n, max(1, math.floor(fraction * n + 1e-9)))
-    return [allc[i] for i in sorted({int((i + 0.5) * n / k) for i in range(k)})]
+    cost = [cell_cost(p.model, g) for g in p.groups]
+    budget = fraction * sum(n * c for n, c in zip(sizes, cost)) * (1 + 1e-9)
+    k, spent = [0] * len(sizes), 0.0
+    count = min(sum(sizes), max(1, math.floor(fraction * sum(sizes) + 1e-9)))
+    while sum(k) < count:
+        fit = [g for g in range(len(sizes)) if k[g] < sizes[g] and spent + cost[g] <= budget]
+        if not fit:
+            break
+        g = min(fit, key=lambda g: (-(fraction * sizes[g] - k[g]), cost[g], g))
+        k[g] += 1
+        spent += cost[g]
+    if not any(k):
+        k[min((g for g in range(len(sizes)) if sizes[g]), key=lambda g: (cost[g], g))] = 1
+    return [(gi, p.groups[gi].cells[j]) for gi in range(len(sizes)) if k[gi]
+            for j in sorted({int((i + 0.5) * sizes[gi] / k[gi]) for i in range(k[gi])})]
 
 
 def reference_rows(exp, cells_of: list | None = None, devices: list | None = None, fraction: float = AUDIT_FRACTION):

@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.add_argument("--no-report", action="store_true", help="only compute and store rows")
     r.add_argument("--no-audit", action="store_true",
-                   help="skip the precision audit (a float32 run re-evaluates ~4%% of its cells in float64; "
+                   help="skip the precision audit (a float32 run re-evaluates cells worth ~4%% of its cost in float64; "
                         "docs/precision.md)")
     r.add_argument("--shard", metavar="I/N", default=None,
                    help="compute process I's fixed share of N (0 <= I < N); start N processes on one --out "

@@ -63,6 +63,7 @@ import optax
 from toyscale.errors import UserError
 from toyscale.models import register
 from toyscale.models.base import indexed_normal
+from toyscale.models.numerics import end_window_stats, record_mask
 from toyscale.protocol import Metric, Model
 from toyscale.params import Param
 from toyscale.theory import associative_memory as theory
@@ -400,8 +401,14 @@ def _step_fns(static, d: int, dyn, fixed: dict, M: int):
 def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ...], p) -> dict:
     """One pass of a trained memory over ``xs``; metrics after each recorded sample count.
 
-    ``record``: sorted sample counts ``T`` (multiples of the batch size). One ``lax.scan`` per
-    segment between recorded sizes; the error is evaluated at the end of each segment.
+    ``record``: sorted, distinct sample counts ``T`` (multiples of the batch size ``B``). One
+    ``lax.scan`` over the ``max(record) / B`` steps: after step ``t`` (``t + 1`` batches seen) the
+    errors of the vocabulary's argmax are computed under a ``lax.cond`` on the (unbatched) step
+    counter -- only when ``(t + 1) B`` is recorded -- and written into a ``(len(record), ...)``
+    buffer carried through the scan, so the compiled program is one scan body whatever the
+    number of recorded ``T`` (a scan per segment compiled the step once per recorded ``T``).
+    ``train_loss`` is the mean batch loss over the last ``FINAL_FRACTION`` of the first ``T / B``
+    steps (:func:`toyscale.models.numerics.end_window_stats`).
     Returns ``{metric: (len(record),)}`` and ``diverged`` (bool per record: a non-finite batch
     loss so far, or non-finite logits of the vocabulary at that point).
     """
@@ -411,28 +418,39 @@ def train_memory(static, d: int, dyn, keys, xs: jax.Array, record: tuple[int, ..
     names = learned_names(variant)
     fixed = {k: v for k, v in allp.items() if k not in names}
     init, step_fn, params_of = _step_fns(static, d, dyn, fixed, M)
-
-    def step(carry, t):
-        return step_fn(carry, jax.lax.dynamic_slice(xs, (t * B,), (B,)))
-
-    carry = init({k: allp[k] for k in names})
-    losses, outs, prev = [], [], 0
+    steps = tuple(int(T) // B for T in record)
+    S = steps[-1]
+    after = record_mask(steps, S)[1:]  # step t leaves the parameters "after t + 1 steps"
+    rec_after = jnp.asarray(after)
+    slot = jnp.asarray(np.maximum(np.cumsum(after) - 1, 0).astype(np.int32))  # buffer row of step t
     labels = jnp.arange(n) % M
-    for T in record:
-        s = T // B
-        carry, seg = jax.lax.scan(step, carry, jnp.arange(prev, s))
-        losses.append(seg)
-        prev = s
-        full = jnp.concatenate(losses)
-        k = max(1, int(math.ceil(FINAL_FRACTION * s)))
+
+    def metrics(carry):
         prm = params_of(carry)
         lg = prm["E"] @ prm["V"] if "V" in prm else logits(prm, jnp.arange(n), variant, ln)
-        wrong = jnp.argmax(lg, axis=-1) != labels
-        out = _errors(wrong, p)
-        out["train_loss"] = jnp.mean(full[s - k:s])
-        out["diverged"] = ~(jnp.all(jnp.isfinite(full[:s])) & jnp.all(jnp.isfinite(lg)))
-        outs.append(out)
-    return {k: jnp.stack([o[k] for o in outs]) for k in outs[0]}
+        out = _errors(jnp.argmax(lg, axis=-1) != labels, p)
+        out["finite"] = jnp.all(jnp.isfinite(lg))
+        return out
+
+    carry0 = init({k: allp[k] for k in names})
+    buf0 = jax.tree.map(lambda a: jnp.zeros((len(steps),) + a.shape, a.dtype), jax.eval_shape(metrics, carry0))
+
+    def write(args):
+        buf, carry, i = args
+        return jax.tree.map(lambda b, v: b.at[i].set(v), buf, metrics(carry))
+
+    def step(c, t):
+        carry, buf = c
+        carry, loss = step_fn(carry, jax.lax.dynamic_slice(xs, (t * B,), (B,)))
+        buf = jax.lax.cond(rec_after[t], write, lambda a: a[0], (buf, carry, slot[t]))
+        return (carry, buf), loss
+
+    (_, buf), losses = jax.lax.scan(step, (carry0, buf0), jnp.arange(S))
+    st = end_window_stats(losses, steps, FINAL_FRACTION)
+    out = {k: buf[k] for k in ("error", "error_head", "error_tail")}
+    out["train_loss"] = st["last"]
+    out["diverged"] = st["bad"] | ~buf["finite"]
+    return out
 
 
 def learned(static, nested, dyn, key) -> dict:
