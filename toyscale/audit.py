@@ -59,6 +59,9 @@ from pathlib import Path
 
 import numpy as np
 
+from toyscale.analysis.slicing import select
+from toyscale.jsonio import clean, encode
+
 #: Fraction of the run's estimated cost the audit's sample may take (at least one cell).
 AUDIT_FRACTION = 0.04
 #: Trajectory rule: largest median of |m32 - m64| / seed spread (see the module docstring).
@@ -156,16 +159,6 @@ def reference_rows(exp, cells_of: list | None = None, devices: list | None = Non
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), len(picked), n
 
 
-def _select(df, where: dict):
-    sel = df
-    for k, v in where.items():
-        if isinstance(v, str):
-            sel = sel[sel[k] == v]
-        else:
-            sel = sel[np.isclose(sel[k].astype(float), float(v), rtol=1e-9, atol=0.0)]
-    return sel
-
-
 def _scalar_metrics(model, df) -> list[str]:
     out = []
     for m in model.metrics:
@@ -246,7 +239,7 @@ def _roundoff_items(model, exp, both) -> list[dict]:
     for kind, entries in (("check", exp.checks), ("phase", exp.phases)):
         for c in entries:
             overs = getattr(c, "over", ()) or ()
-            sel = _select(both, c.where)
+            sel = select(both, c.where)
             groups = [((), sel)] if not overs else list(sel.groupby(list(overs)))
             for key, rows in groups:
                 where = {**c.where, **dict(zip(overs, key if isinstance(key, tuple) else (key,)))}
@@ -257,11 +250,11 @@ def _roundoff_items(model, exp, both) -> list[dict]:
                 if s is None:
                     continue
                 items.append({"kind": kind, "name": c.name, "quantity": f"slope along {c.axis}", "metric": metric,
-                              "where": {k: _j(v) for k, v in where.items()}, "shift": s, "threshold": c.tolerance,
+                              "where": {k: encode(v) for k, v in where.items()}, "shift": s, "threshold": c.tolerance,
                               "moved": bool(abs(s) > c.tolerance)})
     for f in exp.frontiers:
         metric = f.metric or default_metric
-        sel = _select(both, f.where)
+        sel = select(both, f.where)
         groups = [((), sel)] if not f.over else list(sel.groupby(list(f.over)))
         for key, rows in groups:
             where = {**f.where, **dict(zip(f.over, key if isinstance(key, tuple) else (key,)))}
@@ -271,7 +264,7 @@ def _roundoff_items(model, exp, both) -> list[dict]:
             for q in ("eta", "xi"):
                 s = r["32"][q] - r["64"][q]
                 items.append({"kind": "frontier", "name": f.name, "quantity": q, "metric": metric,
-                              "where": {k: _j(v) for k, v in where.items()}, "float32": r["32"][q],
+                              "where": {k: encode(v) for k, v in where.items()}, "float32": r["32"][q],
                               "float64": r["64"][q], "shift": s, "threshold": f.tolerance,
                               "moved": bool(abs(s) > f.tolerance)})
     return items
@@ -296,10 +289,6 @@ def _trajectory_items(model, exp, stored, both, metrics) -> list[dict]:
         items.append({"kind": "spread", "name": m, "quantity": "median |m32 - m64| / seed spread", "metric": m,
                       "shift": med, "threshold": TRAJECTORY_Z, "rows": int(ok.sum()), "moved": bool(med > TRAJECTORY_Z)})
     return items
-
-
-def _j(v):
-    return "inf" if isinstance(v, float) and math.isinf(v) else (v.item() if hasattr(v, "item") else v)
 
 
 def _describe(it: dict) -> str:
@@ -435,23 +424,11 @@ def audit_run(exp, out, *, devices: list | None = None, run_seconds: float | Non
         rec["seconds"] = time.perf_counter() - t0
         if run_seconds:
             rec["cost_ratio"] = rec["seconds"] / run_seconds
-    atomic_write(path, json.dumps(_clean(rec), indent=2))
+    atomic_write(path, json.dumps(clean(rec), indent=2))
     if not rec["ok"] and not quiet:
         print(f"toyscale: precision audit NOT OK ({exp.precision} vs float64 on {rec['cells']} cells): {rec['reason']}",
               file=sys.stderr)
     return rec
-
-
-def _clean(x):
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, (np.integer, np.bool_)):
-        return x.item()
-    return x
 
 
 def read_record(out) -> dict | None:

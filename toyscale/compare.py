@@ -68,16 +68,13 @@ class Comparison:
 
 
 def _summary(d: Path) -> list:
-    """The check entries of ``d/summary.json`` (a list, or a dict holding ``checks``); [] if none."""
-    p = d / "summary.json"
-    if not p.exists():
-        return []
+    """The check entries of ``d/summary.json`` (:func:`toyscale.report.read_summary`); [] if none."""
+    from toyscale.report import read_summary
+
     try:
-        data = json.loads(p.read_text())
+        data = read_summary(d)["checks"]
     except (OSError, ValueError) as e:
         raise UserError(str(d), f"cannot read summary.json: {e}") from None
-    if isinstance(data, dict):
-        data = data.get("checks", [])
     return [e for e in data if isinstance(e, dict)]
 
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from toyscale.errors import UserError
+from toyscale.store import atomic_write
 
 FORMATS = ("csv", "parquet", "netcdf")
 SUFFIX = {"csv": ".csv", "parquet": ".parquet", "netcdf": ".nc"}
@@ -144,21 +143,10 @@ def _isnan(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def _atomic(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` and rename the result onto ``path`` (a reader never sees half)."""
+def _write(path: Path, data: bytes | str) -> Path:
+    """``data`` written to ``path`` through the store's one atomic writer."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary name only
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data)
     return path
 
 
@@ -179,17 +167,20 @@ def export(source, format: str = "csv", path=None) -> Path:
         for k in ds.coords:  # netCDF 3 has no int64
             if ds[k].dtype == np.int64:
                 ds = ds.assign_coords({k: ds[k].astype(np.int32)})
-        return _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT"))
+        return _write(path, ds.to_netcdf(engine="scipy", format="NETCDF3_64BIT"))
     df, meta = load_rows(d)
     if format == "csv":
-        return _atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+        return _write(path, df.to_csv(index=False))
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from toyscale.models import get_model
     from toyscale.store import chunk_table
 
     table = chunk_table({c: df[c].tolist() for c in df.columns}, get_model(meta["experiment"]["model"]))
-    return _atomic(path, lambda tmp: pq.write_table(table, tmp))
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    return _write(path, buf.getvalue().to_pybytes())
 
 
 def add_parser(sub) -> None:
