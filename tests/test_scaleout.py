@@ -15,7 +15,7 @@ import pytest
 
 from toyscale.experiment import load_experiment
 from toyscale.store import STALE_TMP_S, ResultStore, _host
-from toyscale.sweep import PARTITION_MB, plan, run_experiment, schedule
+from toyscale.sweep import plan, run_experiment, schedule
 
 SHARD_EXP = """
 model = "random_features"
@@ -46,8 +46,8 @@ def _chunk_names(exp, part):
     """Final file names of the chunks process ``part`` writes in a run from scratch."""
     p = plan(exp)
     names = []
-    for ch in schedule(p, set(), exp.memory_mb, part, partition_mb=exp.memory_mb or PARTITION_MB):
-        hs = "".join(p.hashes[ri] for c in ch.cells for ri, _ in c.rows)
+    for ch in schedule(p, set(), exp.memory_mb, part):
+        hs = "".join(p.hashes[ri] for c in ch.cells for ri, _ in ch.rows(c))
         names.append(f"g{ch.group:03d}-" + hashlib.sha256(hs.encode()).hexdigest()[:16] + ".parquet")
     return names
 

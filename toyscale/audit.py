@@ -7,7 +7,8 @@ model's declaration) may not be: power-law spectra span condition numbers of ord
 otherwise. So after computing, :func:`audit_run`
 
 1. takes a deterministic sample of cells (:func:`sample_cells`: at most
-   ``floor(AUDIT_FRACTION * n)`` cells whose estimated cost (:func:`cell_cost`) adds up to at
+   ``floor(AUDIT_FRACTION * n)`` cells whose estimated cost
+   (:func:`toyscale.sweep.cell_cost`) adds up to at
    most ``AUDIT_FRACTION`` of the run's, at least one, spread
    over the groups in proportion to their size; ``AUDIT_FRACTION`` = 4 %: float64 costs
    ~2-2.5x float32 on a CPU (2.3x measured on the quickstart), so the audit costs ~10 % of the
@@ -87,21 +88,11 @@ def reference_devices(devices: list) -> list:
     return [jax.local_devices(backend="cpu")[0]]
 
 
-def cell_cost(model, group) -> float:
-    """Estimated cost of one cell of ``group``, in arbitrary units comparable across the groups
-    of one plan: the model's :attr:`Model.cell_bytes` (its working memory, which tracks its work:
-    the factorisations and products it sizes), else the number of nested results
-    ``prod_k len(nested[k])``."""
-    if model.cell_bytes is not None:
-        return float(max(1, int(model.cell_bytes(group.static, group.nested))))
-    return float(max(1, math.prod(len(v) for v in group.nested.values())))
-
-
 def sample_cells(p, fraction: float = AUDIT_FRACTION) -> list[tuple[int, object]]:
     """Deterministic, cost-aware sample of the plan's ``n`` cells: at most
     ``max(1, floor(fraction * n))`` cells (the count) whose estimated cost fits in ``fraction``
     of the run's ``C = sum_g n_g c_g`` (``n_g`` cells of group ``g``, each of cost ``c_g`` =
-    :func:`cell_cost`), spread over the groups, at least one cell.
+    :func:`toyscale.sweep.cell_cost`), spread over the groups, at least one cell.
 
     Cells are taken one at a time, each from the group whose next cell fits in what is left of
     the budget ``fraction * C`` and whose count lags most behind its proportional share
@@ -114,6 +105,8 @@ def sample_cells(p, fraction: float = AUDIT_FRACTION) -> list[tuple[int, object]
     ``width = inf`` group: 12 % of the run). The count caps the sample because the estimate
     ranks groups better than it measures them (``cell_bytes`` is memory, not time).
     Returns ``(group, cell)`` pairs in plan order."""
+    from toyscale.sweep import cell_cost
+
     sizes = [len(g.cells) for g in p.groups]
     if sum(sizes) == 0:
         return []

@@ -9,8 +9,9 @@
 * **schedule** (:func:`schedule`). The cells still missing from the store are cut into chunks
   of balanced size (as many cells as the memory budget allows, the group's cells split into
   equal parts, so the last chunk is not mostly padding and a resumed run computes only what is
-  missing). ``part=(i, n)`` takes every n-th chunk starting at i: a disjoint slice of the work
-  for one of n devices or processes.
+  missing). ``part=(i, n)`` computes process i's share of n (:func:`partition`): the work cut
+  into units of about equal estimated cost (:func:`cell_cost`), dealt longest first, so the n
+  processes compute about the same amount whatever the groups' sizes.
 * **execute** (:func:`execute`). ``jit(vmap(evaluate))`` over the chunk's cells, padded to the
   chunk size; one compile per (group, chunk size), cached across runs in one process.
 * **assemble** (:func:`assemble`). One row per (cell, nested index): every parameter, the seed,
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 import json
 import sys
@@ -50,9 +52,10 @@ from toyscale.store import ResultStore
 
 STATUS_OK, STATUS_NONFINITE = "ok", "nonfinite"
 
-#: Memory budget (MB) that cuts the grid into the blocks processes of a sharded run own when the
-#: experiment sets no ``run.memory_mb``: a constant, so processes on different machines agree.
-PARTITION_MB = 1024.0
+#: A run that shows progress (an interactive terminal) cuts its work into at least this many
+#: chunks of about equal estimated cost where the cells allow (see :func:`schedule`), so the bar
+#: moves during a long group instead of waiting at 0 % for one chunk of all its cells.
+PROGRESS_PIECES = 20
 
 
 def config_hash(model: str, row: dict) -> str:
@@ -93,12 +96,43 @@ class Plan:
 
 @dataclass
 class Chunk:
-    """One unit of work: cells of one group, evaluated by one call padded to ``size`` cells."""
+    """One call of a compiled program: cells of one group, padded to ``size`` cells.
+
+    ``sel``: the part of the group's nested values the call evaluates, per nested axis a range
+    ``(start, stop)`` of indices into ``group.nested[axis]`` (``None``: all of them). A sharded
+    run may split a dear cell along a nested axis (:func:`partition`); by the protocol a
+    configuration's values do not depend on the other values of its group, so the rows are
+    those of the whole cell.
+    """
 
     index: int
     group: int
     cells: list
     size: int
+    sel: tuple | None = None
+
+    def nested(self, group: "Group") -> dict:
+        """The nested values this chunk evaluates (``group.nested`` restricted to ``sel``)."""
+        return nested_values(group, self.sel)
+
+    def rows(self, cell: Cell) -> list:
+        """``(row index, index into this chunk's nested values)`` of the cell's rows it computes."""
+        return selected_rows(cell, self.sel)
+
+
+def nested_values(group: "Group", sel: tuple | None) -> dict:
+    """``group.nested`` restricted to ``sel`` (per nested axis a range ``(start, stop)``)."""
+    if sel is None:
+        return group.nested
+    return {k: v[a:b] for (k, v), (a, b) in zip(group.nested.items(), sel)}
+
+
+def selected_rows(cell: Cell, sel: tuple | None) -> list:
+    """The cell's rows inside ``sel``, their nested indices shifted to the selection's."""
+    if sel is None:
+        return cell.rows
+    return [(ri, tuple(j - a for j, (a, _) in zip(idx, sel))) for ri, idx in cell.rows
+            if all(a <= j < b for j, (a, b) in zip(idx, sel))]
 
 
 def expand(exp: Experiment) -> list[dict]:
@@ -245,6 +279,18 @@ def default_memory_mb() -> float:
     return total
 
 
+def cell_cost(model: Model, group) -> float:
+    """Estimated cost of one cell of ``group``, in arbitrary units comparable across the groups
+    of one plan: the model's :attr:`Model.cell_bytes` (its working memory, which tracks its work:
+    the factorisations and products it sizes), else the number of nested results
+    ``prod_k len(nested[k])``. Used to balance the shares of a sharded run (:func:`partition`),
+    to size chunks for progress (:func:`schedule`) and to fit the precision audit's sample in
+    its budget (:func:`toyscale.audit.sample_cells`)."""
+    if model.cell_bytes is not None:
+        return float(max(1, int(model.cell_bytes(group.static, group.nested))))
+    return float(max(1, math.prod(len(v) for v in group.nested.values())))
+
+
 def max_cells(model: Model, group: Group, memory_mb: float) -> int:
     """The most cells of ``group`` one chunk may hold within ``memory_mb`` (from
     :attr:`Model.cell_bytes`; 1024 when the model gives no estimate)."""
@@ -255,49 +301,157 @@ def max_cells(model: Model, group: Group, memory_mb: float) -> int:
     return max(1, min(n, int(memory_mb * 2**20 // per)))
 
 
-def balanced_chunks(gi: int, cells: list, cap: int, multiple: int) -> list[Chunk]:
+def balanced_chunks(gi: int, cells: list, cap: int, multiple: int, sel: tuple | None = None) -> list[Chunk]:
     """``cells`` cut into ``ceil(n / cap)`` chunks of (nearly) equal size, all padded to one
     size, rounded up to a multiple of ``multiple`` (the device count)."""
     k = -(-len(cells) // cap)
     size = -(-len(cells) // k)
     size = -(-size // multiple) * multiple
     bounds = np.linspace(0, len(cells), k + 1).round().astype(int)
-    return [Chunk(index=0, group=gi, cells=cells[a:b], size=size) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [Chunk(index=0, group=gi, cells=cells[a:b], size=size, sel=sel) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A share of the work of a sharded run: cells ``cells`` (indices into the group's cells)
+    of group ``group``, at the nested values ``sel`` (``None``: all), estimated ``cost``."""
+
+    group: int
+    cells: tuple
+    sel: tuple | None
+    cost: float
+
+
+def _sub_group(g: Group, sel: tuple | None) -> Group:
+    return g if sel is None else Group(static=g.static, nested=nested_values(g, sel), cells=g.cells)
+
+
+def _split(p: Plan, u: Unit, limit: float, cost_of) -> list[Unit] | None:
+    """``u`` in parts, or ``None`` when no split makes it cheaper. Several cells: cut into
+    ``ceil(cost / limit)`` runs of (nearly) equal numbers of cells (each cell costs the same).
+    One cell: cut in two along the nested axis and at the place that make the dearer half
+    cheapest (ties: the cheaper pair, then the more even cut, then the first axis), each half's
+    cost re-estimated (``c1``, ``c2``); kept whole unless the split saves more on the dearest
+    unit than it adds in all, ``c - max(c1, c2) > c1 + c2 - c`` (a half repeats the work the
+    nested values share: a factorisation of the largest size, a training run to the last
+    recorded step)."""
+    n = len(u.cells)
+    if n > 1:
+        k = min(n, max(2, math.ceil(u.cost / limit)))
+        bounds = np.linspace(0, n, k + 1).round().astype(int)
+        per = u.cost / n
+        return [Unit(u.group, u.cells[a:b], u.sel, per * int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+    g = p.groups[u.group]
+    sel = u.sel or tuple((0, len(v)) for v in g.nested.values())
+    best = None
+    for ax, (a, b) in enumerate(sel):
+        for m in range(a + 1, b):
+            halves = [sel[:ax] + ((lo, hi),) + sel[ax + 1:] for lo, hi in ((a, m), (m, b))]
+            costs = [cost_of(u.group, h) for h in halves]
+            key = (max(costs), sum(costs), abs((m - a) - (b - m)), ax)
+            if best is None or key < best[0]:
+                best = (key, halves, costs)
+    if best is None or u.cost - best[0][0] <= best[0][1] - u.cost:
+        return None
+    return [Unit(u.group, u.cells, h, c) for h, c in zip(best[1], best[2])]
+
+
+def partition(p: Plan, n: int) -> list[list[Unit]]:
+    """The work of the plan cut into the shares of ``n`` processes, of about equal estimated cost.
+
+    Units start as whole groups, each of cost ``n_g c_g`` (``n_g`` cells of
+    :func:`cell_cost` ``c_g``). While the dearest unit costs more than ``C / (2 n)`` (``C``, the
+    total) it is split (:func:`_split`): into runs of cells, or, a single cell, in two along a
+    nested axis when that makes it cheaper (each half's cost is re-estimated, so ``C`` may
+    grow: a half repeats the work the nested values shared). The units are then dealt longest
+    first (LPT: in order of decreasing cost, ties by group, first cell and selection, each to
+    the share with the least cost so far, ties to the lowest index). With every unit at most
+    ``C / (2 n)`` the dearest share costs at most ``C / n + C / (2 n)`` (Graham 1969).
+
+    A function of the plan and ``n`` only (not of what is stored, nor of the memory budget), so
+    every process of a sharded run computes the same partition and a process restarted after a
+    kill owes exactly what it did. ``n = 1``: one unit per group, unsplit.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    memo: dict = {}
+
+    def cost_of(gi, sel):
+        key = (gi, sel)
+        if key not in memo:
+            memo[key] = cell_cost(p.model, _sub_group(p.groups[gi], sel))
+        return memo[key]
+
+    units = [Unit(gi, tuple(range(len(g.cells))), None, len(g.cells) * cost_of(gi, None))
+             for gi, g in enumerate(p.groups) if g.cells]
+    if n == 1:
+        return [units]
+    import heapq
+
+    order = lambda u: (-u.cost, u.group, u.cells[0], u.sel or ())  # noqa: E731
+    heap = [(order(u), u) for u in units]
+    heapq.heapify(heap)
+    total = sum(u.cost for u in units)
+    final = []
+    while heap and heap[0][1].cost > total / (2 * n):
+        _, u = heapq.heappop(heap)
+        parts = _split(p, u, total / (2 * n), cost_of)
+        if parts is None:
+            final.append(u)
+            continue
+        total += sum(q.cost for q in parts) - u.cost
+        for q in parts:
+            heapq.heappush(heap, (order(q), q))
+    units = sorted(final + [u for _, u in heap], key=order)
+    shares: list[list[Unit]] = [[] for _ in range(n)]
+    load = [0.0] * n
+    for u in units:
+        i = min(range(n), key=lambda i: (load[i], i))
+        shares[i].append(u)
+        load[i] += u.cost
+    return shares
 
 
 def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1), *,
-             multiple: int = 1, partition_mb: float | None = None) -> list[Chunk]:
+             multiple: int = 1, pieces: int = 1) -> list[Chunk]:
     """Cut the cells with missing rows into balanced chunks; return this ``part``'s share.
 
-    In each group the missing cells are split into ``k = ceil(n / cap)`` chunks of (nearly)
-    equal size, ``cap`` being the most cells the memory budget allows; every chunk of a group is
-    padded to the same size (one compile), a multiple of ``multiple`` (the number of devices the
-    chunk is sharded over).
+    ``part = (i, n)``: process ``i`` computes share ``i`` of :func:`partition` (``n = 1``:
+    everything). Within its share, the cells of a group (at the same nested values) with a row
+    not in ``done`` are split into ``k = ceil(m / cap)`` chunks of (nearly) equal size, ``cap``
+    being the most cells the memory budget allows; every chunk of a group is padded to the same
+    size (one compile), a multiple of ``multiple`` (the number of devices the chunk is sharded
+    over). The share does not depend on what is already stored: a process killed and
+    restarted computes exactly what it still owes, whatever the others stored meanwhile.
 
-    ``part = (i, n)``, ``n > 1``: process ``i`` of ``n`` owns a fixed, disjoint share of the
-    cells that does not depend on what is already stored: the whole grid is cut into blocks (the
-    chunks of a run from scratch under ``partition_mb``, default ``memory_mb``; every process of
-    a sharded run must use the same value) and process ``i`` owns blocks ``i, i + n, i + 2n,
-    ...``. Its missing cells are then chunked as above. So a process killed and restarted
-    computes exactly what it still owes, whatever the other processes have stored meanwhile.
+    ``pieces > 1`` (a run showing progress): ``cap`` is also at most what keeps a chunk's
+    estimated cost within ``1 / pieces`` of the work to do (at least one cell), so progress
+    moves during a long group. Chunking never changes a row; it changes only how many cells
+    one call evaluates.
     """
     i_part, n_part = part
     if not (n_part >= 1 and 0 <= i_part < n_part):
         raise ValueError(f"part must be (i, n) with 0 <= i < n, got {part}")
     if multiple < 1:
         raise ValueError(f"multiple must be >= 1, got {multiple}")
-    owned = None
-    if n_part > 1:
-        blocks = []
-        for gi, g in enumerate(p.groups):
-            blocks += balanced_chunks(gi, g.cells, max_cells(p.model, g, partition_mb or memory_mb), 1)
-        owned = {id(c) for b in blocks[i_part::n_part] for c in b.cells}
+    if pieces < 1:
+        raise ValueError(f"pieces must be >= 1, got {pieces}")
+    todo: dict = {}  # (group, sel) -> missing cells, in the group's order
+    for u in partition(p, n_part)[i_part]:
+        cells = p.groups[u.group].cells
+        mine = [cells[j] for j in u.cells if any(p.hashes[ri] not in done for ri, _ in selected_rows(cells[j], u.sel))]
+        if mine:
+            todo.setdefault((u.group, u.sel), []).extend(mine)
+    costs = {key: cell_cost(p.model, _sub_group(p.groups[key[0]], key[1])) for key in todo}
+    limit = sum(costs[k] * len(c) for k, c in todo.items()) / pieces
     chunks: list[Chunk] = []
-    for gi, g in enumerate(p.groups):
-        todo = [c for c in g.cells if (owned is None or id(c) in owned)
-                and any(p.hashes[i] not in done for i, _ in c.rows)]
-        if todo:
-            chunks += balanced_chunks(gi, todo, max_cells(p.model, g, memory_mb), multiple)
+    for (gi, sel), cells in sorted(todo.items(), key=lambda kv: (kv[0][0], kv[0][1] or ())):
+        order = {id(c): j for j, c in enumerate(p.groups[gi].cells)}
+        cells = sorted(cells, key=lambda c: order[id(c)])
+        cap = max_cells(p.model, _sub_group(p.groups[gi], sel), memory_mb)
+        if pieces > 1:
+            cap = max(1, min(cap, int(limit // costs[(gi, sel)])))
+        chunks += balanced_chunks(gi, cells, cap, multiple, sel)
     for k, ch in enumerate(chunks):
         ch.index = k
     return chunks
@@ -380,13 +534,14 @@ def _inputs(p: Plan, chunk: Chunk, devices: list | None = None):
     return dyn, seeds
 
 
-def check_outputs(p: Plan, group: Group, program: Callable, dyn, seeds) -> None:
+def check_outputs(p: Plan, nested: dict, program: Callable, dyn, seeds) -> None:
     """Verify with ``jax.eval_shape`` (no compute) that ``evaluate`` returns every required
-    metric with the nested axes as leading dimensions; a model bug, reported before any run."""
+    metric with the ``nested`` axes (the values the call evaluates) as leading dimensions; a
+    model bug, reported before any run."""
     import jax
 
     shapes = jax.eval_shape(program, dyn, seeds)
-    lead = (len(seeds),) + tuple(len(v) for v in group.nested.values())
+    lead = (len(seeds),) + tuple(len(v) for v in nested.values())
     for m in p.model.metrics:
         if m.name not in shapes:
             if m.optional:
@@ -401,9 +556,10 @@ def execute(p: Plan, chunk: Chunk, devices: list | None = None) -> dict[str, np.
     """Evaluate one chunk: ``jit(vmap(evaluate))`` over its (padded) cells, sharded over
     ``devices`` (default: every local device); host arrays back."""
     g = p.groups[chunk.group]
-    program = _program(p.model, g.static, g.nested, devices)
+    nested = chunk.nested(g)
+    program = _program(p.model, g.static, nested, devices)
     dyn, seeds = _inputs(p, chunk, devices)
-    check_outputs(p, g, program, dyn, seeds)
+    check_outputs(p, nested, program, dyn, seeds)
     return {k: np.asarray(v) for k, v in program(dyn, seeds).items()}
 
 
@@ -416,7 +572,7 @@ def assemble(p: Plan, chunk: Chunk, res: dict, done: set) -> dict[str, list]:
     for m in model.metrics:
         cols[m.name] = []
     for ci, cell in enumerate(chunk.cells):
-        for ri, idx in cell.rows:
+        for ri, idx in chunk.rows(cell):
             h = p.hashes[ri]
             if h in done:
                 continue
@@ -491,7 +647,7 @@ def experiment_meta(exp: Experiment) -> dict:
 
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                    on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1),
-                   devices: list | None = None) -> RunSummary:
+                   devices: list | None = None, pieces: int | None = None) -> RunSummary:
     """Run (or resume) ``exp`` into the result store at ``out``.
 
     Finished chunks found in ``out`` are skipped; only missing configurations are computed, so
@@ -500,6 +656,11 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     any number of processes may write into one ``out`` at once. Each chunk's cells are sharded
     over ``devices`` (default: every local device). ``on_chunk(k)`` is called after the k-th
     chunk is written (used by tests).
+
+    Progress (``progress``, on standard error) counts the estimated cost (:func:`cell_cost`) of
+    the chunks written and the rows. ``pieces``: the least number of chunks the work is cut
+    into where the cells allow (:func:`schedule`); default :data:`PROGRESS_PIECES` when the
+    bar is shown on a terminal, else 1 (chunks as large as the memory budget allows).
 
     JAX's 64-bit mode and the default matmul precision are set for the duration of the run
     only (:func:`precision_context`), so a float32 run does not change later float64 work.
@@ -521,11 +682,17 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
         done = store.done_hashes()
         already = sum(1 for h in set(p.hashes) if h in done)
         budget = exp.memory_mb or default_memory_mb()
-        chunks = schedule(p, done, budget, part, multiple=len(devices), partition_mb=exp.memory_mb or PARTITION_MB)
+        if pieces is None:
+            pieces = PROGRESS_PIECES if progress and sys.stderr.isatty() else 1
+        chunks = schedule(p, done, budget, part, multiple=len(devices), pieces=pieces)
         before = _compiles()
         failed, computed, statuses = [], 0, {}
         desc = exp.name if part[1] == 1 else f"{exp.name} [{part[0]}/{part[1]}]"
-        bar = tqdm(total=len(chunks), desc=desc, unit="chunk", disable=not progress, file=sys.stderr)
+        weight = [len(ch.cells) * cell_cost(p.model, _sub_group(p.groups[ch.group], ch.sel)) for ch in chunks]
+        n_todo = sum(1 for ch in chunks for c in ch.cells for ri, _ in ch.rows(c) if p.hashes[ri] not in done)
+        bar = tqdm(total=sum(weight) or 1, desc=desc, disable=not progress, file=sys.stderr,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+        bar.set_postfix_str(f"0/{n_todo} rows", refresh=False)
         for k, chunk in enumerate(chunks):
             try:
                 res = execute(p, chunk, devices)
@@ -535,13 +702,14 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                 failed.append({"group": chunk.group, "error": f"{type(e).__name__}: {e}"})
                 print(f"toyscale: chunk {chunk.index} (group {chunk.group}) failed: {type(e).__name__}: {e}", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
-                bar.update(1)
+                bar.update(weight[k])
                 continue
             for s in cols["status"]:
                 statuses[s] = statuses.get(s, 0) + 1
             computed += len(cols["seed"])
             done.update(cols["config_hash"])
-            bar.update(1)
+            bar.set_postfix_str(f"{computed}/{n_todo} rows", refresh=False)
+            bar.update(weight[k])
             if on_chunk is not None:
                 on_chunk(k)
         bar.close()
@@ -561,5 +729,5 @@ def chunk_program(p: Plan, chunk: Chunk, devices: list | None = None, cold: bool
     if cold:
         _PROGRAMS.clear()
     g = p.groups[chunk.group]
-    return _program(p.model, g.static, g.nested, devices), _inputs(p, chunk, devices)
+    return _program(p.model, g.static, chunk.nested(g), devices), _inputs(p, chunk, devices)
 

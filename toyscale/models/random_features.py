@@ -500,9 +500,17 @@ def group_extra(row):
 
 
 def cell_bytes(static, nested):
+    """Working memory of one cell (bytes, float64): the draws ``X`` (``P x v``) and ``W``
+    (``v x N``), the ``N x N`` and ``P x P`` systems and their factors. The ridge learner's
+    ``width = inf`` group forms no features: its draws, one ``P x P`` kernel per sample size
+    below ``v`` and, for ``P >= v``, the ``v x v`` latent Gram."""
     v = static["latent_dim"]
-    Ns = [n for n in nested["width"] if math.isfinite(n)] or [v]
     Ps = [p for p in nested["samples"] if math.isfinite(p)] or [1]
+    if static.get("width_inf"):  # ridge learner (group_extra), width = inf: _latent_features
+        P = max(Ps)
+        V = v if P >= v else 0
+        return 8 * (3 * P * v + 4 * P * P + 6 * V * V + 4 * v)
+    Ns = [n for n in nested["width"] if math.isfinite(n)] or [v]
     N, P = max(Ns), max(Ps)
     base = 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
     if static.get("learner", "ridge") == "ridge":

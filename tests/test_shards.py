@@ -1,0 +1,164 @@
+"""Shards balanced by estimated cost: the partition of a sharded run (``--shard I/N``, ``launch
+--array N``), nested splits of a dear cell, and chunks cut for progress. The union of the shards'
+rows equals one process's rows, bitwise (a row is a function of its configuration)."""
+
+import io
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from toyscale.experiment import experiment_from_dict, load_experiment
+from toyscale.models import get_model, register
+from toyscale.params import Param
+from toyscale.protocol import Metric, Model
+from toyscale.store import ResultStore
+from toyscale.sweep import cell_cost, partition, plan, run_experiment, schedule
+from toyscale.theory.base import Prediction, Theory
+
+ROOT = Path(__file__).parent.parent
+
+
+def _rows(out):
+    return ResultStore(out).load().sort_values("config_hash").reset_index(drop=True)
+
+
+def _share_cost(p, chunks):
+    """Estimated cost a process computes: its chunks' cells x the cost of one cell at the
+    chunk's nested values."""
+    from toyscale.sweep import Group
+
+    total = 0.0
+    for ch in chunks:
+        g = p.groups[ch.group]
+        total += len(ch.cells) * cell_cost(p.model, Group(g.static, ch.nested(g), g.cells))
+    return total
+
+
+def _sharded(exp, out, n):
+    for i in range(n):
+        run_experiment(exp, out, progress=False, part=(i, n))
+    return _rows(out)
+
+
+def test_two_shards_of_the_quickstart_cost_within_1_5_and_equal_one_process(tmp_path):
+    exp = load_experiment(ROOT / "experiments" / "quickstart.toml", quick=True)
+    p = plan(exp)
+    shares = [schedule(p, set(), 1024, (i, 2)) for i in range(2)]
+    cost = [_share_cost(p, s) for s in shares]
+    # the old split (blocks dealt round-robin) gave one shard the 3 finite-width cells (396 rows)
+    # and the other the 3 width = inf cells (36 rows), whatever they cost
+    assert max(cost) / min(cost) <= 1.5, cost
+    assert sum(cost) == pytest.approx(sum(len(g.cells) * cell_cost(p.model, g) for g in p.groups))
+    rows = [sum(len(ch.rows(c)) for ch in s for c in ch.cells) for s in shares]
+    assert sum(rows) == exp.n_configs and min(rows) > 36
+    a = _sharded(exp, tmp_path / "sharded", 2)
+    run_experiment(exp, tmp_path / "one", progress=False)
+    b = _rows(tmp_path / "one")
+    assert len(a) == exp.n_configs and a["config_hash"].is_unique
+    pd.testing.assert_frame_equal(a, b)  # bitwise, the group column included
+
+
+def test_three_shards_of_the_associative_memory_example_equal_one_process(tmp_path):
+    m = get_model("associative_memory")
+    exp = experiment_from_dict({"model": m.name, **m.example, "seeds": 3}, name="assoc")
+    p = plan(exp)
+    parts = [schedule(p, set(), 1024, (i, 3)) for i in range(3)]
+    assert all(parts), "every shard has work"
+    a = _sharded(exp, tmp_path / "sharded", 3)
+    run_experiment(exp, tmp_path / "one", progress=False)
+    pd.testing.assert_frame_equal(a, _rows(tmp_path / "one"))
+
+
+# A model whose cost is the count of nested results (no cell_bytes) and whose values at one
+# nested point are a closed form of that point: splitting a cell along a nested axis is exact.
+def _grid_eval(static, nested, dyn, key):
+    a = jnp.asarray(nested["a"], jnp.float64)[:, None]
+    b = jnp.asarray(nested["b"], jnp.float64)[None, :]
+    return {"y": dyn["c"] * a ** -0.5 + b ** -1.0 + 0.0 * a * b}
+
+
+GRID = register(Model(
+    name="_grid", summary="test model: y = c a^-1/2 + b^-1 on a nested grid",
+    params=(Param("c", float, 1.0, "scale"), Param("a", int, 1, "first nested axis", low=1, role="nested"),
+            Param("b", int, 1, "second nested axis", low=1, role="nested")),
+    metrics=(Metric("y", "value"),), evaluate=_grid_eval,
+    theory=Theory(predict=lambda axis, s: Prediction("toy", -0.5, metric="y")), precision="float64"))
+
+
+def test_a_single_dear_cell_is_split_along_its_nested_axes_and_rows_are_unchanged(tmp_path):
+    exp = experiment_from_dict({"model": "_grid", "seeds": 1,
+                                "sweep": {"a": list(range(1, 9)), "b": list(range(1, 7))}}, name="grid")
+    p = plan(exp)
+    assert sum(len(g.cells) for g in p.groups) == 1  # one cell: 48 rows in one call
+    shares = partition(p, 4)
+    units = [u for s in shares for u in s]
+    assert len(units) >= 4 and all(u.sel is not None for u in units)
+    # the pieces tile the grid: every nested point once
+    points = [(i, j) for u in units for i in range(*u.sel[0]) for j in range(*u.sel[1])]
+    assert sorted(points) == [(i, j) for i in range(8) for j in range(6)]
+    # cost = number of nested results, additive: the four shares hold 48 results within 1.5x
+    loads = [sum(u.cost for u in s) for s in shares]
+    assert sum(loads) == 48 and max(loads) / min(loads) <= 1.5, loads
+    assert partition(p, 4) == shares  # deterministic
+    a = _sharded(exp, tmp_path / "sharded", 4)
+    run_experiment(exp, tmp_path / "one", progress=False)
+    pd.testing.assert_frame_equal(a, _rows(tmp_path / "one"))
+    expect = a["c"] * a["a"].astype(float) ** -0.5 + a["b"].astype(float) ** -1.0
+    np.testing.assert_allclose(a["y"], expect, rtol=1e-15)
+
+
+def test_a_nested_split_that_repeats_the_shared_work_is_not_made():
+    # The quickstart's cells cost what their largest width and sample size need: no half of a
+    # cell is cheaper than the cell, so cells are never cut.
+    exp = load_experiment(ROOT / "experiments" / "quickstart.toml", quick=True)
+    p = plan(exp)
+    for n in (2, 4, 8):
+        assert all(u.sel is None for s in partition(p, n) for u in s)
+
+
+def test_one_process_is_one_unit_per_group_and_shares_are_disjoint():
+    exp = experiment_from_dict({"model": "_grid", "seeds": 5, "sweep": {"a": [1, 2, 4], "b": [1, 3], "c": [1.0, 2.0]}},
+                               name="grid")
+    p = plan(exp)
+    (one,) = partition(p, 1)
+    assert [(u.group, u.sel, len(u.cells)) for u in one] == [(0, None, 10)]
+    for n in (2, 3, 7):
+        seen = [(ri, ch.sel) for i in range(n) for ch in schedule(p, set(), 1024, (i, n))
+                for c in ch.cells for ri, _ in ch.rows(c)]
+        assert sorted(ri for ri, _ in seen) == list(range(exp.n_configs)), n
+
+
+def test_progress_cuts_long_groups_into_pieces_with_the_same_rows(tmp_path, capsys):
+    exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2, 4], "b": [1, 3]}}, name="grid")
+    p = plan(exp)
+    (whole,) = schedule(p, set(), 1024)  # 40 cells fit one chunk
+    pieces = schedule(p, set(), 1024, pieces=8)
+    assert len(whole.cells) == 40 and len(pieces) == 8 and {len(c.cells) for c in pieces} == {5}
+    run_experiment(exp, tmp_path / "a", progress=False, pieces=1)
+    run_experiment(exp, tmp_path / "b", progress=True, pieces=8)
+    err = capsys.readouterr().err
+    assert "100%" in err and f"{exp.n_configs}/{exp.n_configs} rows" in err
+    pd.testing.assert_frame_equal(_rows(tmp_path / "a"), _rows(tmp_path / "b"))
+    with pytest.raises(ValueError, match="pieces"):
+        schedule(p, set(), 1024, pieces=0)
+
+
+def test_progress_pieces_only_on_a_terminal(tmp_path, monkeypatch):
+    from toyscale import sweep
+
+    exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2], "b": [1]}}, name="grid")
+    seen = []
+    real = sweep.schedule
+    monkeypatch.setattr(sweep, "schedule", lambda *a, **k: seen.append(k["pieces"]) or real(*a, **k))
+    tty = io.StringIO()
+    tty.isatty = lambda: True
+    monkeypatch.setattr("sys.stderr", tty)
+    run_experiment(exp, tmp_path / "a", progress=True)
+    run_experiment(exp, tmp_path / "b", progress=False)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    run_experiment(exp, tmp_path / "c", progress=True)
+    assert seen == [sweep.PROGRESS_PIECES, 1, 1]
+    pd.testing.assert_frame_equal(_rows(tmp_path / "a"), _rows(tmp_path / "b"))
