@@ -3,6 +3,7 @@ temporary files of live writers left alone, duplicate rows merged on load."""
 
 import hashlib
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -164,4 +165,10 @@ def test_launch_runs_an_experiment_end_to_end_with_submitit_local_executor(tmp_p
     rows = ResultStore(out).load()
     assert len(rows) == exp.n_configs and rows["config_hash"].is_unique
     assert (out / "summary.json").exists() and (out / "report.md").exists()
-    assert len(list((out / "launch").glob("*_result.pkl"))) == 2  # submitit's record of both array tasks
+    results = [pickle.loads(f.read_bytes()) for f in (out / "launch").glob("*_result.pkl")]
+    assert len(results) == 2 and all(r[0] == "success" for r in results)  # submitit's record of both array tasks
+    # each array task computed exactly its share of the cost-balanced partition (run --shard's)
+    p = plan(exp)
+    share = {i: sum(len(ch.rows(c)) for ch in schedule(p, set(), exp.memory_mb, (i, 2)) for c in ch.cells)
+             for i in range(2)}
+    assert {r[1]["part"][0]: r[1]["computed"] for r in results} == share

@@ -15,7 +15,7 @@ from toyscale.models import get_model, register
 from toyscale.params import Param
 from toyscale.protocol import Metric, Model
 from toyscale.store import ResultStore
-from toyscale.sweep import cell_cost, partition, plan, run_experiment, schedule
+from toyscale.sweep import cell_cost, partition, plan, recut, run_experiment, schedule
 from toyscale.theory.base import Prediction, Theory
 
 ROOT = Path(__file__).parent.parent
@@ -131,34 +131,42 @@ def test_one_process_is_one_unit_per_group_and_shares_are_disjoint():
         assert sorted(ri for ri, _ in seen) == list(range(exp.n_configs)), n
 
 
-def test_progress_cuts_long_groups_into_pieces_with_the_same_rows(tmp_path, capsys):
-    exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2, 4], "b": [1, 3]}}, name="grid")
+def test_recut_makes_a_probe_then_pieces_of_one_size():
+    exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2, 4], "b": [1, 3], "c": [1.0, 2.0]}},
+                               name="grid")
     p = plan(exp)
-    (whole,) = schedule(p, set(), 1024)  # 40 cells fit one chunk
-    pieces = schedule(p, set(), 1024, pieces=8)
-    assert len(whole.cells) == 40 and len(pieces) == 8 and {len(c.cells) for c in pieces} == {5}
-    run_experiment(exp, tmp_path / "a", progress=False, pieces=1)
-    run_experiment(exp, tmp_path / "b", progress=True, pieces=8)
+    chunks = schedule(p, set(), 1024)
+    assert [(c.group, len(c.cells)) for c in chunks] == [(0, 80)]  # 80 cells fit one chunk
+    probe = recut(chunks, 0, 1, 1, probe=True)
+    assert [len(c.cells) for c in probe] == [1, 79] and probe[0].cells[0] is chunks[0].cells[0]
+    cut = recut(probe, 1, 10, 1)
+    assert len(cut) == 9 and cut[0] is probe[0] and {len(c.cells) for c in cut[1:]} == {9, 10}
+    assert {c.size for c in cut[1:]} == {10}  # one size: one compile for the rest of the group
+    assert [c.index for c in cut] == list(range(9))
+    assert [id(x) for c in cut for x in c.cells] == [id(x) for x in chunks[0].cells]  # same cells, same order
+    assert {c.size for c in recut(probe, 1, 10, 4)[1:]} == {12}  # padded to a multiple of the devices
+
+
+def test_chunks_cut_for_progress_give_the_same_rows_and_the_bar_ends_at_all_rows(tmp_path, capsys):
+    exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2, 4], "b": [1, 3]}}, name="grid")
+    run_experiment(exp, tmp_path / "a", progress=False)
+    # any chunk is predicted to take longer than 1e-9 s: a probe of one cell, then one cell per chunk
+    run_experiment(exp, tmp_path / "b", progress=True, progress_seconds=1e-9)
     err = capsys.readouterr().err
     assert "100%" in err and f"{exp.n_configs}/{exp.n_configs} rows" in err
+    assert len(ResultStore(tmp_path / "a").chunk_files()) == 1
+    assert len(ResultStore(tmp_path / "b").chunk_files()) == 40
     pd.testing.assert_frame_equal(_rows(tmp_path / "a"), _rows(tmp_path / "b"))
-    with pytest.raises(ValueError, match="pieces"):
-        schedule(p, set(), 1024, pieces=0)
 
 
-def test_progress_pieces_only_on_a_terminal(tmp_path, monkeypatch):
-    from toyscale import sweep
-
+def test_chunks_are_cut_for_progress_only_on_a_terminal(tmp_path, monkeypatch):
     exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2], "b": [1]}}, name="grid")
-    seen = []
-    real = sweep.schedule
-    monkeypatch.setattr(sweep, "schedule", lambda *a, **k: seen.append(k["pieces"]) or real(*a, **k))
     tty = io.StringIO()
     tty.isatty = lambda: True
     monkeypatch.setattr("sys.stderr", tty)
-    run_experiment(exp, tmp_path / "a", progress=True)
-    run_experiment(exp, tmp_path / "b", progress=False)
+    run_experiment(exp, tmp_path / "tty", progress=True)  # the probe: one cell, then the rest (fast)
+    run_experiment(exp, tmp_path / "quiet", progress=False)
     monkeypatch.setattr("sys.stderr", io.StringIO())
-    run_experiment(exp, tmp_path / "c", progress=True)
-    assert seen == [sweep.PROGRESS_PIECES, 1, 1]
-    pd.testing.assert_frame_equal(_rows(tmp_path / "a"), _rows(tmp_path / "b"))
+    run_experiment(exp, tmp_path / "log", progress=True)
+    assert [len(ResultStore(tmp_path / d).chunk_files()) for d in ("tty", "quiet", "log")] == [2, 1, 1]
+    pd.testing.assert_frame_equal(_rows(tmp_path / "tty"), _rows(tmp_path / "quiet"))

@@ -52,10 +52,10 @@ from toyscale.store import ResultStore
 
 STATUS_OK, STATUS_NONFINITE = "ok", "nonfinite"
 
-#: A run that shows progress (an interactive terminal) cuts its work into at least this many
-#: chunks of about equal estimated cost where the cells allow (see :func:`schedule`), so the bar
-#: moves during a long group instead of waiting at 0 % for one chunk of all its cells.
-PROGRESS_PIECES = 20
+#: A run that shows progress on a terminal cuts a chunk predicted to take longer than this many
+#: seconds into chunks of about this length (:func:`run_experiment`), so the bar moves during a
+#: long group instead of waiting at 0 % for one chunk of all its cells.
+PROGRESS_SECONDS = 10.0
 
 
 def config_hash(model: str, row: dict) -> str:
@@ -413,7 +413,7 @@ def partition(p: Plan, n: int) -> list[list[Unit]]:
 
 
 def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1), *,
-             multiple: int = 1, pieces: int = 1) -> list[Chunk]:
+             multiple: int = 1) -> list[Chunk]:
     """Cut the cells with missing rows into balanced chunks; return this ``part``'s share.
 
     ``part = (i, n)``: process ``i`` computes share ``i`` of :func:`partition` (``n = 1``:
@@ -423,38 +423,65 @@ def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1
     size (one compile), a multiple of ``multiple`` (the number of devices the chunk is sharded
     over). The share does not depend on what is already stored: a process killed and
     restarted computes exactly what it still owes, whatever the others stored meanwhile.
-
-    ``pieces > 1`` (a run showing progress): ``cap`` is also at most what keeps a chunk's
-    estimated cost within ``1 / pieces`` of the work to do (at least one cell), so progress
-    moves during a long group. Chunking never changes a row; it changes only how many cells
-    one call evaluates.
     """
     i_part, n_part = part
     if not (n_part >= 1 and 0 <= i_part < n_part):
         raise ValueError(f"part must be (i, n) with 0 <= i < n, got {part}")
     if multiple < 1:
         raise ValueError(f"multiple must be >= 1, got {multiple}")
-    if pieces < 1:
-        raise ValueError(f"pieces must be >= 1, got {pieces}")
     todo: dict = {}  # (group, sel) -> missing cells, in the group's order
     for u in partition(p, n_part)[i_part]:
         cells = p.groups[u.group].cells
         mine = [cells[j] for j in u.cells if any(p.hashes[ri] not in done for ri, _ in selected_rows(cells[j], u.sel))]
         if mine:
             todo.setdefault((u.group, u.sel), []).extend(mine)
-    costs = {key: cell_cost(p.model, _sub_group(p.groups[key[0]], key[1])) for key in todo}
-    limit = sum(costs[k] * len(c) for k, c in todo.items()) / pieces
     chunks: list[Chunk] = []
     for (gi, sel), cells in sorted(todo.items(), key=lambda kv: (kv[0][0], kv[0][1] or ())):
         order = {id(c): j for j, c in enumerate(p.groups[gi].cells)}
         cells = sorted(cells, key=lambda c: order[id(c)])
-        cap = max_cells(p.model, _sub_group(p.groups[gi], sel), memory_mb)
-        if pieces > 1:
-            cap = max(1, min(cap, int(limit // costs[(gi, sel)])))
-        chunks += balanced_chunks(gi, cells, cap, multiple, sel)
+        chunks += balanced_chunks(gi, cells, max_cells(p.model, _sub_group(p.groups[gi], sel), memory_mb), multiple, sel)
     for k, ch in enumerate(chunks):
         ch.index = k
     return chunks
+
+
+def recut(chunks: list[Chunk], at: int, cap: int, multiple: int, probe: bool = False) -> list[Chunk]:
+    """``chunks`` with the cells of ``chunks[at]``'s group (at its nested values), from ``at``
+    on, cut again into chunks of at most ``cap`` cells (:func:`balanced_chunks`, one size).
+    ``probe``: only the first ``cap`` cells become a chunk of their own; the others keep the
+    old chunk size. The chunks of other groups keep their order after them."""
+    head = chunks[at]
+    key = (head.group, head.sel)
+    same = [c for c in chunks[at:] if (c.group, c.sel) == key]
+    cells = [cell for c in same for cell in c.cells]
+    if probe:
+        new = balanced_chunks(head.group, cells[:cap], cap, multiple, head.sel)
+        if cells[cap:]:
+            new += balanced_chunks(head.group, cells[cap:], head.size, multiple, head.sel)
+    else:
+        new = balanced_chunks(head.group, cells, cap, multiple, head.sel)
+    out = chunks[:at] + new + [c for c in chunks[at:] if (c.group, c.sel) != key]
+    for k, ch in enumerate(out):
+        ch.index = k
+    return out
+
+
+_COMPILE_SECONDS = [0.0, False]  # seconds JAX spent compiling in this process; listener registered
+
+
+def compile_seconds() -> float:
+    """Seconds JAX has spent tracing, lowering and compiling in this process since the first call
+    (the ``/jax/core/compile/*`` duration events of ``jax.monitoring``)."""
+    if not _COMPILE_SECONDS[1]:
+        import jax
+
+        def listen(name, secs, **_):
+            if name.startswith("/jax/core/compile/"):
+                _COMPILE_SECONDS[0] += secs
+
+        jax.monitoring.register_event_duration_secs_listener(listen)
+        _COMPILE_SECONDS[1] = True
+    return _COMPILE_SECONDS[0]
 
 
 _PROGRAMS: dict = {}  # (id(model), static, nested, x64, devices) -> (model, jitted program, trace counter)
@@ -647,7 +674,7 @@ def experiment_meta(exp: Experiment) -> dict:
 
 def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                    on_chunk: Callable[[int], None] | None = None, part: tuple[int, int] = (0, 1),
-                   devices: list | None = None, pieces: int | None = None) -> RunSummary:
+                   devices: list | None = None, progress_seconds: float | None = None) -> RunSummary:
     """Run (or resume) ``exp`` into the result store at ``out``.
 
     Finished chunks found in ``out`` are skipped; only missing configurations are computed, so
@@ -658,9 +685,15 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     chunk is written (used by tests).
 
     Progress (``progress``, on standard error) counts the estimated cost (:func:`cell_cost`) of
-    the chunks written and the rows. ``pieces``: the least number of chunks the work is cut
-    into where the cells allow (:func:`schedule`); default :data:`PROGRESS_PIECES` when the
-    bar is shown on a terminal, else 1 (chunks as large as the memory budget allows).
+    the chunks written, and the rows. With ``progress_seconds > 0`` (default
+    :data:`PROGRESS_SECONDS` when the bar is shown on a terminal, else 0: off) chunks are cut
+    to move the bar about that often: the run's speed ``r`` (seconds per unit of estimated
+    cost, compilation excluded) is measured on each chunk, and a chunk predicted to take
+    ``r * size * cost > progress_seconds`` is cut with the rest of its group into chunks of
+    ``floor(progress_seconds / (r * cost))`` cells (:func:`recut`; one more compilation for that
+    group, against chunks that take longer than ``progress_seconds``). The first chunk of the
+    run, before any speed is known, is a probe of one cell per device when it holds more. A
+    row never depends on the chunking.
 
     JAX's 64-bit mode and the default matmul precision are set for the duration of the run
     only (:func:`precision_context`), so a float32 run does not change later float64 work.
@@ -682,18 +715,33 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
         done = store.done_hashes()
         already = sum(1 for h in set(p.hashes) if h in done)
         budget = exp.memory_mb or default_memory_mb()
-        if pieces is None:
-            pieces = PROGRESS_PIECES if progress and sys.stderr.isatty() else 1
-        chunks = schedule(p, done, budget, part, multiple=len(devices), pieces=pieces)
+        if progress_seconds is None:
+            progress_seconds = PROGRESS_SECONDS if progress and sys.stderr.isatty() else 0.0
+        multiple = len(devices)
+        chunks = schedule(p, done, budget, part, multiple=multiple)
         before = _compiles()
         failed, computed, statuses = [], 0, {}
         desc = exp.name if part[1] == 1 else f"{exp.name} [{part[0]}/{part[1]}]"
-        weight = [len(ch.cells) * cell_cost(p.model, _sub_group(p.groups[ch.group], ch.sel)) for ch in chunks]
+        costs = {key: cell_cost(p.model, _sub_group(p.groups[key[0]], key[1])) for key in {(c.group, c.sel) for c in chunks}}
         n_todo = sum(1 for ch in chunks for c in ch.cells for ri, _ in ch.rows(c) if p.hashes[ri] not in done)
-        bar = tqdm(total=sum(weight) or 1, desc=desc, disable=not progress, file=sys.stderr,
+        bar = tqdm(total=sum(len(c.cells) * costs[c.group, c.sel] for c in chunks) or 1, desc=desc,
+                   disable=not progress, file=sys.stderr,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
         bar.set_postfix_str(f"0/{n_todo} rows", refresh=False)
-        for k, chunk in enumerate(chunks):
+        rate = None  # seconds per unit of estimated cost, compilation excluded
+        k = 0
+        while k < len(chunks):
+            chunk = chunks[k]
+            cost = costs[chunk.group, chunk.sel]
+            if progress_seconds > 0:
+                if rate is None and k == 0 and len(chunk.cells) > multiple:
+                    chunks = recut(chunks, k, multiple, multiple, probe=True)
+                elif rate is not None and rate * chunk.size * cost > progress_seconds:
+                    cap = max(1, int(progress_seconds / (rate * cost)))
+                    if cap < len(chunk.cells):
+                        chunks = recut(chunks, k, cap, multiple)
+                chunk = chunks[k]
+            t, c0 = time.perf_counter(), compile_seconds()
             try:
                 res = execute(p, chunk, devices)
                 cols = assemble(p, chunk, res, done)
@@ -702,16 +750,19 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                 failed.append({"group": chunk.group, "error": f"{type(e).__name__}: {e}"})
                 print(f"toyscale: chunk {chunk.index} (group {chunk.group}) failed: {type(e).__name__}: {e}", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
-                bar.update(weight[k])
+                bar.update(len(chunk.cells) * cost)
+                k += 1
                 continue
+            rate = max(1e-12, time.perf_counter() - t - (compile_seconds() - c0)) / (chunk.size * cost)
             for s in cols["status"]:
                 statuses[s] = statuses.get(s, 0) + 1
             computed += len(cols["seed"])
             done.update(cols["config_hash"])
             bar.set_postfix_str(f"{computed}/{n_todo} rows", refresh=False)
-            bar.update(weight[k])
+            bar.update(len(chunk.cells) * cost)
             if on_chunk is not None:
                 on_chunk(k)
+            k += 1
         bar.close()
         complete = done.issuperset(p.hashes) or (part[1] > 1 and store.done_hashes().issuperset(p.hashes))
     seconds, compiles = time.perf_counter() - t0, _compiles() - before  # the run's own, not the audit's
