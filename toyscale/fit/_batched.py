@@ -16,19 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from toyscale.numerics import with_x64
+
 _GOLD = 0.5 * (np.sqrt(5.0) - 1.0)
 
 
-def _x64(fn):
-    """Run ``fn`` with JAX's 64-bit mode on (the fits are float64 by contract)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with jax.enable_x64(True):
-            return fn(*args, **kwargs)
-    return wrapper
-
-
-@_x64
+@with_x64
 def fit_offset_batched(x, Y, *, a_max: float = 6.0, grid: int = 300, steps: int = 60):
     """Fit ``y = E + A x^(-a)`` to each row of ``Y`` by variable projection, all at once.
 
@@ -136,7 +129,7 @@ def huber_objective_jax(theta, logN, logD, logL, delta=1e-3):
     return jnp.sum(jnp.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta)))
 
 
-@_x64
+@with_x64
 def fit_joint_huber_batched(N, D, L, starts, *, delta: float = 1e-3, steps: int = 60, max_backtracking: int = 8):
     """Run L-BFGS (optax, fixed ``steps``) from every start at once; return all end points.
 

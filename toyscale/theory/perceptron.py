@@ -40,6 +40,7 @@ from typing import Mapping
 
 import numpy as np
 
+from toyscale.numerics import with_x64
 from toyscale.theory.base import Prediction, Slice, Theory
 
 RULES = ("all", "hard", "easy")
@@ -57,17 +58,6 @@ _GLW = np.polynomial.legendre.leggauss(NW)
 _GLZ2 = np.polynomial.legendre.leggauss(NZ // 2)
 #: Coarse nodes for the grid search that finds Newton's starting point (theta > 0).
 _GLZC, _GLWC = np.polynomial.legendre.leggauss(24), np.polynomial.legendre.leggauss(12)
-
-
-def _x64(fn):
-    """Run ``fn`` with JAX's 64-bit mode on (the theory is float64 by contract)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        import jax
-
-        with jax.enable_x64(True):
-            return fn(*args, **kwargs)
-    return wrapper
 
 
 def keep_threshold(rule: str, f):
@@ -265,7 +255,7 @@ def _solver(rule: str, zero_theta: bool):
     return jax.jit(jax.vmap(solve))
 
 
-@_x64
+@with_x64
 def saddle_point(alpha_tot, keep: str = "all", keep_fraction=1.0, probe_angle=0.0):
     """Solve the replica-symmetric saddle point for each setting (arrays broadcast).
 
