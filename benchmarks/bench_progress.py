@@ -1,16 +1,16 @@
 """Cost of progress within long groups: a run whose chunks are cut for its progress bar vs the
 same run in chunks as large as the memory budget allows, measured in one process.
 
-A run that shows progress on a terminal measures its speed on each chunk and cuts a chunk
-predicted to take longer than ``PROGRESS_SECONDS`` (10 s) into chunks of about that length; its
-first chunk is a probe of one cell (``toyscale.sweep.run_experiment(..., progress_seconds=...)``).
-Chunking never changes a row; it changes how many cells one call evaluates and how many Parquet
-files are written. Per repeat, each workload runs into a fresh directory in two modes, in
-alternating order: ``off`` (``progress_seconds=0``: what a run without a terminal does) and
-``10 s`` (the default on a terminal). In ``quickstart`` and ``superposition`` every chunk is
-shorter than 10 s: only the probe differs; ``superposition_long`` is one group in one chunk of
-~30 s, cut into ~10 s chunks after the probe. Repeat 0 compiles every chunk size and is
-discarded; the medians are compared.
+A run that shows progress on a terminal measures its speed on each chunk; once a group has one
+measured chunk, a later chunk of it predicted to take longer than ``PROGRESS_SECONDS`` (10 s) is
+cut, with the rest of the group, into chunks of about that length, and the first cut chunk is a
+trial: slower per unit of cost than the group at full size by more than 5 %, and the run goes
+back to full chunks for good (``toyscale.sweep.ProgressCutter``). Chunking never changes a row.
+Per repeat, each workload runs into a fresh directory in two modes, in alternating order:
+``off`` (``progress_seconds=0``: what a run without a terminal does) and ``10 s`` (the default on
+a terminal). ``quickstart`` and ``superposition`` have one chunk per group (nothing is cut);
+``superposition_long`` is one group in three chunks of ~15 s (8 small models each), where
+cutting is tried. Repeat 0 compiles and is discarded; the medians are compared.
 
     python benchmarks/bench_progress.py [--repeats 3] [--only quickstart]
 
@@ -38,12 +38,13 @@ WORKLOADS = {
                               "params": {"n_features": 200, "batch_size": 64, "horizon": 300, "warmup": 30, "lr": 3e-2},
                               "sweep": {"steps": [100, 300], "width": [10, 20, 40], "weight_decay": [-1.0, 0.0],
                                         "alpha": {"lin": [-1.0, 1.0], "num": 5}}}},
-    # superposition, one group (width 20) of 8 cells trained 6000 steps: one chunk of ~30 s
+    # superposition, one group (width 20): 24 small models trained 6000 steps, 8 per chunk (memory_mb)
     "superposition_long": {"doc": {"model": "superposition", "seeds": 1,
                                    "params": {"n_features": 200, "batch_size": 64, "horizon": 6000, "warmup": 60,
                                               "lr": 3e-2, "width": 20},
                                    "sweep": {"steps": [6000], "weight_decay": [-1.0, 0.0],
-                                             "alpha": {"lin": [-1.0, 1.0], "num": 4}}}},
+                                             "alpha": {"lin": [-1.0, 1.0], "num": 12}},
+                                   "run": {"memory_mb": 21.5}}},
 }
 
 

@@ -88,6 +88,11 @@ GRID = register(Model(
     theory=Theory(predict=lambda axis, s: Prediction("toy", -0.5, metric="y")), precision="float64"))
 
 
+GRID_MEM = register(Model(
+    name="_grid_mem", summary="test model: _grid with 1 MB per cell", params=GRID.params, metrics=GRID.metrics,
+    evaluate=_grid_eval, theory=GRID.theory, precision="float64", cell_bytes=lambda static, nested: 2**20))
+
+
 def test_a_single_dear_cell_is_split_along_its_nested_axes_and_rows_are_unchanged(tmp_path):
     exp = experiment_from_dict({"model": "_grid", "seeds": 1,
                                 "sweep": {"a": list(range(1, 9)), "b": list(range(1, 7))}}, name="grid")
@@ -131,42 +136,84 @@ def test_one_process_is_one_unit_per_group_and_shares_are_disjoint():
         assert sorted(ri for ri, _ in seen) == list(range(exp.n_configs)), n
 
 
-def test_recut_makes_a_probe_then_pieces_of_one_size():
+def test_recut_cuts_the_rest_of_a_group_into_chunks_of_one_size():
     exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2, 4], "b": [1, 3], "c": [1.0, 2.0]}},
                                name="grid")
     p = plan(exp)
     chunks = schedule(p, set(), 1024)
     assert [(c.group, len(c.cells)) for c in chunks] == [(0, 80)]  # 80 cells fit one chunk
-    probe = recut(chunks, 0, 1, 1, probe=True)
-    assert [len(c.cells) for c in probe] == [1, 79] and probe[0].cells[0] is chunks[0].cells[0]
-    cut = recut(probe, 1, 10, 1)
-    assert len(cut) == 9 and cut[0] is probe[0] and {len(c.cells) for c in cut[1:]} == {9, 10}
-    assert {c.size for c in cut[1:]} == {10}  # one size: one compile for the rest of the group
-    assert [c.index for c in cut] == list(range(9))
+    two = recut(chunks, 0, 40, 1)
+    cut = recut(two, 1, 10, 1)
+    assert cut[0] is two[0] and len(cut) == 5 and {len(c.cells) for c in cut[1:]} == {10}
+    assert [c.index for c in cut] == list(range(5))
     assert [id(x) for c in cut for x in c.cells] == [id(x) for x in chunks[0].cells]  # same cells, same order
-    assert {c.size for c in recut(probe, 1, 10, 4)[1:]} == {12}  # padded to a multiple of the devices
+    assert {c.size for c in recut(two, 1, 10, 4)[1:]} == {12}  # padded to a multiple of the devices
+
+
+def _chunks(sizes, group=0):
+    from toyscale.sweep import Chunk
+
+    return [Chunk(index=k, group=group, cells=[object() for _ in range(n)], size=n) for k, n in enumerate(sizes)]
+
+
+def test_progress_cutter_cuts_long_chunks_after_measuring_and_stops_when_cutting_is_slower():
+    from toyscale.sweep import ProgressCutter
+
+    # a group of 4 chunks of 30 cells of cost 1; speed in seconds per unit of cost
+    pc = ProgressCutter(10.0, 1)
+    chunks = _chunks([30, 30, 30, 30])
+    assert pc.before(chunks, 0, 1.0) is chunks  # nothing measured yet
+    chunks = pc.before(pc.after(chunks, 0, 0.1), 1, 1.0)  # predicted 30 x 0.1 s = 3 s: not cut
+    assert [len(c.cells) for c in chunks] == [30, 30, 30, 30]
+    pc = ProgressCutter(10.0, 1)
+    chunks = pc.after(_chunks([30, 30, 30, 30]), 0, 1.0)  # 1 s per cell: a chunk takes 30 s
+    chunks = pc.before(chunks, 1, 1.0)
+    assert [len(c.cells) for c in chunks] == [30] + [10] * 9  # the rest cut into 10 s chunks
+    kept = pc.after(chunks, 1, 1.04)  # the trial chunk: 4 % slower, within the tolerance: keep cutting
+    assert kept is chunks and pc.on
+    pc = ProgressCutter(10.0, 1)
+    chunks = pc.before(pc.after(_chunks([30, 30, 30, 30]), 0, 1.0), 1, 1.0)
+    back = pc.after(chunks, 1, 1.5)  # 50 % slower per cell at 10 cells: undo and stop
+    assert [len(c.cells) for c in back][:2] == [30, 10] and sorted(len(c.cells) for c in back[2:]) == [26, 27, 27]
+    assert {c.size for c in back[2:]} == {27}  # back to the scheduled cap: 3 chunks of one size
+    assert not pc.on and pc.before(back, 2, 1.0) is back
+    off = ProgressCutter(0.0, 1)
+    chunks = off.after(_chunks([30, 30]), 0, 1.0)
+    assert off.before(chunks, 1, 1.0) is chunks  # progress_seconds = 0: never
 
 
 def test_chunks_cut_for_progress_give_the_same_rows_and_the_bar_ends_at_all_rows(tmp_path, capsys):
-    exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2, 4], "b": [1, 3]}}, name="grid")
+    doc = {"model": "_grid_mem", "seeds": 40, "sweep": {"a": [1, 2, 4], "b": [1, 3]}, "run": {"memory_mb": 10}}
+    exp = experiment_from_dict(doc, name="grid")
+    assert len(schedule(plan(exp), set(), 10)) == 4  # 10 cells of 1 MB per chunk
     run_experiment(exp, tmp_path / "a", progress=False)
-    # any chunk is predicted to take longer than 1e-9 s: a probe of one cell, then one cell per chunk
+    # after the first chunk every chunk is predicted to take longer than 1e-9 s: one cell per chunk
+    # (then back to 10 cells if the trial is slower, which depends on the machine)
     run_experiment(exp, tmp_path / "b", progress=True, progress_seconds=1e-9)
     err = capsys.readouterr().err
     assert "100%" in err and f"{exp.n_configs}/{exp.n_configs} rows" in err
-    assert len(ResultStore(tmp_path / "a").chunk_files()) == 1
-    assert len(ResultStore(tmp_path / "b").chunk_files()) == 40
+    assert len(ResultStore(tmp_path / "a").chunk_files()) == 4
+    assert len(ResultStore(tmp_path / "b").chunk_files()) > 4
     pd.testing.assert_frame_equal(_rows(tmp_path / "a"), _rows(tmp_path / "b"))
 
 
 def test_chunks_are_cut_for_progress_only_on_a_terminal(tmp_path, monkeypatch):
-    exp = experiment_from_dict({"model": "_grid", "seeds": 40, "sweep": {"a": [1, 2], "b": [1]}}, name="grid")
+    from toyscale import sweep
+
+    exp = experiment_from_dict({"model": "_grid", "seeds": 4, "sweep": {"a": [1, 2], "b": [1]}}, name="grid")
+    seen = []
+
+    class Spy(sweep.ProgressCutter):
+        def __init__(self, seconds, multiple):
+            seen.append(seconds)
+            super().__init__(seconds, multiple)
+
+    monkeypatch.setattr(sweep, "ProgressCutter", Spy)
     tty = io.StringIO()
     tty.isatty = lambda: True
     monkeypatch.setattr("sys.stderr", tty)
-    run_experiment(exp, tmp_path / "tty", progress=True)  # the probe: one cell, then the rest (fast)
+    run_experiment(exp, tmp_path / "tty", progress=True)
     run_experiment(exp, tmp_path / "quiet", progress=False)
     monkeypatch.setattr("sys.stderr", io.StringIO())
     run_experiment(exp, tmp_path / "log", progress=True)
-    assert [len(ResultStore(tmp_path / d).chunk_files()) for d in ("tty", "quiet", "log")] == [2, 1, 1]
-    pd.testing.assert_frame_equal(_rows(tmp_path / "tty"), _rows(tmp_path / "quiet"))
+    assert seen == [sweep.PROGRESS_SECONDS, 0.0, 0.0]

@@ -53,7 +53,7 @@ from toyscale.store import ResultStore
 STATUS_OK, STATUS_NONFINITE = "ok", "nonfinite"
 
 #: A run that shows progress on a terminal cuts a chunk predicted to take longer than this many
-#: seconds into chunks of about this length (:func:`run_experiment`), so the bar moves during a
+#: seconds into chunks of about this length (:class:`ProgressCutter`), so the bar moves during a
 #: long group instead of waiting at 0 % for one chunk of all its cells.
 PROGRESS_SECONDS = 10.0
 
@@ -445,25 +445,73 @@ def schedule(p: Plan, done: set, memory_mb: float, part: tuple[int, int] = (0, 1
     return chunks
 
 
-def recut(chunks: list[Chunk], at: int, cap: int, multiple: int, probe: bool = False) -> list[Chunk]:
+def recut(chunks: list[Chunk], at: int, cap: int, multiple: int) -> list[Chunk]:
     """``chunks`` with the cells of ``chunks[at]``'s group (at its nested values), from ``at``
-    on, cut again into chunks of at most ``cap`` cells (:func:`balanced_chunks`, one size).
-    ``probe``: only the first ``cap`` cells become a chunk of their own; the others keep the
-    old chunk size. The chunks of other groups keep their order after them."""
+    on, cut again into chunks of at most ``cap`` cells (:func:`balanced_chunks`, one size); the
+    chunks of other groups keep their order after them."""
     head = chunks[at]
     key = (head.group, head.sel)
-    same = [c for c in chunks[at:] if (c.group, c.sel) == key]
-    cells = [cell for c in same for cell in c.cells]
-    if probe:
-        new = balanced_chunks(head.group, cells[:cap], cap, multiple, head.sel)
-        if cells[cap:]:
-            new += balanced_chunks(head.group, cells[cap:], head.size, multiple, head.sel)
-    else:
-        new = balanced_chunks(head.group, cells, cap, multiple, head.sel)
-    out = chunks[:at] + new + [c for c in chunks[at:] if (c.group, c.sel) != key]
+    cells = [cell for c in chunks[at:] if (c.group, c.sel) == key for cell in c.cells]
+    out = (chunks[:at] + balanced_chunks(head.group, cells, cap, multiple, head.sel)
+           + [c for c in chunks[at:] if (c.group, c.sel) != key])
     for k, ch in enumerate(out):
         ch.index = k
     return out
+
+
+class ProgressCutter:
+    """Cuts a run's chunks so that its progress bar moves about every ``seconds``, from the speed
+    the run measures, and stops as soon as cutting makes the run slower.
+
+    The speed of a group (at its nested values) is ``r`` = seconds per unit of estimated cost
+    (:func:`cell_cost`) of its last chunk at the scheduled size, compilation excluded
+    (:func:`compile_seconds`). Once a group has one such measurement, a later chunk of it
+    predicted to take ``r * size * cost > seconds`` is cut, with the rest of the group, into
+    chunks of ``floor(seconds / (r * cost))`` cells (:func:`recut`; one more compilation). The
+    first cut chunk of the run is a trial: when its speed is more than ``TOLERANCE`` slower than
+    the group's at full size (vmapping several small cells is faster per cell than one cell at
+    a time), the rest of the group goes back to the scheduled size and nothing more is cut in
+    this run. So cutting costs at most one chunk of about ``seconds`` at the smaller size. A
+    group that is one chunk, or whose first chunk is running, moves the bar only when done.
+    """
+
+    TOLERANCE = 0.05
+
+    def __init__(self, seconds: float, multiple: int):
+        self.seconds, self.multiple = seconds, multiple
+        self.on = seconds > 0
+        self.full: dict = {}  # (group, sel) -> speed at the scheduled size
+        self.cut: dict = {}  # (group, sel) -> scheduled chunk size, for groups cut
+        self.trial = True  # the first cut chunk of the run is not yet measured
+
+    def before(self, chunks: list[Chunk], k: int, cost: float) -> list[Chunk]:
+        """``chunks``, with ``chunks[k]`` and the rest of its group cut if predicted too long."""
+        ch = chunks[k]
+        key = (ch.group, ch.sel)
+        r = self.full.get(key)
+        if not self.on or key in self.cut or r is None or r * ch.size * cost <= self.seconds:
+            return chunks
+        cap = max(1, int(self.seconds / (r * cost)))
+        if cap >= len(ch.cells):
+            return chunks
+        self.cut[key] = ch.size
+        return recut(chunks, k, cap, self.multiple)
+
+    def after(self, chunks: list[Chunk], k: int, speed: float) -> list[Chunk]:
+        """Record the speed of ``chunks[k]`` (seconds per unit of cost); undo the cutting when
+        the run's first cut chunk was slower than its group at full size."""
+        ch = chunks[k]
+        key = (ch.group, ch.sel)
+        if key not in self.cut:
+            self.full[key] = speed
+            return chunks
+        if self.trial:
+            self.trial = False
+            if speed > (1 + self.TOLERANCE) * self.full[key]:
+                self.on = False
+                if k + 1 < len(chunks) and (chunks[k + 1].group, chunks[k + 1].sel) == key:
+                    return recut(chunks, k + 1, self.cut[key], self.multiple)
+        return chunks
 
 
 _COMPILE_SECONDS = [0.0, False]  # seconds JAX spent compiling in this process; listener registered
@@ -686,14 +734,10 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
 
     Progress (``progress``, on standard error) counts the estimated cost (:func:`cell_cost`) of
     the chunks written, and the rows. With ``progress_seconds > 0`` (default
-    :data:`PROGRESS_SECONDS` when the bar is shown on a terminal, else 0: off) chunks are cut
-    to move the bar about that often: the run's speed ``r`` (seconds per unit of estimated
-    cost, compilation excluded) is measured on each chunk, and a chunk predicted to take
-    ``r * size * cost > progress_seconds`` is cut with the rest of its group into chunks of
-    ``floor(progress_seconds / (r * cost))`` cells (:func:`recut`; one more compilation for that
-    group, against chunks that take longer than ``progress_seconds``). The first chunk of the
-    run, before any speed is known, is a probe of one cell per device when it holds more. A
-    row never depends on the chunking.
+    :data:`PROGRESS_SECONDS` when the bar is shown on a terminal, else 0: off) chunks predicted
+    to take longer are cut to move the bar about that often, from the speed the run measures,
+    unless cutting makes the run slower (:class:`ProgressCutter`). A row never depends on the
+    chunking.
 
     JAX's 64-bit mode and the default matmul precision are set for the duration of the run
     only (:func:`precision_context`), so a float32 run does not change later float64 work.
@@ -728,19 +772,12 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                    disable=not progress, file=sys.stderr,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
         bar.set_postfix_str(f"0/{n_todo} rows", refresh=False)
-        rate = None  # seconds per unit of estimated cost, compilation excluded
+        cutter = ProgressCutter(progress_seconds, multiple)
         k = 0
         while k < len(chunks):
+            chunks = cutter.before(chunks, k, costs[chunks[k].group, chunks[k].sel])
             chunk = chunks[k]
             cost = costs[chunk.group, chunk.sel]
-            if progress_seconds > 0:
-                if rate is None and k == 0 and len(chunk.cells) > multiple:
-                    chunks = recut(chunks, k, multiple, multiple, probe=True)
-                elif rate is not None and rate * chunk.size * cost > progress_seconds:
-                    cap = max(1, int(progress_seconds / (rate * cost)))
-                    if cap < len(chunk.cells):
-                        chunks = recut(chunks, k, cap, multiple)
-                chunk = chunks[k]
             t, c0 = time.perf_counter(), compile_seconds()
             try:
                 res = execute(p, chunk, devices)
@@ -753,7 +790,7 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
                 bar.update(len(chunk.cells) * cost)
                 k += 1
                 continue
-            rate = max(1e-12, time.perf_counter() - t - (compile_seconds() - c0)) / (chunk.size * cost)
+            speed = max(0.0, time.perf_counter() - t - (compile_seconds() - c0)) / (chunk.size * cost)
             for s in cols["status"]:
                 statuses[s] = statuses.get(s, 0) + 1
             computed += len(cols["seed"])
@@ -762,6 +799,7 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
             bar.update(len(chunk.cells) * cost)
             if on_chunk is not None:
                 on_chunk(k)
+            chunks = cutter.after(chunks, k, speed)
             k += 1
         bar.close()
         complete = done.issuperset(p.hashes) or (part[1] > 1 and store.done_hashes().issuperset(p.hashes))
