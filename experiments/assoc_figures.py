@@ -9,6 +9,11 @@
         the standard error and the z-score (within sampling error: |z| < 3).
     python experiments/assoc_figures.py joint OUT_DIR
         the joint law error = E + A d^-a + B T^-b fitted over the (d, T) grid (assoc_joint).
+    python experiments/assoc_figures.py capacity TRAINED_DIR SCHEMES_DIR --figure F.png
+        trained memories where capacity binds (assoc_capacity) against the closed-form schemes of
+        the same seeds (assoc_capacity_schemes): a scored distance per scheme and the nearest.
+
+Every d-exponent printed here passes the report's validity guard (a decade of d, no zero error).
 """
 
 from __future__ import annotations
@@ -48,12 +53,7 @@ def grid(out: str, figure: str | None, samples: float | None = None) -> None:
             m, se = Y.mean(1), Y.std(1, ddof=1) / math.sqrt(Y.shape[1])
             ax.errorbar(xs, np.maximum(m, 1e-6), yerr=se, fmt="o-", ms=3, lw=1, color=cmap(i / max(1, len(lrs) - 1)),
                         label=f"lr {lr:g}")
-            ok = np.all(Y > 0, axis=1)
-            if ok.sum() >= 3:
-                f = fit_scaling(xs[ok], Y[ok], law="power", n_boot=300)
-                fit = f"{f.slope:+.2f} [{f.ci_low:+.2f}, {f.ci_high:+.2f}] ({ok.sum()} widths)"
-            else:
-                fit = f"— (error 0 at {int((~ok).sum())} widths)"
+            fit = guarded_fit(xs, Y)
             print(f"| {B} | {lr:g} | {fit} | {m[-1]:.4f} |")
         ax.plot(ds_all, np.maximum(th.threshold_error(ds_all, N, alpha, 0.125, M), 1e-6), "k--", lw=1,
                 label="thresholding d/8 (N = %d)" % N)
@@ -71,6 +71,110 @@ def grid(out: str, figure: str | None, samples: float | None = None) -> None:
         Path(figure).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(figure)
         print(f"wrote {figure}")
+
+
+def guarded_fit(xs, Y, min_decades: float = 1.0) -> str:
+    """The fitted d-exponent of a ``(widths, seeds)`` table with its interval, or why there is
+    none: the report's validity guard (toyscale.analysis.checks) -- every seed's error above 0
+    at every width, and the widths spanning at least ``min_decades`` decades."""
+    zero = ~np.all(Y > 0, axis=1)
+    if zero.any():
+        return f"— (error 0 at d = {', '.join(f'{x:g}' for x in xs[zero])}: a wall, no exponent)"
+    if np.log10(xs.max() / xs.min()) < min_decades - 1e-9:
+        return f"— ({np.log10(xs.max() / xs.min()):.2f} decades of d: no exponent)"
+    f = fit_scaling(xs, Y, law="power", n_boot=300)
+    return f"{f.slope:+.2f} [{f.ci_low:+.2f}, {f.ci_high:+.2f}]"
+
+
+def _mean_curve(df, by=("width",)):
+    """Seed-mean error per value of ``by`` (a Series indexed by it)."""
+    return df.groupby(list(by)).error.mean()
+
+
+def capacity(trained: str, schemes: str, figure: str | None) -> None:
+    """Place each trained memory (optimizer, lr, batch) against the closed-form schemes of the
+    same seeds, embeddings and samples: distance = median over the whole (d, T) grid of
+    |log10(error_trained / error_scheme)| (decades; a zero error counts as the smallest token
+    mass, the error's resolution), and the nearest scheme. Also per T, the d-exponent of the
+    trained curve under the validity guard, and the same for each scheme."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    tr = ResultStore(trained).load()
+    tr = tr[tr.status == "ok"]
+    sc = ResultStore(schemes).load()
+    sc = sc[sc.status == "ok"]
+    N, M, alpha = int(tr.vocab.iloc[0]), int(tr.classes.iloc[0]), float(tr.zipf.iloc[0])
+    floor = float(th.zipf_probs(N, alpha)[-1])
+    seeds = sorted(set(tr.seed) & set(sc.seed))
+    tr, sc = tr[tr.seed.isin(seeds)], sc[sc.seed.isin(seeds)]
+    fin = np.isfinite(sc.width.astype(float))
+    refs = {"thresholding d/8": sc[fin & (sc.scheme == "threshold") & (sc.rho == sc.rho.min())]}
+    for r in sorted(sc[sc.scheme == "frequency"].rho.unique()):
+        refs["store all seen (q = 1)" if r == 0 else f"q = p̂^{r:g}"] = sc[fin & (sc.scheme == "frequency") & (sc.rho == r)]
+    seen_inf = _mean_curve(sc[~fin & (sc.scheme == "frequency") & (sc.rho == 0)], ("samples",))
+    ref_curves = {k: _mean_curve(v, ("width", "samples")) for k, v in refs.items()}
+    Ts = sorted(tr.samples.unique())
+    runs = sorted({(o, lr, B) for o, lr, B in zip(tr.optimizer, tr.lr, tr.batch_size)})
+    names = list(refs)
+    print(f"N = {N}, M = {M}, alpha = {alpha:g}, {len(seeds)} seeds; distance = median |log10(trained / scheme)| "
+          f"over d = {', '.join(f'{d:g}' for d in sorted(tr.width.unique()))} x T = {', '.join(f'{t:g}' for t in Ts)} "
+          f"(decades; error 0 counted as {floor:.1e})\n")
+    print("| optimizer | lr | batch | " + " | ".join(names) + " | nearest | d-exponent at T = %g [95%% CI] |" % Ts[-1])
+    print("|---|---|---|" + "---|" * len(names) + "---|---|")
+    curves = {}
+    for o, lr, B in runs:
+        g = tr[(tr.optimizer == o) & (tr.lr == lr) & (tr.batch_size == B)]
+        m = _mean_curve(g, ("width", "samples"))
+        curves[(o, lr, B)] = m
+        dist = {}
+        for k in names:
+            ref = ref_curves[k].reindex(m.index)
+            dist[k] = float(np.median(np.abs(np.log10(np.maximum(m.to_numpy(), floor) /
+                                                      np.maximum(ref.to_numpy(), floor)))))
+        best = min(dist, key=dist.get)
+        last = g[g.samples == Ts[-1]].pivot_table(index="width", columns="seed", values="error")
+        print(f"| {o} | {lr:g} | {B} | " + " | ".join(f"{dist[k]:.2f}" for k in names)
+              + f" | {best} | {guarded_fit(last.index.to_numpy(float), last.to_numpy(float))} |")
+    print("\nclosed-form schemes, d-exponent at each T (guarded):")
+    for k in names:
+        line = []
+        for T in Ts:
+            piv = refs[k][refs[k].samples == T].pivot_table(index="width", columns="seed", values="error")
+            line.append(f"T = {T:g}: {guarded_fit(piv.index.to_numpy(float), piv.to_numpy(float))}")
+        print(f"- {k}: " + "; ".join(line))
+    print("- store all seen at d = inf (floor): " + ", ".join(f"T = {T:g}: {seen_inf.get(T, np.nan):.2e}" for T in Ts))
+    if not figure:
+        return
+    fig = Figure(figsize=(3.8 * len(Ts), 4.0), dpi=110)
+    axes = fig.subplots(1, len(Ts), sharey=True, squeeze=False)[0]
+    lrs = sorted({lr for _, lr, _ in runs})
+    cmap = colormaps["viridis"]
+    styles = {"adam": "-", "sgd": ":"}
+    ref_style = dict(zip(names, ["--", "-.", (0, (5, 1, 1, 1)), (0, (1, 1))]))
+    for ax, T in zip(axes, Ts):
+        for k in names:
+            c = ref_curves[k].xs(T, level="samples")
+            ax.plot(c.index, np.maximum(c.to_numpy(), floor), color="k", ls=ref_style[k], lw=1.2, label=k)
+        if T in seen_inf.index:
+            ax.axhline(seen_inf[T], color="grey", lw=0.8, label="d = inf (every seen token)")
+        for (o, lr, B), m in curves.items():
+            c = m.xs(T, level="samples")
+            ax.plot(c.index, np.maximum(c.to_numpy(), floor), styles.get(o, "-"), marker="o", ms=2.5, lw=1,
+                    color=cmap(lrs.index(lr) / max(1, len(lrs) - 1)), alpha=0.9 if B == max(b for *_, b in runs) else 0.5,
+                    label=f"{o} lr {lr:g} batch {B}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("d")
+        ax.set_title(f"T = {T:g}", fontsize=9)
+    axes[0].set_ylabel("error")
+    axes[-1].legend(fontsize=5.5, loc="lower left")
+    fig.suptitle(f"trained 'matrix' memories (colour = lr, solid = Adam(0,0), dotted = SGD) against the closed-form "
+                 f"schemes (black), N = {N}, M = {M}, alpha = {alpha:g}; seed means", fontsize=8.5)
+    fig.tight_layout()
+    Path(figure).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure)
+    print(f"wrote {figure}")
 
 
 def seen(out: str) -> None:
@@ -120,12 +224,14 @@ def pd_concat(frames):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("grid", "seen", "joint"))
+    ap.add_argument("what", choices=("grid", "seen", "joint", "capacity"))
     ap.add_argument("out")
+    ap.add_argument("schemes", nargs="?", help="capacity: the closed-form results of the same seeds")
     ap.add_argument("--figure")
     ap.add_argument("--samples", type=float)
     a = ap.parse_args(argv)
-    {"grid": lambda: grid(a.out, a.figure, a.samples), "seen": lambda: seen(a.out), "joint": lambda: joint(a.out)}[a.what]()
+    {"grid": lambda: grid(a.out, a.figure, a.samples), "seen": lambda: seen(a.out), "joint": lambda: joint(a.out),
+     "capacity": lambda: capacity(a.out, a.schemes, a.figure)}[a.what]()
 
 
 if __name__ == "__main__":

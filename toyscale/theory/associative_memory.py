@@ -112,6 +112,30 @@ def threshold_error(d, n: int, alpha: float, ratio: float = 0.125, classes: int 
     return (1.0 - 1.0 / classes) * (1.0 - c[k])
 
 
+def random_embedding_bound(d, n: int, alpha: float, classes: int = 5, T: float = math.inf) -> np.ndarray:
+    """Capacity bound of a memory with FIXED random input embeddings (heuristic, for comparison):
+    ``(1 - 1/M) [Σ_(x < K) p(x)(1 - p(x))^T + Σ_(x >= K) p(x)]``, ``K = d (M - 1)``.
+
+    With ``E`` fixed, the ``matrix`` memory's logits ``e_x^T W U^T = e_x^T V`` are an M-class
+    linear read-out of random points ``e_x`` in ``R^d``; such a read-out realises arbitrary
+    labels on at most about ``d (M - 1)`` points (the Natarajan dimension of M-class linear
+    classifiers; Cover 1965 for M = 2: 2d random points). So at best the ``K`` most frequent
+    tokens -- if seen among the ``T`` samples -- are recalled, and every other token is right by
+    chance ``1/M``. A memory that learns its embeddings (``learnable``, ``exponential``) is not
+    bound by it: only the seen-token floor ``(1 - 1/M) Σ p(1 - p)^T`` remains. The constant
+    ``K = d (M - 1)`` is a counting argument, not a theorem for these labels.
+
+    >>> bool(abs(random_embedding_bound(1, 10, 2.0, classes=2) - 0.5 * (1 - zipf_probs(10, 2.0)[0])) < 1e-12)
+    True
+    """
+    p = zipf_probs(n, alpha)
+    unseen = np.zeros_like(p) if math.isinf(float(T)) else np.exp(float(T) * np.log1p(-p))
+    cs = np.concatenate([[0.0], np.cumsum(p * unseen)])
+    ct = np.concatenate([[0.0], np.cumsum(p)])
+    K = np.clip(np.asarray(d, dtype=np.float64) * (int(classes) - 1), 0, n).astype(int)
+    return (1.0 - 1.0 / classes) * (cs[K] + 1.0 - ct[K])
+
+
 def threshold_slope(ds, n: int, alpha: float, ratio: float = 0.125, classes: int = 5) -> float | None:
     """Log-log least-squares slope of the exact thresholding curve :func:`threshold_error` over
     the widths ``ds`` (finite ``k = floor(ratio d)``), or ``None`` (fewer than two widths with
