@@ -12,6 +12,10 @@
     python experiments/assoc_figures.py capacity TRAINED_DIR SCHEMES_DIR --figure F.png
         trained memories where capacity binds (assoc_capacity) against the closed-form schemes of
         the same seeds (assoc_capacity_schemes): a scored distance per scheme and the nearest.
+    python experiments/assoc_figures.py embeddings OUT_DIR --figure F.png
+        learned vs fixed random embeddings (assoc_embeddings) against the random-embedding bound.
+    python experiments/assoc_figures.py rho OUT_DIR
+        q = p^rho (assoc_rho): how far the recall threshold moves, and the guarded d-exponents.
 
 Every d-exponent printed here passes the report's validity guard (a decade of d, no zero error).
 """
@@ -177,6 +181,86 @@ def capacity(trained: str, schemes: str, figure: str | None) -> None:
     print(f"wrote {figure}")
 
 
+def embeddings(out: str, figure: str | None) -> None:
+    """Learned vs random embeddings (assoc_embeddings): per variant and lr, the seed-mean error at
+    each (d, T) against the random-embedding bound (1-1/M)[mass outside the top d(M-1) seen
+    tokens] and the seen-token floor (1-1/M) sum_x p(1-p)^T; ``ratio`` = error / bound (< 1:
+    the memory holds more than a fixed random embedding allows)."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    df = ResultStore(out).load()
+    n_bad = int((df.status != "ok").sum())
+    df = df[df.status == "ok"]
+    N, M, alpha = int(df.vocab.iloc[0]), int(df.classes.iloc[0]), float(df.zipf.iloc[0])
+    Ts, ds = sorted(df.samples.unique()), sorted(df.width.unique())
+    variants, lrs = sorted(df.variant.unique()), sorted(df.lr.unique())
+    print(f"N = {N}, M = {M}, alpha = {alpha:g}, {df.seed.nunique()} seeds, {n_bad} rows not ok; "
+          "cells: seed-mean error (error / random-embedding bound)\n")
+    for T in Ts:
+        bound = th.random_embedding_bound(np.array(ds), N, alpha, M, T)
+        floor = (1 - 1 / M) * float(th.store_all_seen_error(T, N, alpha))
+        print(f"T = {T:g}: seen-token floor {floor:.2e}")
+        print("| variant | lr | " + " | ".join(f"d = {d:g}" for d in ds) + " |")
+        print("|---|---|" + "---|" * len(ds))
+        print("| random-embedding bound | | " + " | ".join(f"{b:.2e}" for b in bound) + " |")
+        for v in variants:
+            for lr in lrs:
+                m = df[(df.variant == v) & (df.lr == lr) & (df.samples == T)].groupby("width").error.mean()
+                m = m.reindex(ds).to_numpy()
+                print(f"| {v} | {lr:g} | " + " | ".join(f"{e:.2e} ({e / b:.2f})" for e, b in zip(m, bound)) + " |")
+        print()
+    if not figure:
+        return
+    fig = Figure(figsize=(3.8 * len(Ts), 4.0), dpi=110)
+    axes = fig.subplots(1, len(Ts), sharey=True, squeeze=False)[0]
+    cmap = colormaps["plasma"]
+    styles = {"matrix": "o-", "learnable": "s--", "exponential": "^:"}
+    dd = np.geomspace(min(ds), max(ds), 50)
+    for ax, T in zip(axes, Ts):
+        ax.plot(dd, th.random_embedding_bound(dd, N, alpha, M, T), "k-", lw=1.5, label="random-embedding bound")
+        ax.axhline((1 - 1 / M) * float(th.store_all_seen_error(T, N, alpha)), color="grey", lw=0.8,
+                   label="seen-token floor")
+        for v in variants:
+            for i, lr in enumerate(lrs):
+                m = df[(df.variant == v) & (df.lr == lr) & (df.samples == T)].groupby("width").error.mean()
+                ax.plot(m.index, np.maximum(m.to_numpy(), 1e-6), styles.get(v, "o-"), ms=3, lw=1,
+                        color=cmap(0.85 * i / max(1, len(lrs) - 1)), label=f"{v} lr {lr:g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("d")
+        ax.set_title(f"T = {T:g}", fontsize=9)
+    axes[0].set_ylabel("error")
+    axes[-1].legend(fontsize=5.5, loc="lower left")
+    fig.suptitle(f"learned (learnable, exponential) vs fixed random embeddings (matrix), Adam(0,0); N = {N}, M = {M}, "
+                 f"alpha = {alpha:g}; seed means", fontsize=8.5)
+    fig.tight_layout()
+    Path(figure).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure)
+    print(f"wrote {figure}")
+
+
+def rho(out: str, figure: str | None) -> None:
+    """q = p^rho at T = inf (assoc_rho): per rho the implied recall threshold x* (the number of
+    tokens whose tail mass equals the error: (1-1/M) sum_(x >= x*) p(x) = error) at each d, and
+    how many decades it moves over the swept d; the d-exponent with its interval (guarded)."""
+    df = ResultStore(out).load()
+    df = df[df.status == "ok"]
+    N, M, alpha = int(df.vocab.iloc[0]), int(df.classes.iloc[0]), float(df.zipf.iloc[0])
+    p = th.zipf_probs(N, alpha)
+    tail = (1 - 1 / M) * (1.0 - np.concatenate([[0.0], np.cumsum(p)]))  # tail[k]: mass from token k on
+    print("| rho | theory | d-exponent [95% CI] | x* at the smallest / largest d | x* moves (decades) |")
+    print("|---|---|---|---|---|")
+    for r, g in df.groupby("rho"):
+        piv = g.pivot_table(index="width", columns="seed", values="error")
+        m = piv.mean(axis=1)
+        xstar = [int(np.searchsorted(-tail, -e)) for e in m.to_numpy()]
+        s = th.d_exponent("frequency", alpha, float(r))
+        mv = math.log10(xstar[-1] / max(xstar[0], 1))
+        print(f"| {r:g} | {s:+.3f} | {guarded_fit(piv.index.to_numpy(float), piv.to_numpy(float))} | "
+              f"{xstar[0]} / {xstar[-1]} | {mv:.2f} |")
+
+
 def seen(out: str) -> None:
     df = ResultStore(out).load()
     df = df[(df.status == "ok") & np.isinf(df.width.astype(float))]
@@ -224,14 +308,15 @@ def pd_concat(frames):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("grid", "seen", "joint", "capacity"))
+    ap.add_argument("what", choices=("grid", "seen", "joint", "capacity", "embeddings", "rho"))
     ap.add_argument("out")
     ap.add_argument("schemes", nargs="?", help="capacity: the closed-form results of the same seeds")
     ap.add_argument("--figure")
     ap.add_argument("--samples", type=float)
     a = ap.parse_args(argv)
     {"grid": lambda: grid(a.out, a.figure, a.samples), "seen": lambda: seen(a.out), "joint": lambda: joint(a.out),
-     "capacity": lambda: capacity(a.out, a.schemes, a.figure)}[a.what]()
+     "capacity": lambda: capacity(a.out, a.schemes, a.figure), "embeddings": lambda: embeddings(a.out, a.figure),
+     "rho": lambda: rho(a.out, a.figure)}[a.what]()
 
 
 if __name__ == "__main__":

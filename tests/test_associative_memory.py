@@ -203,6 +203,20 @@ def test_theory_exponents_and_curves():
     assert th.predict("samples", Slice({"scheme": "frequency", "zipf": 2.0, "width": math.inf}, "samples", (10, 100))).curve is not None
 
 
+def test_random_embedding_bound_from_its_definition():
+    # (1 - 1/M) [sum_(x < K) p (1-p)^T + sum_(x >= K) p], K = d (M - 1): recomputed term by term
+    n, M, T = 300, 4, 50
+    p = th.zipf_probs(n, 1.5)
+    for d in (1, 7, 40, 200):
+        K = min(n, d * (M - 1))
+        want = (1 - 1 / M) * (float(np.sum(p[:K] * (1 - p[:K]) ** T)) + float(np.sum(p[K:])))
+        assert th.random_embedding_bound(d, n, 1.5, M, T) == pytest.approx(want, rel=1e-10)
+    # T = inf: the tail beyond K; large d: the seen-token floor (1 - 1/M) sum_x p (1-p)^T
+    assert th.random_embedding_bound(5, n, 1.5, M) == pytest.approx((1 - 1 / M) * float(np.sum(p[15:])), rel=1e-10)
+    assert th.random_embedding_bound(10**4, n, 1.5, M, T) == pytest.approx(
+        (1 - 1 / M) * float(th.store_all_seen_error(T, n, 1.5)), rel=1e-10)
+
+
 def test_adam_zero_betas_equals_optax_adam_with_zero_betas():
     g = {"W": jax.random.normal(jax.random.key(0), (5, 4)), "b": jnp.array([0.0, 1e-9, -3.0])}
     ref = optax.scale_by_adam(b1=0.0, b2=0.0, eps=am.ADAM_EPS)

@@ -195,7 +195,9 @@ def _verdicts(entry: dict, fit, pred) -> None:
     tolerance`` (``agrees``) and the theory inside the interval (``theory_in_ci`` / ``in_ci``).
     An invalid fit (``entry["valid"]`` false) gets neither: its slope is not an exponent."""
     if not entry.get("valid", True):
-        entry.update(agrees=None, theory_in_ci=None)
+        entry["agrees"] = None
+        if pred.slope is not None:
+            entry["theory_in_ci"] = None
         entry["reason"] = "invalid fit, no verdict: " + "; ".join(entry["invalid_reasons"])
         if pred.alternatives:
             entry["agrees_with"] = ["none (invalid fit)"]
