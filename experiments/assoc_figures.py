@@ -90,6 +90,10 @@ def guarded_fit(xs, Y, min_decades: float = 1.0) -> str:
     return f"{f.slope:+.2f} [{f.ci_low:+.2f}, {f.ci_high:+.2f}]"
 
 
+#: A trained memory "follows" a closed-form scheme when the median |log10 ratio| is at most this.
+FOLLOWS = 0.1
+
+
 def _mean_curve(df, by=("width",)):
     """Seed-mean error per value of ``by`` (a Series indexed by it)."""
     return df.groupby(list(by)).error.mean()
@@ -119,11 +123,15 @@ def capacity(trained: str, schemes: str, figure: str | None) -> None:
     seen_inf = _mean_curve(sc[~fin & (sc.scheme == "frequency") & (sc.rho == 0)], ("samples",))
     ref_curves = {k: _mean_curve(v, ("width", "samples")) for k, v in refs.items()}
     Ts = sorted(tr.samples.unique())
+    idx = ref_curves["thresholding d/8"].index
+    bound = "random-embedding bound"
+    ref_curves[bound] = pd_series([float(th.random_embedding_bound(d, N, alpha, M, T)) for d, T in idx], idx)
     runs = sorted({(o, lr, B) for o, lr, B in zip(tr.optimizer, tr.lr, tr.batch_size)})
-    names = list(refs)
+    names = list(ref_curves)
     print(f"N = {N}, M = {M}, alpha = {alpha:g}, {len(seeds)} seeds; distance = median |log10(trained / scheme)| "
           f"over d = {', '.join(f'{d:g}' for d in sorted(tr.width.unique()))} x T = {', '.join(f'{t:g}' for t in Ts)} "
-          f"(decades; error 0 counted as {floor:.1e})\n")
+          f"(decades; error 0 counted as {floor:.1e}); a memory follows a scheme when the distance is "
+          f"<= {FOLLOWS} (a factor {10 ** FOLLOWS:.2f})\n")
     print("| optimizer | lr | batch | " + " | ".join(names) + " | nearest | d-exponent at T = %g [95%% CI] |" % Ts[-1])
     print("|---|---|---|" + "---|" * len(names) + "---|---|")
     curves = {}
@@ -137,11 +145,12 @@ def capacity(trained: str, schemes: str, figure: str | None) -> None:
             dist[k] = float(np.median(np.abs(np.log10(np.maximum(m.to_numpy(), floor) /
                                                       np.maximum(ref.to_numpy(), floor)))))
         best = min(dist, key=dist.get)
+        best = best if dist[best] <= FOLLOWS else f"none (nearest: {best})"
         last = g[g.samples == Ts[-1]].pivot_table(index="width", columns="seed", values="error")
-        print(f"| {o} | {lr:g} | {B} | " + " | ".join(f"{dist[k]:.2f}" for k in names)
+        print(f"| {o} | {lr:g} | {int(B)} | " + " | ".join(f"{dist[k]:.2f}" for k in names)
               + f" | {best} | {guarded_fit(last.index.to_numpy(float), last.to_numpy(float))} |")
     print("\nclosed-form schemes, d-exponent at each T (guarded):")
-    for k in names:
+    for k in refs:
         line = []
         for T in Ts:
             piv = refs[k][refs[k].samples == T].pivot_table(index="width", columns="seed", values="error")
@@ -155,24 +164,25 @@ def capacity(trained: str, schemes: str, figure: str | None) -> None:
     lrs = sorted({lr for _, lr, _ in runs})
     cmap = colormaps["viridis"]
     styles = {"adam": "-", "sgd": ":"}
-    ref_style = dict(zip(names, ["--", "-.", (0, (5, 1, 1, 1)), (0, (1, 1))]))
+    ref_style = dict(zip(names, ["--", "-.", (0, (5, 1, 1, 1)), (0, (1, 1)), "-"]))
     for ax, T in zip(axes, Ts):
         for k in names:
             c = ref_curves[k].xs(T, level="samples")
-            ax.plot(c.index, np.maximum(c.to_numpy(), floor), color="k", ls=ref_style[k], lw=1.2, label=k)
+            ax.plot(c.index, np.maximum(c.to_numpy(), floor), color="red" if k == bound else "k", ls=ref_style[k],
+                    lw=1.2, label=k)
         if T in seen_inf.index:
-            ax.axhline(seen_inf[T], color="grey", lw=0.8, label="d = inf (every seen token)")
+            ax.axhline(seen_inf[T], color="grey", lw=0.8, label="d = inf (seen tokens; unseen wrong)")
         for (o, lr, B), m in curves.items():
             c = m.xs(T, level="samples")
             ax.plot(c.index, np.maximum(c.to_numpy(), floor), styles.get(o, "-"), marker="o", ms=2.5, lw=1,
                     color=cmap(lrs.index(lr) / max(1, len(lrs) - 1)), alpha=0.9 if B == max(b for *_, b in runs) else 0.5,
-                    label=f"{o} lr {lr:g} batch {B}")
+                    label=f"{o} lr {lr:g} batch {int(B)}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("d")
         ax.set_title(f"T = {T:g}", fontsize=9)
     axes[0].set_ylabel("error")
-    axes[-1].legend(fontsize=5.5, loc="lower left")
+    axes[0].legend(fontsize=5.5, loc="lower left", ncol=2)
     fig.suptitle(f"trained 'matrix' memories (colour = lr, solid = Adam(0,0), dotted = SGD) against the closed-form "
                  f"schemes (black), N = {N}, M = {M}, alpha = {alpha:g}; seed means", fontsize=8.5)
     fig.tight_layout()
@@ -298,6 +308,12 @@ def joint(out: str) -> None:
     print(f"  a = {f.a:.3f} [{lo[0]:.3f}, {hi[0]:.3f}]  (theory alpha - 1 = {alpha - 1:g})")
     print(f"  b = {f.b:.3f} [{lo[1]:.3f}, {hi[1]:.3f}]  (theory 1 - 1/alpha = {1 - 1 / alpha:g})")
     print(f"  E = {f.E:.2e}, A = {f.A:.3g}, B = {f.B:.3g}")
+
+
+def pd_series(values, index):
+    import pandas as pd
+
+    return pd.Series(values, index=index)
 
 
 def pd_concat(frames):
