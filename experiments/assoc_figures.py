@@ -177,14 +177,21 @@ def capacity(trained: str, schemes: str, figure: str | None) -> None:
             ax.plot(c.index, np.maximum(c.to_numpy(), floor), styles.get(o, "-"), marker="o", ms=2.5, lw=1,
                     color=cmap(lrs.index(lr) / max(1, len(lrs) - 1)), alpha=0.9 if B == max(b for *_, b in runs) else 0.5,
                     label=f"{o} lr {lr:g} batch {int(B)}")
+    _save_panels(fig, axes, Ts, axes[0], figure,
+                 f"trained 'matrix' memories (colour = lr, solid = Adam(0,0), dotted = SGD) against the closed-form "
+                 f"schemes (black), N = {N}, M = {M}, alpha = {alpha:g}; seed means")
+
+
+def _save_panels(fig, axes, Ts, legend_ax, figure: str, title: str) -> None:
+    """Log-log error-vs-d panels, one per T: labels, legend, title; saved to ``figure``."""
+    for ax, T in zip(axes, Ts):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("d")
         ax.set_title(f"T = {T:g}", fontsize=9)
     axes[0].set_ylabel("error")
-    axes[0].legend(fontsize=5.5, loc="lower left", ncol=2)
-    fig.suptitle(f"trained 'matrix' memories (colour = lr, solid = Adam(0,0), dotted = SGD) against the closed-form "
-                 f"schemes (black), N = {N}, M = {M}, alpha = {alpha:g}; seed means", fontsize=8.5)
+    legend_ax.legend(fontsize=5.5, loc="lower left", ncol=2)
+    fig.suptitle(title, fontsize=8.5)
     fig.tight_layout()
     Path(figure).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(figure)
@@ -236,18 +243,9 @@ def embeddings(out: str, figure: str | None) -> None:
                 m = df[(df.variant == v) & (df.lr == lr) & (df.samples == T)].groupby("width").error.mean()
                 ax.plot(m.index, np.maximum(m.to_numpy(), 1e-6), styles.get(v, "o-"), ms=3, lw=1,
                         color=cmap(0.85 * i / max(1, len(lrs) - 1)), label=f"{v} lr {lr:g}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("d")
-        ax.set_title(f"T = {T:g}", fontsize=9)
-    axes[0].set_ylabel("error")
-    axes[-1].legend(fontsize=5.5, loc="lower left")
-    fig.suptitle(f"learned (learnable, exponential) vs fixed random embeddings (matrix), Adam(0,0); N = {N}, M = {M}, "
-                 f"alpha = {alpha:g}; seed means", fontsize=8.5)
-    fig.tight_layout()
-    Path(figure).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(figure)
-    print(f"wrote {figure}")
+    _save_panels(fig, axes, Ts, axes[-1], figure,
+                 f"learned (learnable, exponential) vs fixed random embeddings (matrix), Adam(0,0); N = {N}, M = {M}, "
+                 f"alpha = {alpha:g}; seed means")
 
 
 def rho(out: str, figure: str | None) -> None:
