@@ -182,11 +182,17 @@ def capacity(trained: str, schemes: str, figure: str | None) -> None:
                  f"schemes (black), N = {N}, M = {M}, alpha = {alpha:g}; seed means")
 
 
-def _save_panels(fig, axes, Ts, legend_ax, figure: str, title: str) -> None:
-    """Log-log error-vs-d panels, one per T: labels, legend, title; saved to ``figure``."""
+def _save_panels(fig, axes, Ts, legend_ax, figure: str, title: str, ds=None) -> None:
+    """Log-log error-vs-d panels, one per T: labels (ticks at ``ds`` if given), legend, title;
+    saved to ``figure``."""
+    from matplotlib.ticker import NullFormatter
+
     for ax, T in zip(axes, Ts):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if ds is not None:
+            ax.set_xticks(list(ds), [f"{d:g}" for d in ds])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("d")
         ax.set_title(f"T = {T:g}", fontsize=9)
     axes[0].set_ylabel("error")
@@ -243,9 +249,9 @@ def embeddings(out: str, figure: str | None) -> None:
                 m = df[(df.variant == v) & (df.lr == lr) & (df.samples == T)].groupby("width").error.mean()
                 ax.plot(m.index, np.maximum(m.to_numpy(), 1e-6), styles.get(v, "o-"), ms=3, lw=1,
                         color=cmap(0.85 * i / max(1, len(lrs) - 1)), label=f"{v} lr {lr:g}")
-    _save_panels(fig, axes, Ts, axes[-1], figure,
+    _save_panels(fig, axes, Ts, axes[0], figure,
                  f"learned (learnable, exponential) vs fixed random embeddings (matrix), Adam(0,0); N = {N}, M = {M}, "
-                 f"alpha = {alpha:g}; seed means")
+                 f"alpha = {alpha:g}; seed means", ds=ds)
 
 
 def rho(out: str, figure: str | None) -> None:
