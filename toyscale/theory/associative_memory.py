@@ -166,8 +166,7 @@ def predict(axis: str, s: Slice) -> Prediction:
     exactly the seen tokens, so the exact curve :func:`store_all_seen_error` and the slope
     ``-(1-1/alpha)``; at finite width the data term sits on a d-floor (law ``offset``).
     """
-    sl = s
-    params, xs, stats = s.params, s.xs, s.stats
+    params, xs, stats, fit_range = s.params, s.xs, s.stats, s.fit_range
     metric = s.metric or "error"
     scheme = params.get("scheme", "threshold")
     alpha = float(params.get("zipf", 2.0))
@@ -194,14 +193,14 @@ def predict(axis: str, s: Slice) -> Prediction:
             if s is None:
                 return Prediction("thresholding (alpha <= 1: no power law)", None, metric=metric)
             curve = lambda x: threshold_error(x, n, alpha, ratio, M)  # noqa: E731
-            lo_, hi_ = sl.fit_range or (1.0 / ratio, hi)
+            lo_, hi_ = fit_range or (1.0 / ratio, hi)
             sw = threshold_slope([x for x in xs if lo_ <= x <= hi_], n, alpha, ratio, M)
             if sw is None:
                 return Prediction("thresholding (store the top ratio*d tokens)", s, metric=metric,
                                   valid=(1.0 / ratio, hi), curve=curve,
                                   note=f"tail sum beyond the k = d*{ratio:g} stored tokens ~ d^-(alpha-1)")
             return Prediction("thresholding: exact finite-k tail sum", sw, metric=metric, valid=(1.0 / ratio, hi),
-                              curve=curve, alternatives={f"asymptote d^-(alpha-1)": s},
+                              curve=curve, alternatives={"asymptote d^-(alpha-1)": s},
                               note=f"(1-1/M) sum_(x>=k) p(x) with k = floor({ratio:g} d) stored tokens; theory slope = "
                                    f"log-log least-squares slope of that exact curve over the fitted d "
                                    f"(finite k); asymptote d^{s:g} (Cabannes et al. 2024) as the alternative")
