@@ -9,6 +9,15 @@
         the standard error and the z-score (within sampling error: |z| < 3).
     python experiments/assoc_figures.py joint OUT_DIR
         the joint law error = E + A d^-a + B T^-b fitted over the (d, T) grid (assoc_joint).
+    python experiments/assoc_figures.py capacity TRAINED_DIR SCHEMES_DIR --figure F.png
+        trained memories where capacity binds (assoc_capacity) against the closed-form schemes of
+        the same seeds (assoc_capacity_schemes): a scored distance per scheme and the nearest.
+    python experiments/assoc_figures.py embeddings OUT_DIR --figure F.png
+        learned vs fixed random embeddings (assoc_embeddings) against the random-embedding bound.
+    python experiments/assoc_figures.py rho OUT_DIR
+        q = p^rho (assoc_rho): how far the recall threshold moves, and the guarded d-exponents.
+
+Every d-exponent printed here passes the report's validity guard (a decade of d, no zero error).
 """
 
 from __future__ import annotations
@@ -48,12 +57,7 @@ def grid(out: str, figure: str | None, samples: float | None = None) -> None:
             m, se = Y.mean(1), Y.std(1, ddof=1) / math.sqrt(Y.shape[1])
             ax.errorbar(xs, np.maximum(m, 1e-6), yerr=se, fmt="o-", ms=3, lw=1, color=cmap(i / max(1, len(lrs) - 1)),
                         label=f"lr {lr:g}")
-            ok = np.all(Y > 0, axis=1)
-            if ok.sum() >= 3:
-                f = fit_scaling(xs[ok], Y[ok], law="power", n_boot=300)
-                fit = f"{f.slope:+.2f} [{f.ci_low:+.2f}, {f.ci_high:+.2f}] ({ok.sum()} widths)"
-            else:
-                fit = f"— (error 0 at {int((~ok).sum())} widths)"
+            fit = guarded_fit(xs, Y)
             print(f"| {B} | {lr:g} | {fit} | {m[-1]:.4f} |")
         ax.plot(ds_all, np.maximum(th.threshold_error(ds_all, N, alpha, 0.125, M), 1e-6), "k--", lw=1,
                 label="thresholding d/8 (N = %d)" % N)
@@ -71,6 +75,204 @@ def grid(out: str, figure: str | None, samples: float | None = None) -> None:
         Path(figure).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(figure)
         print(f"wrote {figure}")
+
+
+def guarded_fit(xs, Y, min_decades: float = 1.0) -> str:
+    """The fitted d-exponent of a ``(widths, seeds)`` table with its interval, or why there is
+    none: the report's validity guard (toyscale.analysis.checks) -- every seed's error above 0
+    at every width, and the widths spanning at least ``min_decades`` decades."""
+    zero = ~np.all(Y > 0, axis=1)
+    if zero.any():
+        return f"— (error 0 at d = {', '.join(f'{x:g}' for x in xs[zero])}: a wall, no exponent)"
+    if np.log10(xs.max() / xs.min()) < min_decades - 1e-9:
+        return f"— ({np.log10(xs.max() / xs.min()):.2f} decades of d: no exponent)"
+    f = fit_scaling(xs, Y, law="power", n_boot=300)
+    return f"{f.slope:+.2f} [{f.ci_low:+.2f}, {f.ci_high:+.2f}]"
+
+
+#: A trained memory "follows" a closed-form scheme when the median |log10 ratio| is at most this.
+FOLLOWS = 0.1
+
+
+def _mean_curve(df, by=("width",)):
+    """Seed-mean error per value of ``by`` (a Series indexed by it)."""
+    return df.groupby(list(by)).error.mean()
+
+
+def capacity(trained: str, schemes: str, figure: str | None) -> None:
+    """Place each trained memory (optimizer, lr, batch) against the closed-form schemes of the
+    same seeds, embeddings and samples: distance = median over the whole (d, T) grid of
+    |log10(error_trained / error_scheme)| (decades; a zero error counts as the smallest token
+    mass, the error's resolution), and the nearest scheme. Also per T, the d-exponent of the
+    trained curve under the validity guard, and the same for each scheme."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    tr = ResultStore(trained).load()
+    tr = tr[tr.status == "ok"]
+    sc = ResultStore(schemes).load()
+    sc = sc[sc.status == "ok"]
+    N, M, alpha = int(tr.vocab.iloc[0]), int(tr.classes.iloc[0]), float(tr.zipf.iloc[0])
+    floor = float(th.zipf_probs(N, alpha)[-1])
+    seeds = sorted(set(tr.seed) & set(sc.seed))
+    tr, sc = tr[tr.seed.isin(seeds)], sc[sc.seed.isin(seeds)]
+    fin = np.isfinite(sc.width.astype(float))
+    refs = {"thresholding d/8": sc[fin & (sc.scheme == "threshold") & (sc.rho == sc.rho.min())]}
+    for r in sorted(sc[sc.scheme == "frequency"].rho.unique()):
+        refs["store all seen (q = 1)" if r == 0 else f"q = p̂^{r:g}"] = sc[fin & (sc.scheme == "frequency") & (sc.rho == r)]
+    seen_inf = _mean_curve(sc[~fin & (sc.scheme == "frequency") & (sc.rho == 0)], ("samples",))
+    ref_curves = {k: _mean_curve(v, ("width", "samples")) for k, v in refs.items()}
+    Ts = sorted(tr.samples.unique())
+    idx = ref_curves["thresholding d/8"].index
+    bound = "random-embedding bound"
+    ref_curves[bound] = pd_series([float(th.random_embedding_bound(d, N, alpha, M, T)) for d, T in idx], idx)
+    runs = sorted({(o, lr, B) for o, lr, B in zip(tr.optimizer, tr.lr, tr.batch_size)})
+    names = list(ref_curves)
+    print(f"N = {N}, M = {M}, alpha = {alpha:g}, {len(seeds)} seeds; distance = median |log10(trained / scheme)| "
+          f"over d = {', '.join(f'{d:g}' for d in sorted(tr.width.unique()))} x T = {', '.join(f'{t:g}' for t in Ts)} "
+          f"(decades; error 0 counted as {floor:.1e}); a memory follows a scheme when the distance is "
+          f"<= {FOLLOWS} (a factor {10 ** FOLLOWS:.2f})\n")
+    print("| optimizer | lr | batch | " + " | ".join(names) + " | nearest | d-exponent at T = %g [95%% CI] |" % Ts[-1])
+    print("|---|---|---|" + "---|" * len(names) + "---|---|")
+    curves = {}
+    for o, lr, B in runs:
+        g = tr[(tr.optimizer == o) & (tr.lr == lr) & (tr.batch_size == B)]
+        m = _mean_curve(g, ("width", "samples"))
+        curves[(o, lr, B)] = m
+        dist = {}
+        for k in names:
+            ref = ref_curves[k].reindex(m.index)
+            dist[k] = float(np.median(np.abs(np.log10(np.maximum(m.to_numpy(), floor) /
+                                                      np.maximum(ref.to_numpy(), floor)))))
+        best = min(dist, key=dist.get)
+        best = best if dist[best] <= FOLLOWS else f"none (nearest: {best})"
+        last = g[g.samples == Ts[-1]].pivot_table(index="width", columns="seed", values="error")
+        print(f"| {o} | {lr:g} | {int(B)} | " + " | ".join(f"{dist[k]:.2f}" for k in names)
+              + f" | {best} | {guarded_fit(last.index.to_numpy(float), last.to_numpy(float))} |")
+    print("\nclosed-form schemes, d-exponent at each T (guarded):")
+    for k in refs:
+        line = []
+        for T in Ts:
+            piv = refs[k][refs[k].samples == T].pivot_table(index="width", columns="seed", values="error")
+            line.append(f"T = {T:g}: {guarded_fit(piv.index.to_numpy(float), piv.to_numpy(float))}")
+        print(f"- {k}: " + "; ".join(line))
+    print("- store all seen at d = inf (floor): " + ", ".join(f"T = {T:g}: {seen_inf.get(T, np.nan):.2e}" for T in Ts))
+    if not figure:
+        return
+    fig = Figure(figsize=(3.8 * len(Ts), 4.0), dpi=110)
+    axes = fig.subplots(1, len(Ts), sharey=True, squeeze=False)[0]
+    lrs = sorted({lr for _, lr, _ in runs})
+    cmap = colormaps["viridis"]
+    styles = {"adam": "-", "sgd": ":"}
+    ref_style = dict(zip(names, ["--", "-.", (0, (5, 1, 1, 1)), (0, (1, 1)), "-"]))
+    for ax, T in zip(axes, Ts):
+        for k in names:
+            c = ref_curves[k].xs(T, level="samples")
+            ax.plot(c.index, np.maximum(c.to_numpy(), floor), color="red" if k == bound else "k", ls=ref_style[k],
+                    lw=1.2, label=k)
+        if T in seen_inf.index:
+            ax.axhline(seen_inf[T], color="grey", lw=0.8, label="d = inf (seen tokens; unseen wrong)")
+        for (o, lr, B), m in curves.items():
+            c = m.xs(T, level="samples")
+            ax.plot(c.index, np.maximum(c.to_numpy(), floor), styles.get(o, "-"), marker="o", ms=2.5, lw=1,
+                    color=cmap(lrs.index(lr) / max(1, len(lrs) - 1)), alpha=0.9 if B == max(b for *_, b in runs) else 0.5,
+                    label=f"{o} lr {lr:g} batch {int(B)}")
+    _save_panels(fig, axes, Ts, axes[0], figure,
+                 f"trained 'matrix' memories (colour = lr, solid = Adam(0,0), dotted = SGD) against the closed-form "
+                 f"schemes (black), N = {N}, M = {M}, alpha = {alpha:g}; seed means")
+
+
+def _save_panels(fig, axes, Ts, legend_ax, figure: str, title: str, ds=None) -> None:
+    """Log-log error-vs-d panels, one per T: labels (ticks at ``ds`` if given), legend, title;
+    saved to ``figure``."""
+    from matplotlib.ticker import NullFormatter
+
+    for ax, T in zip(axes, Ts):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        if ds is not None:
+            ax.set_xticks(list(ds), [f"{d:g}" for d in ds])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("d")
+        ax.set_title(f"T = {T:g}", fontsize=9)
+    axes[0].set_ylabel("error")
+    legend_ax.legend(fontsize=5.5, loc="lower left", ncol=2)
+    fig.suptitle(title, fontsize=8.5)
+    fig.tight_layout()
+    Path(figure).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure)
+    print(f"wrote {figure}")
+
+
+def embeddings(out: str, figure: str | None) -> None:
+    """Learned vs random embeddings (assoc_embeddings): per variant and lr, the seed-mean error at
+    each (d, T) against the random-embedding bound (1-1/M)[mass outside the top d(M-1) seen
+    tokens] and the seen-token floor (1-1/M) sum_x p(1-p)^T; ``ratio`` = error / bound (< 1:
+    the memory holds more than a fixed random embedding allows)."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    df = ResultStore(out).load()
+    n_bad = int((df.status != "ok").sum())
+    df = df[df.status == "ok"]
+    N, M, alpha = int(df.vocab.iloc[0]), int(df.classes.iloc[0]), float(df.zipf.iloc[0])
+    Ts, ds = sorted(df.samples.unique()), sorted(df.width.unique())
+    variants, lrs = sorted(df.variant.unique()), sorted(df.lr.unique())
+    print(f"N = {N}, M = {M}, alpha = {alpha:g}, {df.seed.nunique()} seeds, {n_bad} rows not ok; "
+          "cells: seed-mean error (error / random-embedding bound)\n")
+    for T in Ts:
+        bound = th.random_embedding_bound(np.array(ds), N, alpha, M, T)
+        floor = (1 - 1 / M) * float(th.store_all_seen_error(T, N, alpha))
+        print(f"T = {T:g}: seen-token floor {floor:.2e}")
+        print("| variant | lr | " + " | ".join(f"d = {d:g}" for d in ds) + " |")
+        print("|---|---|" + "---|" * len(ds))
+        print("| random-embedding bound | | " + " | ".join(f"{b:.2e}" for b in bound) + " |")
+        for v in variants:
+            for lr in lrs:
+                m = df[(df.variant == v) & (df.lr == lr) & (df.samples == T)].groupby("width").error.mean()
+                m = m.reindex(ds).to_numpy()
+                print(f"| {v} | {lr:g} | " + " | ".join(f"{e:.2e} ({e / b:.2f})" for e, b in zip(m, bound)) + " |")
+        print()
+    if not figure:
+        return
+    fig = Figure(figsize=(3.8 * len(Ts), 4.0), dpi=110)
+    axes = fig.subplots(1, len(Ts), sharey=True, squeeze=False)[0]
+    cmap = colormaps["plasma"]
+    styles = {"matrix": "o-", "learnable": "s--", "exponential": "^:"}
+    dd = np.geomspace(min(ds), max(ds), 50)
+    for ax, T in zip(axes, Ts):
+        ax.plot(dd, th.random_embedding_bound(dd, N, alpha, M, T), "k-", lw=1.5, label="random-embedding bound")
+        ax.axhline((1 - 1 / M) * float(th.store_all_seen_error(T, N, alpha)), color="grey", lw=0.8,
+                   label="seen-token floor")
+        for v in variants:
+            for i, lr in enumerate(lrs):
+                m = df[(df.variant == v) & (df.lr == lr) & (df.samples == T)].groupby("width").error.mean()
+                ax.plot(m.index, np.maximum(m.to_numpy(), 1e-6), styles.get(v, "o-"), ms=3, lw=1,
+                        color=cmap(0.85 * i / max(1, len(lrs) - 1)), label=f"{v} lr {lr:g}")
+    _save_panels(fig, axes, Ts, axes[0], figure,
+                 f"learned (learnable, exponential) vs fixed random embeddings (matrix), Adam(0,0); N = {N}, M = {M}, "
+                 f"alpha = {alpha:g}; seed means", ds=ds)
+
+
+def rho(out: str, figure: str | None) -> None:
+    """q = p^rho at T = inf (assoc_rho): per rho the implied recall threshold x* (the number of
+    tokens whose tail mass equals the error: (1-1/M) sum_(x >= x*) p(x) = error) at each d, and
+    how many decades it moves over the swept d; the d-exponent with its interval (guarded)."""
+    df = ResultStore(out).load()
+    df = df[df.status == "ok"]
+    N, M, alpha = int(df.vocab.iloc[0]), int(df.classes.iloc[0]), float(df.zipf.iloc[0])
+    p = th.zipf_probs(N, alpha)
+    tail = (1 - 1 / M) * (1.0 - np.concatenate([[0.0], np.cumsum(p)]))  # tail[k]: mass from token k on
+    print("| rho | theory | d-exponent [95% CI] | x* at the smallest / largest d | x* moves (decades) |")
+    print("|---|---|---|---|---|")
+    for r, g in df.groupby("rho"):
+        piv = g.pivot_table(index="width", columns="seed", values="error")
+        m = piv.mean(axis=1)
+        xstar = [int(np.searchsorted(-tail, -e)) for e in m.to_numpy()]
+        s = th.d_exponent("frequency", alpha, float(r))
+        mv = math.log10(xstar[-1] / max(xstar[0], 1))
+        print(f"| {r:g} | {s:+.3f} | {guarded_fit(piv.index.to_numpy(float), piv.to_numpy(float))} | "
+              f"{xstar[0]} / {xstar[-1]} | {mv:.2f} |")
 
 
 def seen(out: str) -> None:
@@ -112,6 +314,12 @@ def joint(out: str) -> None:
     print(f"  E = {f.E:.2e}, A = {f.A:.3g}, B = {f.B:.3g}")
 
 
+def pd_series(values, index):
+    import pandas as pd
+
+    return pd.Series(values, index=index)
+
+
 def pd_concat(frames):
     import pandas as pd
 
@@ -120,12 +328,15 @@ def pd_concat(frames):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("grid", "seen", "joint"))
+    ap.add_argument("what", choices=("grid", "seen", "joint", "capacity", "embeddings", "rho"))
     ap.add_argument("out")
+    ap.add_argument("schemes", nargs="?", help="capacity: the closed-form results of the same seeds")
     ap.add_argument("--figure")
     ap.add_argument("--samples", type=float)
     a = ap.parse_args(argv)
-    {"grid": lambda: grid(a.out, a.figure, a.samples), "seen": lambda: seen(a.out), "joint": lambda: joint(a.out)}[a.what]()
+    {"grid": lambda: grid(a.out, a.figure, a.samples), "seen": lambda: seen(a.out), "joint": lambda: joint(a.out),
+     "capacity": lambda: capacity(a.out, a.schemes, a.figure), "embeddings": lambda: embeddings(a.out, a.figure),
+     "rho": lambda: rho(a.out, a.figure)}[a.what]()
 
 
 if __name__ == "__main__":

@@ -192,8 +192,29 @@ def test_theory_exponents_and_curves():
     slope = np.polyfit(np.log(Ts), np.log(th.store_all_seen_error(Ts, 10**6, 2.0)), 1)[0]
     assert slope == pytest.approx(-0.5, abs=0.02)
     pred = th.predict("width", Slice({"scheme": "threshold", "zipf": 2.0, "samples": math.inf}, "width", (16, 32, 64)))
-    assert pred.slope == -1.0 and pred.curve is not None
+    # thresholding is scored against its exact finite-k curve: the slope of (1-1/M) sum_(x>=k) p(x),
+    # k = floor(d/8) = 2, 4, 8, recomputed here from the definition; the asymptote -1 is the alternative
+    tail = [float(np.sum(th.zipf_probs(1000, 2.0)[k:])) for k in (2, 4, 8)]
+    assert pred.slope == pytest.approx(np.polyfit(np.log([16, 32, 64]), np.log(tail), 1)[0], rel=1e-9)
+    assert -0.95 < pred.slope < -0.8 and pred.curve is not None
+    assert dict(pred.alternatives) == {"asymptote d^-(alpha-1)": -1.0}
+    # ... and it tends to the asymptote once k >> 1 (N large enough that the tail does not bend)
+    assert th.threshold_slope([8e4, 8e5], 10**7, 2.0) == pytest.approx(-1.0, abs=0.01)
     assert th.predict("samples", Slice({"scheme": "frequency", "zipf": 2.0, "width": math.inf}, "samples", (10, 100))).curve is not None
+
+
+def test_random_embedding_bound_from_its_definition():
+    # (1 - 1/M) [sum_(x < K) p (1-p)^T + sum_(x >= K) p], K = d (M - 1): recomputed term by term
+    n, M, T = 300, 4, 50
+    p = th.zipf_probs(n, 1.5)
+    for d in (1, 7, 40, 200):
+        K = min(n, d * (M - 1))
+        want = (1 - 1 / M) * (float(np.sum(p[:K] * (1 - p[:K]) ** T)) + float(np.sum(p[K:])))
+        assert th.random_embedding_bound(d, n, 1.5, M, T) == pytest.approx(want, rel=1e-10)
+    # T = inf: the tail beyond K; large d: the seen-token floor (1 - 1/M) sum_x p (1-p)^T
+    assert th.random_embedding_bound(5, n, 1.5, M) == pytest.approx((1 - 1 / M) * float(np.sum(p[15:])), rel=1e-10)
+    assert th.random_embedding_bound(10**4, n, 1.5, M, T) == pytest.approx(
+        (1 - 1 / M) * float(th.store_all_seen_error(T, n, 1.5)), rel=1e-10)
 
 
 def test_adam_zero_betas_equals_optax_adam_with_zero_betas():

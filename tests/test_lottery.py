@@ -224,7 +224,7 @@ def test_report_scores_every_alternative_prediction():
 
     rng = np.random.default_rng(0)
     rows = [{"width": n, "seed": s, "activation": "silu", "steps": 0, "status": "ok",
-             "loss": 3.0 * n ** -4.0 * np.exp(0.01 * rng.normal())} for n in (8, 16, 32, 64) for s in range(3)]
+             "loss": 3.0 * n ** -4.0 * np.exp(0.01 * rng.normal())} for n in (8, 16, 32, 64, 128) for s in range(3)]
     check = {"name": "w", "axis": "width", "where": {"activation": "silu", "steps": 0}, "tolerance": 0.25}
     e = evaluate_check(pd.DataFrame(rows), get_model("lottery"), {}, check, n_boot=100)
     assert abs(e["fitted"] + 4.0) < 0.05 and e["agrees"] is False  # the main (paper) slope is -1
@@ -246,7 +246,8 @@ def test_converged_protocol_weight_decay_saturates_and_is_not_n_to_the_minus_one
         "params": {"n_train": 64, "n_test": 201, "adam_steps": 500, "adam_lr": 1e-2, "polish": "lm",
                    "polish_steps": 1500, "weight_decay": 1e-6},
         "sweep": {"width": [8, 16, 32]},
-        "checks": [{"axis": "width", "statistic": "median", "tolerance": 0.25}]})
+        # widths 8...32 span 0.6 decades: the fit-validity guard is turned off for this miniature
+        "checks": [{"axis": "width", "statistic": "median", "tolerance": 0.25, "min_decades": 0}]})
     run_experiment(exp, tmp_path, progress=False)
     from toyscale.store import ResultStore
 

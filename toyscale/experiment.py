@@ -23,6 +23,8 @@ Format::
     name = "width"                   # optional; default: the axis
     tolerance = 0.1                  # optional; |fitted - theory| allowed for `agrees`
     statistic = "mean"               # optional; "mean" or "median" over seeds: the curve that is fitted
+    min_decades = 1.0                # optional; a fit spanning fewer decades of the axis is invalid (0: off)
+    floor = 0.0                      # optional; a seed's metric <= floor inside the window makes the fit invalid
 
     [quick]                          # overrides used by `toyscale run --quick` (required by it; validated on every run)
     seeds = 2
@@ -54,8 +56,9 @@ from toyscale.protocol import DEFAULT_TOLERANCE, TIME_AXIS
 
 TOP_KEYS = ("model", "seeds", "precision", "matmul_precision", "description", "params", "sweep", "checks", "phases", "frontiers", "quick",
             "run")
-PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses", "statistic")
-CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses", "statistic")
+PHASE_KEYS = ("name", "axis", "over", "where", "fit_range", "tolerance", "metric", "show", "statuses", "statistic",
+              "min_decades", "floor")
+CHECK_KEYS = ("name", "axis", "where", "fit_range", "tolerance", "metric", "statuses", "statistic", "min_decades", "floor")
 FRONTIER_KEYS = ("name", "size", "time", "where", "metric", "tolerance", "statuses", "over")
 RUN_KEYS = ("memory_mb",)
 QUICK_KEYS = ("seeds", "params", "sweep", "checks", "phases", "frontiers")
@@ -81,6 +84,8 @@ class Check:
     metric: str | None = None
     statuses: tuple[str, ...] | None = None  # statuses whose rows are fitted (default: the usable ones)
     statistic: str = "mean"  # over seeds: the curve that is fitted ("mean" or "median")
+    min_decades: float = 1.0  # a fit spanning fewer decades of the axis is not an exponent (0: off)
+    floor: float = 0.0  # a seed's metric <= floor inside the fit window: a fit before a wall
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,8 @@ class Phase:
     show: tuple[str, ...] = ()
     statuses: tuple[str, ...] | None = None
     statistic: str = "mean"
+    min_decades: float = 1.0
+    floor: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -556,16 +563,17 @@ def _checks(raw, exp: Experiment, model, table: str = "checks") -> tuple:
         statistic = c.get("statistic", "mean")
         if statistic not in STATISTICS:
             raise UserError(f"{f}.statistic", f"unknown statistic {statistic!r}; allowed: {', '.join(STATISTICS)}")
+        guard = {k: _nonneg(c, f, k, d) for k, d in (("min_decades", 1.0), ("floor", 0.0))}
         name = _name(c, f, axis, seen)
         if table == "phases":
             show = c.get("show", [])
             if not isinstance(show, list) or any(m not in metric_names for m in show):
                 raise UserError(f"{f}.show", f"expected a list of metrics; allowed: {', '.join(metric_names)}")
             out.append(Phase(name=name, axis=axis, over=over, where=where, fit_range=fr, tolerance=float(tol),
-                             metric=metric, show=tuple(show), statuses=statuses, statistic=statistic))
+                             metric=metric, show=tuple(show), statuses=statuses, statistic=statistic, **guard))
         else:
             out.append(Check(name=name, axis=axis, where=where, fit_range=fr, tolerance=float(tol), metric=metric,
-                             statuses=statuses, statistic=statistic))
+                             statuses=statuses, statistic=statistic, **guard))
     return tuple(out)
 
 
@@ -579,6 +587,14 @@ def _tolerance(c: Mapping, f: str) -> float:
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < math.inf:
         raise UserError(f"{f}.tolerance", f"expected a positive finite number, got {tol!r}")
     return float(tol)
+
+
+def _nonneg(c: Mapping, f: str, key: str, default: float) -> float:
+    """A table's ``min_decades`` or ``floor``: a finite number >= 0 (default ``default``)."""
+    v = c.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
+        raise UserError(f"{f}.{key}", f"expected a finite number >= 0, got {v!r}")
+    return float(v)
 
 
 def _metric(c: Mapping, f: str, metric_names) -> str | None:

@@ -8,6 +8,17 @@ model's *usable* statuses -- ``ok`` and e.g. ``unconverged``, whose metrics are 
 at their budget); an axis value where some seed has no accepted row is dropped and counted. At
 least 3 values are needed for a fit. The measured slope is fitted whether or not the theory
 predicts an exponent; agreement is judged only where it does.
+
+Validity guard (every model): a slope is an exponent only if something scales. A fit is marked
+``valid = False``, with the reasons in ``invalid_reasons``, and gets no verdicts (``agrees`` and
+``theory_in_ci`` are ``None``; the fitted slope is still shown) when
+
+* its fitted values span less than ``min_decades`` decades of the axis (check option, default
+  :data:`MIN_DECADES` = 1; 0 turns the rule off), or
+* the metric sits at the floor inside the fit window: some seed's metric is ``<= floor`` (check
+  option, default 0: zero error) at an axis value in the window. Such values cannot enter a
+  log-log fit; fitting the rest is a fit "before a wall" (e.g. a memory that recalls every token
+  beyond some width). Narrow ``fit_range`` to the scaling part, and give it a decade.
 """
 
 from __future__ import annotations
@@ -23,6 +34,9 @@ from toyscale.fit import fit_scaling, goodness_of_fit, heldout_error, range_sens
 from toyscale.analysis.result import EntryResult
 from toyscale.jsonio import decode
 from toyscale.protocol import DEFAULT_TOLERANCE, OK
+
+#: Least span of the fitted axis values, in decades, for a fit to count as an exponent.
+MIN_DECADES = 1.0
 #: Flagged runs listed per check (all are counted).
 MAX_FLAGGED_LISTED = 50
 
@@ -35,7 +49,8 @@ class CheckResult(EntryResult):
 
     Main fields (``result["fitted"]`` etc. reach every field of the JSON entry): ``name``,
     ``axis``, ``metric``, ``regime``, ``theory`` (predicted slope or ``None``), ``fitted``,
-    ``ci_low``, ``ci_high``, ``agrees`` (within ``tolerance``), ``theory_in_ci``.
+    ``ci_low``, ``ci_high``, ``agrees`` (within ``tolerance``), ``theory_in_ci``, ``valid`` and
+    ``invalid_reasons`` (the validity guard of the module docstring).
     """
 
 
@@ -98,7 +113,8 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
         entry["alternatives"] = [{"label": lab, "slope": float(sl), "agrees": None, "in_ci": None}
                                  for lab, sl in pred.alternatives.items()]
     seeds = sorted(set(sel["seed"]))
-    xs, Ys, dropped = _fit_table(sel, axis, metric, xs_all, (lo, hi), accepted, seeds)
+    floor = float(check.get("floor", 0.0))
+    xs, Ys, dropped, at_floor = _fit_table(sel, axis, metric, xs_all, (lo, hi), accepted, seeds, floor)
     entry.update(_status_counts(sel, axis, accepted))
     entry.update(n_points=len(xs), n_seeds=len(seeds), dropped=dropped,
                  fit_range=[min(xs), max(xs)] if xs else None,
@@ -109,6 +125,7 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
         rel = np.abs(np.asarray(pred.curve(np.array(xs)), float) - ymean) / ymean
         entry.update(curve_rel_error=float(np.max(rel)), curve_rel_error_median=float(np.median(rel)))
     entry["points"] = _points(sel, axis, metric, xs_all, entry["fit_range"], entry["statistic"] == "median", pred.curve)
+    entry.update(_validity(xs, at_floor, floor, float(check.get("min_decades", MIN_DECADES)), axis, metric))
     if len(xs) < 3:
         entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
                      reason=f"only {len(xs)} usable axis values in [{lo:g}, {hi:g}] (dropped: {dropped})")
@@ -125,22 +142,42 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
     return CheckResult(entry)
 
 
-def _fit_table(sel, axis: str, metric: str, xs_all, window, accepted, seeds):
-    """``(xs, Ys, dropped)``: the axis values inside ``window`` where every seed has an accepted
-    row with a positive metric, the ``(len(xs), len(seeds))`` table, and the values dropped."""
-    xs, Ys, dropped = [], [], []
+def _fit_table(sel, axis: str, metric: str, xs_all, window, accepted, seeds, floor: float = 0.0):
+    """``(xs, Ys, dropped, at_floor)``: the axis values inside ``window`` where every seed has an
+    accepted row with a metric above ``floor`` (and positive), the ``(len(xs), len(seeds))``
+    table, the values dropped, and among them those dropped because a seed's metric is at the
+    floor (``<= max(floor, 0)``)."""
+    xs, Ys, dropped, at_floor = [], [], [], []
     for x in xs_all:
         if not (window[0] <= x <= window[1]) or not math.isfinite(x):
             continue
         rows = sel[same_value(sel[axis], x)]
         ok = rows["status"].isin(accepted).all() and len(rows) == len(seeds)
         vals = rows.set_index("seed")[metric].reindex(seeds).to_numpy(float)
-        if not ok or not np.all(vals > 0):
+        low = vals <= max(floor, 0.0)
+        if not ok or not np.all(vals > 0) or low.any():
             dropped.append(x)
+            if np.any(low & rows.set_index("seed")["status"].reindex(seeds).isin(accepted).to_numpy()):
+                at_floor.append(x)
             continue
         xs.append(x)
         Ys.append(vals)
-    return xs, Ys, dropped
+    return xs, Ys, dropped, at_floor
+
+
+def _validity(xs, at_floor, floor: float, min_decades: float, axis: str, metric: str) -> dict:
+    """``valid`` and ``invalid_reasons`` of a fit over ``xs`` (module docstring: the span of the
+    fitted values in decades, ``log10(max/min)``, at least ``min_decades``; no value of the fit
+    window with the metric at the floor)."""
+    reasons = []
+    span = math.log10(max(xs) / min(xs)) if xs and min(xs) > 0 else 0.0
+    if min_decades > 0 and span < min_decades - 1e-9:
+        reasons.append(f"the fitted {axis} values span {span:.2f} decades ({len(xs)} values), fewer than "
+                       f"min_decades = {min_decades:g}")
+    if at_floor:
+        reasons.append(f"{metric} at the floor (<= {floor:g}) at {axis} = {', '.join(f'{x:g}' for x in at_floor)} "
+                       f"inside the fit window: a fit before a wall, not an exponent")
+    return {"valid": not reasons, "invalid_reasons": reasons, "span_decades": span}
 
 
 def _status_counts(sel, axis: str, accepted) -> dict:
@@ -155,7 +192,16 @@ def _status_counts(sel, axis: str, accepted) -> dict:
 
 def _verdicts(entry: dict, fit, pred) -> None:
     """Both statements for the theory slope and each alternative: ``|fitted - theory| <=
-    tolerance`` (``agrees``) and the theory inside the interval (``theory_in_ci`` / ``in_ci``)."""
+    tolerance`` (``agrees``) and the theory inside the interval (``theory_in_ci`` / ``in_ci``).
+    An invalid fit (``entry["valid"]`` false) gets neither: its slope is not an exponent."""
+    if not entry.get("valid", True):
+        entry["agrees"] = None
+        if pred.slope is not None:
+            entry["theory_in_ci"] = None
+        entry["reason"] = "invalid fit, no verdict: " + "; ".join(entry["invalid_reasons"])
+        if pred.alternatives:
+            entry["agrees_with"] = ["none (invalid fit)"]
+        return
     if pred.slope is None:
         entry["agrees"] = None
         entry["reason"] = "theory predicts no exponent in this regime: measured slope only"

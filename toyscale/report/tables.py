@@ -15,15 +15,18 @@ def fmt_slope(x, nd: int = 3) -> str:
 def table(entries: list[dict]) -> str:
     """Markdown table of check entries (JSON form): per check, regime, theory slope vs fitted
     slope with its interval, and two separate verdicts: |fitted - theory| within the check's
-    tolerance, and the theory inside the interval."""
+    tolerance, and the theory inside the interval. A ``valid fit`` column appears when some fit
+    is invalid (too short a range, or the metric at the floor: no verdicts, the slope shown)."""
     entries = [e.to_json() if hasattr(e, "to_json") else e for e in entries]
     flag = any(e.get("n_flagged") for e in entries)
     curve = any("curve_rel_error" in e for e in entries)
     head = ("| check | slice | regime | axis | theory | fitted [95% CI] | within tolerance | theory in CI | points "
             "| fit range | held-out err | range-sensitive |")
     alts = any(e.get("agrees_with") for e in entries)
+    inval = any(e.get("valid") is False for e in entries)
     head += (" flagged runs |" if flag else "") + (" curve err |" if curve else "") + (" agrees with |" if alts else "")
-    lines = [head, "|" + "---|" * (12 + flag + curve + alts)]
+    head += " valid fit |" if inval else ""
+    lines = [head, "|" + "---|" * (12 + flag + curve + alts + inval)]
     for e in entries:
         ci = f" [{fmt_slope(e['ci_low'])}, {fmt_slope(e['ci_high'])}]" if e.get("fitted") is not None and e.get("ci_low") is not None else ""
         agrees = {True: "yes", False: "NO", None: "—"}[e.get("agrees")]
@@ -39,6 +42,8 @@ def table(entries: list[dict]) -> str:
             line += f" {format(e['curve_rel_error'], '.1%') if 'curve_rel_error' in e else '—'} |"
         if alts:
             line += f" {', '.join(e.get('agrees_with') or ['—'])} |"
+        if inval:
+            line += " yes |" if e.get("valid", True) else " NO (see below) |"
         lines.append(line)
     return "\n".join(lines)
 
