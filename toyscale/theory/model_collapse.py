@@ -264,7 +264,7 @@ def predict(axis: str, s: Slice) -> Prediction:
                               curve=_curve(memory, n, alpha, k, g, pi, d),
                               note=f"T^{c:.3g} below T* = {cross:.3g}, the floor Σ_(i>k) p_i above: no single "
                                    f"exponent; the exact curve is scored")
-        if pi > 0 and math.isfinite(k):
+        if 0 < pi < 1 and math.isfinite(k):
             return Prediction("tail-cut data with clean draws (plateau, then recovery)", None, metric=metric,
                               curve=_curve(memory, n, alpha, k, g, pi, d),
                               note="the clean draws restore the tail: ~ (pi T)^-(1-1/alpha) once pi T p_k >> 1")
@@ -300,7 +300,7 @@ def predict(axis: str, s: Slice) -> Prediction:
             lo, hi = (s.fit_range or (4.0, T / 100.0))
             gs = [float(x) for x in s.xs if lo <= float(x) <= hi and float(x) >= 1]
             loc = survival_exponent(gs) if len(gs) >= 2 else -1.0
-            return Prediction("self-consuming chain (no clean data)", -c * loc, metric=metric, valid=(lo, hi),
+            return Prediction("self-consuming chain (no clean data)", c * loc, metric=metric, valid=(lo, hi),
                               curve=curve, alternatives={"asymptote g^(1-1/alpha)": -c},
                               note=f"effective sample T (1 - s_g): error ~ (1 - s_g)^{c:.3g}, and 1 - s_g (a critical "
                                    f"branching lineage's survival) ~ g^{loc:.3f} over the fitted g (-> 2/g: "
