@@ -123,6 +123,21 @@ def test_floor_exponent_in_k_at_unshipped_zipf_exponents(alpha, tmp_path):
     assert c["curve_rel_error"] < 1e-3  # the floor is reached: the data term is below 1e-3 of it
 
 
+@pytest.mark.parametrize("alpha,k", [(1.35, 10000), (1.8, 1000)])
+def test_T_exponent_below_the_floor_at_unshipped_zipf_exponents(alpha, k, tmp_path):
+    """Below the crossover T* (~ k^alpha) the tail-cut memory follows Hutter's T^-(1-1/alpha):
+    fitted slope within 0.05 (set before running) over T in [100, 3162], which the theory's
+    validity window (T <= T*/10) contains (16 seeds)."""
+    doc = {"model": "model_collapse", "seeds": 16, "precision": "float64",
+           "params": {"vocab": 10**6, "zipf_exponent": alpha, "tail_cut": k},
+           "sweep": {"samples": [100, 316, 1000, 3162]},
+           "checks": [{"name": "T", "axis": "samples", "tolerance": 0.05}]}
+    c = toyscale.run(doc, out=tmp_path / "T", progress=False).check("T")
+    assert c["theory"] == pytest.approx(-(1 - 1 / alpha))
+    assert c["n_points"] == 4
+    assert c["agrees"], (c["fitted"], c["theory"])
+
+
 def test_theory_limits():
     n, alpha = 1000, 1.5
     p = zipf_probs(n, alpha)
