@@ -67,6 +67,12 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def tail_cut(path, figures: Path | None):
     df = _load(path)
     n, a = int(_const(df, "vocab")), float(_const(df, "zipf_exponent"))
@@ -107,9 +113,7 @@ def tail_cut(path, figures: Path | None):
                  label=f"k^{pred.slope:.2f} (fitted {slope:+.3f})")
         ax2.set(xscale="log", yscale="log", xlabel="k (tail cut)", ylabel="error", title="the floor")
         ax2.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(figures / "tail_cut.png", dpi=120)
-        plt.close(fig)
+        _save(plt, fig, figures / "tail_cut.png")
 
 
 def generations(path, figures: Path | None):
@@ -139,9 +143,7 @@ def generations(path, figures: Path | None):
         ax.set(xscale="log", yscale="log", xlabel="generation (0 drawn at 0.5)", ylabel="error",
                title=f"self-consuming memories (alpha = {a:g}, T = {T:g})\ndotted: branching-process theory")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(figures / "generations.png", dpi=120)
-        plt.close(fig)
+        _save(plt, fig, figures / "generations.png")
 
 
 def mixing(path, figures: Path | None):
@@ -174,9 +176,7 @@ def mixing(path, figures: Path | None):
             ax2.plot(pf, [th.chain_error(T, n, a, k, 0, x) for x in pf], ":", color=line[0].get_color())
         ax2.set(xscale="log", yscale="log", xlabel="clean fraction pi", ylabel="error", title="error vs clean fraction")
         ax2.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(figures / "mixing.png", dpi=120)
-        plt.close(fig)
+        _save(plt, fig, figures / "mixing.png")
 
 
 def main(argv=None):
