@@ -252,6 +252,11 @@ def predict(axis: str, s: Slice) -> Prediction:
         return Prediction("alpha <= 1: no power law", None, metric=metric,
                           curve=_curve(memory, n, alpha, k, g, pi, d) if axis == "samples" else None)
     c = t_exponent(alpha)
+    if axis == "samples" and limited:
+        return Prediction("capacity-limited memory (triplet law)", None, metric=metric,
+                          curve=_curve(memory, n, alpha, k, g, pi, d),
+                          note="E ≍ T^-(1-1/alpha) + k^-(alpha-1) + d^-(alpha-1) (Dohmatob et al. 2024); curve: the "
+                               "bound max(E_seen, Σ_(i>min(k,d)) p_i), exact at T = inf")
     if axis == "samples":
         cross = crossover_samples(n, alpha, k, pi, g) if not limited else math.inf
         hi = cross / 10.0 if math.isfinite(cross) else math.inf
