@@ -48,3 +48,11 @@ for d in results/*-h100; do
 done
 python experiments/superposition_phase.py phase results/superposition_phase-h100 --figure figures/superposition_phase_h100.png
 python experiments/superposition_phase.py grid results/superposition_phase-h100 --figure figures/superposition_grid-h100/map.png
+# Model collapse from tail-cut data: stored results reused; a fresh run takes about 25 min on a
+# shared 2-core CPU.
+for name in collapse_tail_cut collapse_mixing collapse_generations; do
+  toyscale run "experiments/$name.toml" --out "results/$name" --no-progress --no-report
+  toyscale report "results/$name" --figures "figures/$name" > "out/$name.table.md"
+done
+python experiments/collapse_figures.py --tail-cut results/collapse_tail_cut --generations results/collapse_generations \
+  --mixing results/collapse_mixing --figures figures/model_collapse
