@@ -1,4 +1,4 @@
-"""Two-layer networks fitted to a smooth 1-D target, trained to convergence (docs/theory.md §3).
+"""Two-layer networks fitted to a smooth 1-D target, and averages of them (docs/theory.md §3).
 
 Liu & Tegmark 2023, *A Neural Scaling Law from Lottery Ticket Ensembling*. Network (plain JAX,
 four parameter vectors; no flax module is needed for it)::
@@ -21,12 +21,22 @@ most 30 evaluations) or Levenberg-Marquardt with the closed-form Jacobian
 (:func:`levenberg_marquardt`, which stops by itself at a float64 stationary point), one
 ``lax.scan`` per phase. The time axis ``steps`` counts iterations of both phases: step ``s``
 is the network after ``s`` updates (``s <= adam_steps``: Adam; beyond: the second optimiser).
+Training stops at the largest recorded step (:func:`horizon`), so one Adam run recorded at
+log-spaced steps gives every budget up to its last, and rows at a step do not depend on the later
+steps recorded. Defaults: the converged protocol of docs/theory.md §3.4 (Adam 2 000 steps at
+lr 1e-2, then LM for at most 4 000 iterations, ``weight_decay = 1e-8``).
 
 Why weight decay and LM (docs/theory.md §3.3): for a smooth activation one symmetric pair fits
 x^2 to any accuracy as its input weight goes to 0 and its output weight to infinity, so the
-plain MSE has infimum 0 and no minimiser; no optimiser can converge on it, and the loss reached
-is a property of the budget. With ``weight_decay > 0`` a minimiser exists and LM reaches a
-stationary point to machine precision in a few hundred iterations.
+continuum L2 error on the interval has infimum 0 and no minimiser. On the ``n_train``-point grid
+the same pair drives the MSE to 0, and an exact interpolant with finite weights may exist once
+the ``3N + 1`` parameters reach ``n_train`` (a minimiser with MSE 0), so there the argument says
+nothing. With ``weight_decay > 0`` a minimiser exists on both and LM reaches a stationary point
+to machine precision in a few hundred iterations.
+
+``ensemble = K > 1``: the predictor is the average of K networks of width N trained
+independently (the same protocol, keys ``key, fold_in(key, 1), ...``): the direct comparison of
+a K-ensemble of width-N networks with one width-KN network at (almost) equal parameter count.
 
 Widths are a ``shape`` parameter. A width-``N`` network in a bucket of ``M >= N`` neurons has
 ``w_i = c_i = a_i = 0`` for ``i >= N``; since ``sigma(0) = 0`` for every activation here, those
@@ -39,11 +49,16 @@ iterations, to O(1) in the final loss after ~300 iterations (measured, docs/theo
 Widths are therefore never padded (:func:`bucket` is the width itself, on every backend):
 one program per width, whose cells the engine runs one at a time (``sequential_cells``).
 
-Convergence as data, per recorded step ``s``: ``rel_change = |J(s - k) - J(s)| / J(s)`` with
-``k = ceil(0.1 (s - s0))``, ``s0`` the start of the phase ``s`` is in (at the end of training:
-the change over the last 10 % of phase 2, or of Adam when ``polish_steps = 0``); the row's status
-is ``ok`` (converged) when ``rel_change <= CONVERGED_REL_CHANGE``, else ``max_iterations``
-(usable, fitted, counted and drawn flagged), ``diverged`` when a loss was not finite.
+Convergence from stationarity, per recorded step ``s`` (:func:`convergence_status`): the
+relative gradient ``rel_grad = |grad J| max(|theta|, 1) / max(J, eps Var(y))`` (Dennis &
+Schnabel 1983) against ``GRAD_TOL = eps^(1/3)``, and the optimisers' own stops: ``ok`` when
+``rel_grad <= GRAD_TOL`` or LM stopped by itself (no step lowers ``J`` in float64, or a step below
+float64 resolution), ``stalled`` when Adam or L-BFGS left ``J`` bitwise unchanged over the last
+10 iterations short of that, ``max_iterations`` otherwise (both usable: fitted, counted, drawn
+flagged), ``diverged`` when a loss was not finite. ``rel_change = |J(s - k) - J(s)| / J(s)``,
+``k = ceil(0.1 (s - s0))`` (``s0`` the start of the phase ``s`` is in), is kept as a
+diagnostic metric: it flags every run whose loss still falls fast toward 0, whatever its
+gradient.
 
 Mechanism: :func:`symmetric_pairs` counts mirrored neuron pairs ``(w, c, a)`` and ``(-w, c, a)``
 (Liu & Tegmark's "symmetric neurons", whose sum is even and locally quadratic).
@@ -67,8 +82,20 @@ from toyscale.protocol import Metric, Model, Status, exact_bucket
 from toyscale.params import Param
 from toyscale.theory import lottery as theory
 
-#: A run is converged at step ``s`` when its training objective moved by at most this fraction over
-#: the last 10 % of the current phase (the issue's probe moved 4-19 % and was not converged).
+#: Stationarity tolerance on the relative gradient ``rel_grad`` (Dennis & Schnabel 1983, §7.2:
+#: ``gradtol = eps^(1/3)`` for float64, 6.06e-6).
+GRAD_TOL = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)
+#: Dennis & Schnabel's ``typf`` in units of the objective's scale ``Var(y)`` on the training grid
+#: (the objective of the best constant predictor): below ``FLOOR_REL * Var(y)`` an objective counts
+#: as 0 in the denominator of ``rel_grad``.
+FLOOR_REL = float(np.finfo(np.float64).eps)
+#: A phase that left the objective bitwise unchanged over this many iterations has stalled.
+STALL_ITERATIONS = 10
+#: ``stop_reason`` codes: still running (the budget ended it), LM: no step lowers J in float64
+#: (``mu > 1e30``), LM: accepted step below float64 resolution, the objective unchanged over the
+#: last :data:`STALL_ITERATIONS` iterations (Adam or L-BFGS; for LM the two codes before say why).
+STOP_RUNNING, STOP_LM_NO_DECREASE, STOP_LM_TINY_STEP, STOP_STALLED = 0, 1, 2, 3
+#: Diagnostic only (not the status): ``rel_change`` above this is "still moving" in the figures.
 CONVERGED_REL_CHANGE = 1e-2
 #: Fraction of the current phase over which ``rel_change`` is measured.
 WINDOW_FRACTION = 0.1
@@ -94,31 +121,43 @@ PARAMS = (
     Param("n_test", int, 1001, "test points: uniform grid on the interval", low=2, high=1_000_000, role="static"),
     Param("init_scale", float, 1.0, "w_i, c_i ~ init_scale N(0, 1) at initialisation (a_i ~ N(0, 1/N))", low=0.0,
           low_open=True),
-    Param("adam_steps", int, 20000, "full-batch Adam steps (phase 1)", low=0, high=10_000_000, role="static"),
-    Param("adam_lr", float, 1e-3, "Adam learning rate (constant)", low=0.0, low_open=True),
-    Param("polish", str, "lbfgs", "phase-2 optimiser: 'lbfgs' (optax L-BFGS) or 'lm' (Levenberg-Marquardt, exact "
+    Param("adam_steps", int, 2000, "full-batch Adam steps (phase 1)", low=0, high=10_000_000, role="static"),
+    Param("adam_lr", float, 1e-2, "Adam learning rate (constant)", low=0.0, low_open=True),
+    Param("polish", str, "lm", "phase-2 optimiser: 'lbfgs' (optax L-BFGS) or 'lm' (Levenberg-Marquardt, exact "
           "Jacobian; stops when no step lowers the objective in float64)", choices=POLISHERS, role="static"),
-    Param("polish_steps", int, 3000, "iterations of the phase-2 optimiser after Adam (0: Adam only)", low=0,
+    Param("polish_steps", int, 4000, "iterations of the phase-2 optimiser after Adam (0: Adam only)", low=0,
           high=10_000_000, role="static"),
-    Param("weight_decay", float, 0.0, "lambda: the objective is MSE + lambda sum_i (w_i^2 + c_i^2 + a_i^2) (0: plain "
-          "MSE, whose infimum is not attained for smooth activations, docs/theory.md §3.3)", low=0.0),
-    Param("steps", int, 0, "recorded step s (time axis: Adam steps, then phase-2 iterations); 0: the end of training",
-          low=0, role="nested"),
+    Param("weight_decay", float, 1e-8, "lambda: the objective is MSE + lambda sum_i (w_i^2 + c_i^2 + a_i^2) (0: plain "
+          "MSE, which may have no minimiser for smooth activations, docs/theory.md §3.3)", low=0.0),
+    Param("ensemble", int, 1, "K: the predictor is the average of K independently trained width-N networks "
+          "(member 0 is the K = 1 network of the same seed, member k its fold_in(key, k)); 1: one network",
+          low=1, high=4096, role="static"),
+    Param("steps", int, 0, "recorded step s (time axis: Adam steps, then phase-2 iterations); 0: the end of training; "
+          "training stops at the largest recorded step", low=0, role="nested"),
 )
 
 METRICS = (
-    Metric("loss", "test MSE: mean over the n_test grid of (f(x) - y(x))^2 at step s"),
+    Metric("loss", "test MSE: mean over the n_test grid of (f(x) - y(x))^2 at step s (K > 1: of the K-average)"),
+    Metric("member_loss", "test MSE of one network, averaged over the K members (K = 1: loss)"),
     Metric("train_loss", "training MSE at step s"),
     Metric("objective", "training objective J = MSE + weight_decay |theta_hidden|^2 at step s"),
-    Metric("rel_change", "|J(s - k) - J(s)| / J(s), training objective, k = 10 % of the current phase so far"),
+    Metric("rel_grad", "|grad J| max(|theta|, 1) / max(J, FLOOR_REL Var(y)): the stationarity statistic of the "
+                       "status (K > 1: the largest over members)"),
+    Metric("rel_change", "diagnostic: |J(s - k) - J(s)| / J(s), k = 10 % of the current phase so far"),
     Metric("grad_norm", "Euclidean norm of the gradient of the objective J at step s"),
+    Metric("param_norm", "Euclidean norm of theta = (w, c, a, d) at step s"),
+    Metric("stop_reason", "0 running, 1 LM: no step lowers J, 2 LM: step below float64 resolution, 3 stalled: J "
+                          "unchanged over the last 10 iterations (K > 1: the smallest over members)"),
     Metric("sym_pairs", f"number of symmetric neuron pairs at step s (tolerance {SYMMETRY_TOL})"),
     Metric("sym_fraction", "fraction of the N neurons that belong to a symmetric pair"),
 )
 
-MAX_ITERATIONS = Status("max_iterations", f"iteration budget reached with the training objective still moving more than "
-                                          f"{CONVERGED_REL_CHANGE:.0%} over the last 10 % (a valid measurement at "
-                                          "this budget; fitted, counted)", usable=True)
+MAX_ITERATIONS = Status("max_iterations", "iteration budget reached short of a stationary point (rel_grad > GRAD_TOL "
+                                          "and no optimiser stop; a valid measurement at this budget; fitted, counted)",
+                        usable=True)
+STALLED = Status("stalled", "the objective stopped changing (Adam or L-BFGS: bitwise the same over the last 10 "
+                            "iterations) with rel_grad > GRAD_TOL: stuck, not shown stationary (fitted, counted)",
+                 usable=True)
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -311,17 +350,18 @@ def levenberg_marquardt(theta: jax.Array, x: jax.Array, y: jax.Array, activation
     float64 resolution, ``|delta| <= 1e-15 |theta|``.
 
     ``on_step(t, theta)`` is called after iteration ``t = start, start + 1, ...`` (for
-    diagnostics) and its outputs are stacked. Returns ``theta``, the objective after each iteration ``(steps,)`` and the stacked
-    ``on_step`` outputs.
+    diagnostics) and its outputs are stacked. Returns ``theta``, the objective after each
+    iteration ``(steps,)``, the stop code after each iteration ``(steps,)`` (:data:`STOP_RUNNING`,
+    :data:`STOP_LM_NO_DECREASE` or :data:`STOP_LM_TINY_STEP`) and the stacked ``on_step`` outputs.
     """
     carry0 = lm_init(theta, x, y, activation, lam)
 
     def step(carry, t):
-        carry = jax.lax.cond(carry[-1], lambda c: c, lambda c: lm_step(c, x, y, activation, lam), carry)
-        return carry, (carry[1], on_step(t, carry[0]))
+        carry = jax.lax.cond(carry[-1] > 0, lambda c: c, lambda c: lm_step(c, x, y, activation, lam), carry)
+        return carry, (carry[1], carry[-1], on_step(t, carry[0]))
 
-    carry, (vals, outs) = jax.lax.scan(step, carry0, jnp.arange(start, start + steps))
-    return carry[0], vals, outs
+    carry, (vals, codes, outs) = jax.lax.scan(step, carry0, jnp.arange(start, start + steps))
+    return carry[0], vals, codes, outs
 
 
 def _lm_model(theta, x, y, activation, lam):
@@ -335,16 +375,17 @@ def _lm_model(theta, x, y, activation, lam):
 
 
 def lm_init(theta, x, y, activation, lam) -> tuple:
-    """LM state ``(theta, J, H, g, mu, nu, stopped)`` at the start (``mu = 1e-3 max diag H``)."""
+    """LM state ``(theta, J, H, g, mu, nu, stop)`` at the start (``mu = 1e-3 max diag H``; ``stop``
+    an int32 stop code, :data:`STOP_RUNNING` until the run stops by itself)."""
     val, H, g = _lm_model(theta, x, y, activation, lam)
     return (theta, val, H, g, jnp.asarray(1e-3, theta.dtype) * jnp.max(jnp.diag(H)), jnp.asarray(2.0, theta.dtype),
-            jnp.asarray(False))
+            jnp.asarray(STOP_RUNNING, jnp.int32))
 
 
 def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
     """One LM iteration (one damped Gauss-Newton solve and one evaluation; see
-    :func:`levenberg_marquardt`); sets ``stopped`` when ``mu > 1e30`` or the step is below float64
-    resolution."""
+    :func:`levenberg_marquardt`); sets the stop code to :data:`STOP_LM_NO_DECREASE` when
+    ``mu > 1e30``, to :data:`STOP_LM_TINY_STEP` when the accepted step is below float64 resolution."""
     th, val, H, g, mu, nu, _ = carry
     dH = jnp.diag(H)
     D = jnp.maximum(dH, 1e-12 * jnp.max(dH))
@@ -359,27 +400,41 @@ def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
     th = jnp.where(ok, th + delta, th)
     mu = jnp.where(ok, mu_ok, mu * nu)
     return (th, jnp.where(ok, val2, val), jnp.where(ok, H2, H), jnp.where(ok, g2, g), mu,
-            jnp.where(ok, 2.0, 2.0 * nu), tiny | (mu > 1e30))
+            jnp.where(ok, 2.0, 2.0 * nu),
+            jnp.where(mu > 1e30, STOP_LM_NO_DECREASE, jnp.where(tiny, STOP_LM_TINY_STEP, STOP_RUNNING)).astype(jnp.int32))
+
+
+def horizon(static: dict, record=()) -> tuple[int, int]:
+    """Iterations actually run: ``(Adam steps, phase-2 iterations)`` up to the largest recorded step
+    (the whole protocol when nothing is recorded). Steps past the last recorded one are never
+    computed, so a run recording step 200 of a 6 000-step protocol trains 200 Adam steps."""
+    n_adam, n_polish = _protocol(static)
+    total = int(max(record)) if len(record) else n_adam + n_polish
+    return min(n_adam, total), total - min(n_adam, total)
 
 
 def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
     """Train one network: Adam for ``adam_steps``, then ``polish_steps`` iterations of L-BFGS
     (``polish = "lbfgs"``) or Levenberg-Marquardt (``"lm"``), all on the objective
-    ``J = MSE + weight_decay * sum_i (w_i^2 + c_i^2 + a_i^2)``.
+    ``J = MSE + weight_decay * sum_i (w_i^2 + c_i^2 + a_i^2)``, up to the largest recorded step
+    (:func:`horizon`).
 
     Returns the final parameters, the objective curve ``J[t]``, ``t = 0..T`` (the network
-    after ``t`` updates, ``T = adam_steps + polish_steps``), and diagnostics at each recorded
+    after ``t`` updates, ``T = max(record)``), and diagnostics at each recorded
     step in ``record`` (``{name: (len(record),)}``: ``loss`` (test MSE), ``train_loss``
-    (training MSE), ``grad_norm`` (of ``J``), ``sym_pairs``, ``sym_fraction``), computed under a
-    ``lax.cond`` on the unbatched step counter (only at recorded steps). Every sum of the model
-    is :func:`tree_sum` and Adam's gradient is in closed form, so the Adam phase is bitwise the
-    same in any vmapped batch and any bucket; optax's L-BFGS (inner products, autodiff in the
-    line search) and LM (matrix products, Cholesky) are not, and amplify last-bit differences
-    (docs/theory.md §3; tests/test_lottery.py) -- the engine runs this model's cells one at a time.
+    (training MSE), ``grad_norm`` (of ``J``), ``param_norm`` (``|theta|``), ``stop_reason``
+    (LM's stop code, :data:`STOP_RUNNING` during Adam and L-BFGS), ``sym_pairs``,
+    ``sym_fraction``; and ``pred``, the network on the test grid, ``(len(record), n_test)``),
+    computed under a ``lax.cond`` on the unbatched step counter (only at recorded steps). Every sum
+    of the model is :func:`tree_sum` and Adam's gradient is in closed form, so the Adam phase is
+    bitwise the same in any vmapped batch and any bucket; optax's L-BFGS (inner products,
+    autodiff in the line search) and LM (matrix products, Cholesky) are not, and amplify last-bit
+    differences (docs/theory.md §3; tests/test_lottery.py) -- the engine runs this model's cells
+    one at a time.
     """
     dtype = jnp.result_type(float)
     bucket = int(static["width"])
-    n_adam, n_polish = _protocol(static)
+    n_adam, n_polish = horizon(static, record)
     total = n_adam + n_polish
     act = static["activation"]
     sigma, ytrue = activation_fn(act), target_fn(static["target"])
@@ -397,14 +452,18 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     def value_fn(p):
         return objective(p, x, y, sigma, lam)
 
-    names = ("loss", "train_loss", "grad_norm", "sym_pairs", "sym_fraction")
-    zero = {k: jnp.zeros((), dtype) for k in names}
+    zero = {k: jnp.zeros((), dtype) for k in ("loss", "train_loss", "grad_norm", "param_norm", "sym_pairs",
+                                              "sym_fraction")}
+    zero["pred"] = jnp.zeros(xt.shape, dtype)
 
     def diag(p):
         _, g = value_and_grad(p)
         pairs, frac = symmetric_pairs(p, m)
-        return {"loss": mse(p, xt, yt, sigma), "train_loss": mse(p, x, y, sigma),
-                "grad_norm": jnp.sqrt(tree_vdot(g, g)), "sym_pairs": pairs, "sym_fraction": frac}
+        pred = forward(p, xt, sigma)
+        r = pred - yt
+        return {"loss": tree_sum(r * r) / xt.shape[0], "train_loss": mse(p, x, y, sigma),
+                "grad_norm": jnp.sqrt(tree_vdot(g, g)), "param_norm": jnp.sqrt(tree_vdot(p, p)),
+                "sym_pairs": pairs, "sym_fraction": frac, "pred": pred}
 
     rec_j = jnp.asarray(record_mask(record, total))
 
@@ -422,11 +481,12 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         return (p, st), (val, maybe_diag(t + 1, p))
 
     (params, _), (l_adam, d_adam) = jax.lax.scan(adam_step, (params, adam.init(params)), jnp.arange(n_adam))
+    codes = jnp.zeros((n_polish,), jnp.int32)
 
-    if static.get("polish", "lbfgs") == "lm":
+    if static.get("polish", "lm") == "lm":
         v_start = value_fn(params)
-        theta, vals, d_pol = levenberg_marquardt(flatten(params), x, y, act, lam, n_polish,
-                                                 lambda t, th: maybe_diag(t + 1, unflatten(th)), start=n_adam)
+        theta, vals, codes, d_pol = levenberg_marquardt(flatten(params), x, y, act, lam, n_polish,
+                                                        lambda t, th: maybe_diag(t + 1, unflatten(th)), start=n_adam)
         # the curve holds J before each update (as the Adam phase does), then the final value
         params = unflatten(theta)
         l_pol = jnp.concatenate([v_start[None], vals[:-1]]) if n_polish else vals
@@ -447,8 +507,11 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         v_end = value_fn(params)
     curve = jnp.concatenate([l_adam, l_pol, v_end[None]])
     diags = jax.tree.map(lambda a0, a1, a2: jnp.concatenate([a0[None], a1, a2]), d0, d_adam, d_pol)
+    stop = jnp.concatenate([jnp.zeros((n_adam + 1,), jnp.int32), codes])  # stop code of the network after t updates
     idx = np.asarray(record, int)
-    return params, curve, {k: v[idx] for k, v in diags.items()}
+    out = {k: v[idx] for k, v in diags.items()}
+    out["stop_reason"] = stop[idx]
+    return params, curve, out
 
 
 def window(s: int, n_adam: int) -> int:
@@ -463,35 +526,102 @@ def recorded(static: dict, nested: dict) -> tuple[int, ...]:
     return tuple(total if int(s) == 0 else int(s) for s in nested["steps"])
 
 
-def evaluate(static, nested, dyn, key) -> dict:
-    """Train one network; metrics at every recorded step (the ``steps`` axis).
+def relative_gradient(grad_norm, param_norm, objective, scale):
+    """The stationarity statistic ``|grad J| max(|theta|, 1) / max(J, FLOOR_REL scale)``.
 
-    Args:
-      static: ``target``, ``activation``, ``width`` (bucket size M), ``n_train``, ``n_test``,
-        ``adam_steps``, ``polish``, ``polish_steps``.
-      nested: ``steps``: sorted recorded steps (0: the end of training).
-      dyn: traced ``width`` (true N <= M), ``interval``, ``init_scale``, ``adam_lr``, ``weight_decay``.
-      key: PRNG key of the seed.
-
-    Returns:
-      ``loss`` (test MSE), ``train_loss``, ``objective``, ``rel_change``, ``grad_norm``, ``sym_pairs``,
-      ``sym_fraction``, each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
-      training objective up to that step), ``max_iterations`` (``rel_change >
-      CONVERGED_REL_CHANGE``) or ``ok`` (converged).
+    Dennis & Schnabel 1983 (*Numerical Methods for Unconstrained Optimization*, §7.2): the
+    relative gradient, the fractional change of ``J`` per fractional change of ``theta``
+    (``d log J / d log theta`` along the gradient), which is invariant to rescaling ``J`` and
+    (above ``|theta| = 1``) ``theta``. ``typx = 1`` (the initial weights are O(1)); ``typf =
+    FLOOR_REL * scale`` with ``scale = Var(y)`` on the training grid, the objective of the best
+    constant predictor, so an objective that has fallen to ``eps Var(y)`` counts as zero and a run
+    whose loss is still falling toward 0 is stationary once its gradient is small against that
+    floor. ``rel_grad <= GRAD_TOL`` is the stationarity test of :func:`convergence_status`.
     """
-    record = recorded(static, nested)
-    n_adam, _ = _protocol(static)
-    _, curve, diags = train(static, dyn, key, record)
-    obj, rel, bad = [], [], []
+    return grad_norm * jnp.maximum(param_norm, 1.0) / jnp.maximum(objective, FLOOR_REL * scale)
+
+
+def convergence_status(rel_grad, stop_reason, diverged):
+    """Row status from stationarity, not from how fast the loss moves.
+
+    ``diverged`` when a loss was not finite; else ``ok`` when ``rel_grad <= GRAD_TOL``
+    (:func:`relative_gradient`) or LM stopped by itself (:data:`STOP_LM_NO_DECREASE`: no step of
+    any damping lowers ``J`` in float64; :data:`STOP_LM_TINY_STEP`); else ``stalled`` when the
+    objective stopped changing (:data:`STOP_STALLED`); else ``max_iterations``. The relative change
+    of the loss is no criterion: a run whose loss falls like ``t^-2`` toward 0 changes by 23 % over
+    its last 10 % of steps whatever its gradient (tests/test_lottery.py).
+    """
+    lm_stop = (stop_reason == STOP_LM_NO_DECREASE) | (stop_reason == STOP_LM_TINY_STEP)
+    ok = (rel_grad <= GRAD_TOL) | lm_stop
+    code = jnp.where(ok, 0, jnp.where(stop_reason == STOP_STALLED, MODEL.status_code("stalled"),
+                                      MODEL.status_code("max_iterations")))
+    return jnp.where(diverged, MODEL.status_code("diverged"), code).astype(jnp.int32)
+
+
+def _member(static, dyn, key, record):
+    """One network's metrics at the recorded steps (see :func:`evaluate`), plus ``pred``."""
+    n_adam, _ = horizon(static, record)
+    _, curve, d = train(static, dyn, key, record)
+    y = target_fn(static["target"])(grid(int(static["n_train"]), dyn["interval"], curve.dtype))
+    scale = jnp.mean((y - jnp.mean(y)) ** 2)
+    obj, rel, bad, still = [], [], [], []
     for s in record:
         k = window(s, n_adam)
         obj.append(curve[s])
         rel.append(jnp.abs(curve[s - k] - curve[s]) / curve[s] if s >= 1 else jnp.zeros((), curve.dtype))
         bad.append(~jnp.all(jnp.isfinite(curve[: s + 1])))
-    obj, rel = jnp.stack(obj), jnp.stack(rel)
-    out = {"objective": obj, "rel_change": rel, **diags}
-    status = jnp.where(rel > CONVERGED_REL_CHANGE, MODEL.status_code("max_iterations"), 0)
-    out["status"] = jnp.where(jnp.stack(bad), MODEL.status_code("diverged"), status).astype(jnp.int32)
+        start = n_adam if s > n_adam else 0  # the phase step s is in
+        still.append(jnp.all(curve[s - STALL_ITERATIONS:s + 1] == curve[s]) if s - start >= STALL_ITERATIONS
+                     else jnp.asarray(False))
+    obj = jnp.stack(obj)
+    stop = jnp.where((d["stop_reason"] == STOP_RUNNING) & jnp.stack(still), STOP_STALLED, d["stop_reason"])
+    out = {**d, "objective": obj, "rel_change": jnp.stack(rel), "stop_reason": stop,
+           "rel_grad": relative_gradient(d["grad_norm"], d["param_norm"], obj, scale)}
+    out["status"] = convergence_status(out["rel_grad"], stop, jnp.stack(bad))
+    return out
+
+
+def evaluate(static, nested, dyn, key) -> dict:
+    """Train one network (or ``ensemble = K`` of them); metrics at every recorded step.
+
+    Args:
+      static: ``target``, ``activation``, ``width`` (bucket size M), ``n_train``, ``n_test``,
+        ``adam_steps``, ``polish``, ``polish_steps``, ``ensemble``.
+      nested: ``steps``: sorted recorded steps (0: the end of training).
+      dyn: traced ``width`` (true N <= M), ``interval``, ``init_scale``, ``adam_lr``, ``weight_decay``.
+      key: PRNG key of the seed.
+
+    Returns:
+      each ``(len(steps),)``: ``loss`` (test MSE of the predictor), ``member_loss``, ``train_loss``,
+      ``objective``, ``rel_grad``, ``rel_change``, ``grad_norm``, ``param_norm``,
+      ``stop_reason``, ``sym_pairs``, ``sym_fraction`` and ``status``
+      (:func:`convergence_status`). With ``K > 1`` the members are trained independently from
+      keys ``key, fold_in(key, 1), ..., fold_in(key, K - 1)``; ``loss`` is the test MSE of their
+      average ``(1/K) sum_k f_k(x)``, ``member_loss`` the mean of their own test MSEs, the other
+      metrics the mean over members except ``rel_grad``, ``rel_change`` (largest), ``stop_reason``
+      (smallest) and ``status`` (the worst: diverged, max_iterations, stalled, ok).
+    """
+    record = recorded(static, nested)
+    K = int(static.get("ensemble", 1))
+    if K == 1:
+        out = _member(static, dyn, key, record)
+        out.pop("pred")
+        out["member_loss"] = out["loss"]
+        return out
+    keys = jnp.concatenate([key[None], jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(1, K))])
+    m = jax.vmap(lambda k: _member(static, dyn, k, record))(keys)
+    yt = target_fn(static["target"])(grid(int(static["n_test"]), dyn["interval"], m["loss"].dtype))
+    mean_pred = tree_sum(m.pop("pred"), axis=0) / K
+    r = mean_pred - yt[None, :]
+    out = {k: tree_sum(v, axis=0) / K for k, v in m.items() if k not in ("rel_grad", "rel_change", "stop_reason",
+                                                                          "status")}
+    out["member_loss"] = out.pop("loss")
+    out["loss"] = tree_sum(r * r, axis=1) / yt.shape[0]
+    out["rel_grad"], out["rel_change"] = jnp.max(m["rel_grad"], axis=0), jnp.max(m["rel_change"], axis=0)
+    out["stop_reason"] = jnp.min(m["stop_reason"], axis=0)
+    worst = [MODEL.status_code(n) for n in ("ok", "stalled", "max_iterations", "diverged")]  # best to worst
+    rank = jnp.zeros((len(MODEL.status_names),), jnp.int32).at[jnp.asarray(worst)].set(jnp.arange(4, dtype=jnp.int32))
+    out["status"] = jnp.asarray(worst, jnp.int32)[jnp.max(rank[m["status"]], axis=0)]
     return out
 
 
@@ -506,12 +636,13 @@ def bucket(name: str, value: Any) -> Any:
 
 def cell_bytes(static, nested) -> int:
     M, n, nt = int(static["width"]), int(static["n_train"]), int(static["n_test"])
-    T = sum(_protocol(static))
+    T, K = sum(_protocol(static)), int(static.get("ensemble", 1))
     P = 3 * M + 1
     # activations of train and test grids (a few copies for the backward pass and the line
     # search), the pair matrices, the loss curve, the L-BFGS memory, LM's Jacobian and matrices
     lm = 4 * n * P + 6 * P * P if static.get("polish") == "lm" else 0
-    return 8 * (12 * M * n + 4 * M * nt + 6 * M * M + 8 * T + 4 * LBFGS_MEMORY * P + lm) + (1 << 16)
+    per_member = 12 * M * n + 4 * M * nt + 6 * M * M + 8 * T + 4 * LBFGS_MEMORY * P + lm + len(nested["steps"]) * nt
+    return 8 * K * per_member + (1 << 16)
 
 
 def check_config(values) -> None:
@@ -534,7 +665,9 @@ EXAMPLE = {"seeds": 2, "params": {"n_train": 16, "n_test": 33, "adam_steps": 20,
 MODEL = register(
     Model(
         name="lottery",
-        summary="two-layer network f(x) = sum a_i sigma(w_i x + c_i) + d fitted to y = x^2 (Adam then L-BFGS or LM, optional weight decay, float64)",
+        summary="two-layer network f(x) = sum a_i sigma(w_i x + c_i) + d (or the average of K of them) fitted by "
+                "full-batch least squares to a 1-D target (x^2, x^3, sin x, exp(-x^2)) on a grid: Adam then "
+                "Levenberg-Marquardt or L-BFGS, weight decay, float64; status from stationarity",
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
@@ -549,9 +682,10 @@ MODEL = register(
         limits=("adam_steps + polish_steps >= 1",
                 "steps <= adam_steps + polish_steps; steps = 0 (the end of training) only as a fixed value"),
         sequential_cells=True,  # L-BFGS amplifies last-bit differences: one cell's arithmetic per program
-        statuses=(MAX_ITERATIONS,),
+        statuses=(MAX_ITERATIONS, STALLED),
         references=(
             "Liu & Tegmark 2023, A Neural Scaling Law from Lottery Ticket Ensembling",
+            "Dennis & Schnabel 1983, Numerical Methods for Unconstrained Optimization (relative-gradient stop test)",
             "Sharma & Kaplan 2022, Scaling Laws from the Data Manifold Dimension",
             "Marquardt 1963, An Algorithm for Least-Squares Estimation of Nonlinear Parameters (LM polish)",
             "Madsen, Nielsen & Tingleff 2004, Methods for Non-Linear Least Squares Problems (LM damping update)",
