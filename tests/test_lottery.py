@@ -45,6 +45,36 @@ def test_closed_form_gradient_equals_autodiff(act):
         np.testing.assert_allclose(g[k], g2[k], rtol=1e-10, atol=1e-14, err_msg=k)
 
 
+def test_gauss_training_points_are_the_continuum_l2_error():
+    # The Gauss-Legendre objective is the quadrature of (1/(2L)) int_{-L}^{L} r(x)^2 dx: for the
+    # constant network f = d the residual d - x^2 is a polynomial, and the 12-point rule is exact:
+    # (1/4) int_{-2}^{2} (d - x^2)^2 dx = d^2 - (8/3) d + 16/5.
+    x, sw = L.training_points("gauss", 12, 2.0, jnp.float64)
+    np.testing.assert_allclose(float(jnp.sum(sw * sw)) / 12, 1.0, rtol=1e-14)
+    d = 0.7
+    p = {"w": jnp.zeros(3), "c": jnp.zeros(3), "a": jnp.zeros(3), "d": jnp.float64(d)}
+    np.testing.assert_allclose(float(L.mse(p, x, x * x, jax.nn.silu, sw)), d * d - 8 * d / 3 + 16 / 5, rtol=1e-13)
+    assert L.training_points("uniform", 12, 2.0, jnp.float64)[1] is None
+    # the weighted closed-form gradient and LM Jacobian are autodiff of the weighted objective
+    q = L.init_params(jax.random.key(1), 5, 5, 1.0, jnp.float64)
+    v, g = L.mse_and_grad(q, x, x * x, "silu", sw)
+    v2, g2 = jax.value_and_grad(L.mse)(q, x, x * x, jax.nn.silu, sw)
+    np.testing.assert_allclose(v, v2, rtol=1e-13)
+    for k in g:
+        np.testing.assert_allclose(g[k], g2[k], rtol=1e-10, atol=1e-14, err_msg=k)
+    th = L.flatten(q)
+    r, jac = L.residuals_and_jacobian(th, x, x * x, "silu", sw)
+    np.testing.assert_allclose(r @ r, v, rtol=1e-13)
+    auto = jax.jacfwd(lambda t: L.residuals_and_jacobian(t, x, x * x, "silu", sw)[0])(th)
+    np.testing.assert_allclose(jac, auto, rtol=1e-12, atol=1e-15)
+
+
+def test_weight_decay_scaled_with_width():
+    dyn = {"width": jnp.int32(16), "weight_decay": jnp.float64(1e-6), "wd_width_exponent": jnp.float64(2.0)}
+    np.testing.assert_allclose(float(L.weight_decay(dyn, jnp.float64)), 1e-6 / 256, rtol=1e-14)
+    assert float(L.weight_decay(dict(dyn, wd_width_exponent=jnp.float64(0.0)), jnp.float64)) == 1e-6
+
+
 def test_init_does_not_depend_on_bucket_and_padding_is_zero():
     a = L.init_params(jax.random.key(3), 5, 5, 1.0, jnp.float64)
     b = L.init_params(jax.random.key(3), 16, 5, 1.0, jnp.float64)

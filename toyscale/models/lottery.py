@@ -34,6 +34,10 @@ the ``3N + 1`` parameters reach ``n_train`` (a minimiser with MSE 0), so there t
 nothing. With ``weight_decay > 0`` a minimiser exists on both and LM reaches a stationary point
 to machine precision in a few hundred iterations.
 
+Options beside the grid MSE: ``train_grid = "gauss"`` trains on the Gauss-Legendre quadrature of
+the continuum L2 error (:func:`training_points`), to which the no-minimiser argument applies;
+``wd_width_exponent = c`` scales the weight decay with width, ``lambda = weight_decay N^-c``.
+
 ``ensemble = K > 1``: the predictor is the average of K networks of width N trained
 independently (the same protocol, keys ``key, fold_in(key, 1), ...``): the direct comparison of
 a K-ensemble of width-N networks with one width-KN network at (almost) equal parameter count.
@@ -118,6 +122,9 @@ PARAMS = (
     Param("interval", float, 2.0, "inputs in [-interval, interval]", low=0.0, low_open=True),
     Param("n_train", int, 128, "training points: uniform grid on the interval (full batch)", low=2, high=1_000_000,
           role="static"),
+    Param("train_grid", str, "uniform", "training points: 'uniform' (the grid, MSE) or 'gauss' (Gauss-Legendre nodes "
+          "and weights: the quadrature of the continuum L2 error on the interval)", choices=("uniform", "gauss"),
+          role="static"),
     Param("n_test", int, 1001, "test points: uniform grid on the interval", low=2, high=1_000_000, role="static"),
     Param("init_scale", float, 1.0, "w_i, c_i ~ init_scale N(0, 1) at initialisation (a_i ~ N(0, 1/N))", low=0.0,
           low_open=True),
@@ -132,6 +139,7 @@ PARAMS = (
     Param("ensemble", int, 1, "K: the predictor is the average of K independently trained width-N networks "
           "(member 0 is the K = 1 network of the same seed, member k its fold_in(key, k)); 1: one network",
           low=1, high=4096, role="static"),
+    Param("wd_width_exponent", float, 0.0, "c: the weight decay is weight_decay * N^(-c) (lambda scaled with width)"),
     Param("steps", int, 0, "recorded step s (time axis: Adam steps, then phase-2 iterations); 0: the end of training; "
           "training stops at the largest recorded step", low=0, role="nested"),
 )
@@ -140,7 +148,7 @@ METRICS = (
     Metric("loss", "test MSE: mean over the n_test grid of (f(x) - y(x))^2 at step s (K > 1: of the K-average)"),
     Metric("member_loss", "test MSE of one network, averaged over the K members (K = 1: loss)"),
     Metric("train_loss", "training MSE at step s"),
-    Metric("objective", "training objective J = MSE + weight_decay |theta_hidden|^2 at step s"),
+    Metric("objective", "training objective J = MSE + lambda |theta_hidden|^2 at step s, lambda = weight_decay N^-c"),
     Metric("rel_grad", "|grad J| max(|theta|, 1) / max(J, FLOOR_REL Var(y)): the stationarity statistic of the "
                        "status (K > 1: the largest over members)"),
     Metric("rel_change", "diagnostic: |J(s - k) - J(s)| / J(s), k = 10 % of the current phase so far"),
@@ -178,6 +186,22 @@ def target_fn(name: str):
 def grid(n: int, interval, dtype) -> jax.Array:
     """``n`` uniform points of ``[-interval, interval]`` (ends included); ``interval`` may be traced."""
     return interval * jnp.linspace(-1.0, 1.0, n, dtype=dtype)
+
+
+def training_points(kind: str, n: int, interval, dtype) -> tuple[jax.Array, jax.Array | None]:
+    """Training inputs and square-root weights ``sw`` (``None``: equal weights).
+
+    ``"uniform"``: the :func:`grid`, objective ``(1/n) sum_k r(x_k)^2``. ``"gauss"``: the ``n``
+    Gauss-Legendre nodes ``interval * t_k`` with weights ``omega_k`` (``sum omega_k = 2``),
+    ``sw_k = sqrt(n omega_k / 2)``, so the objective ``(1/n) sum_k sw_k^2 r(x_k)^2 =
+    sum_k (omega_k / 2) r(x_k)^2`` is the Gauss-Legendre rule for the continuum L2 error
+    ``(1 / (2 interval)) int r(x)^2 dx``, exact when ``r^2`` is a polynomial of degree
+    ``<= 2n - 1`` (Abramowitz & Stegun 25.4.29).
+    """
+    if kind == "uniform":
+        return grid(n, interval, dtype), None
+    t, om = np.polynomial.legendre.leggauss(n)
+    return interval * jnp.asarray(t, dtype), jnp.asarray(np.sqrt(n * om / 2.0), dtype)
 
 
 def init_params(key, bucket: int, width, init_scale, dtype) -> dict:
@@ -218,13 +242,16 @@ def forward(params: dict, x: jax.Array, sigma) -> jax.Array:
     return tree_sum(h * params["a"][None, :], axis=1) + params["d"]
 
 
-def mse(params: dict, x: jax.Array, y: jax.Array, sigma) -> jax.Array:
-    """Mean squared error of :func:`forward` on ``(x, y)`` (fixed-order sum)."""
+def mse(params: dict, x: jax.Array, y: jax.Array, sigma, sw=None) -> jax.Array:
+    """Mean squared error of :func:`forward` on ``(x, y)`` (fixed-order sum); with square-root
+    weights ``sw`` the weighted ``(1/n) sum_k (sw_k r_k)^2`` (:func:`training_points`)."""
     r = forward(params, x, sigma) - y
+    if sw is not None:
+        r = sw * r
     return tree_sum(r * r) / x.shape[0]
 
 
-def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str) -> tuple[jax.Array, dict]:
+def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str, sw=None) -> tuple[jax.Array, dict]:
     """``L = (1/n) sum_x r(x)^2`` with ``r = f - y`` and its gradient in closed form::
 
         dL/da_i = (2/n) sum_x r sigma(z_i),   dL/dw_i = (2/n) sum_x r a_i sigma'(z_i) x,
@@ -232,7 +259,8 @@ def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str) -> t
 
     every sum by :func:`tree_sum` (autodiff would transpose the broadcasts into XLA reductions
     whose order depends on the batch shape). Equal to ``jax.value_and_grad`` of :func:`mse` to
-    rounding (tests/test_lottery.py).
+    rounding (tests/test_lottery.py). With square-root weights ``sw``: ``L = (1/n) sum (sw r)^2``
+    and ``r`` replaced by ``sw^2 r`` in the gradient sums.
     """
     sigma, dsigma = activation_fn(activation), activation_grad(activation)
     w, c, a = params["w"], params["c"], params["a"]
@@ -241,10 +269,12 @@ def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str) -> t
     r = tree_sum(h * a[None, :], axis=1) + params["d"] - y
     n = x.shape[0]
     k = 2.0 / n
-    ra = r[:, None] * dsigma(z) * a[None, :]
+    rw = r if sw is None else sw * (sw * r)  # the residual as the gradient weighs it
+    ra = rw[:, None] * dsigma(z) * a[None, :]
     grad = {"w": k * tree_sum(ra * x[:, None], axis=0), "c": k * tree_sum(ra, axis=0),
-            "a": k * tree_sum(r[:, None] * h, axis=0), "d": k * tree_sum(r)}
-    return tree_sum(r * r) / n, grad
+            "a": k * tree_sum(rw[:, None] * h, axis=0), "d": k * tree_sum(rw)}
+    rs = r if sw is None else sw * r
+    return tree_sum(rs * rs) / n, grad
 
 
 def symmetric_pairs(params: dict, width, tol: float = SYMMETRY_TOL) -> tuple[jax.Array, jax.Array]:
@@ -290,17 +320,17 @@ def lbfgs_optimizer() -> optax.GradientTransformationExtraArgs:
                        linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=LBFGS_LINESEARCH_STEPS))
 
 
-def objective_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str, lam) -> tuple[jax.Array, dict]:
+def objective_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str, lam, sw=None) -> tuple[jax.Array, dict]:
     """``J = MSE + lam * sum_i (w_i^2 + c_i^2 + a_i^2)`` (weight decay on every hidden weight and
     bias, not on the output bias ``d``) and its gradient: :func:`mse_and_grad` plus ``2 lam theta``."""
-    v, g = mse_and_grad(params, x, y, activation)
+    v, g = mse_and_grad(params, x, y, activation, sw)
     g = {k: (g[k] + 2.0 * lam * params[k]) if k != "d" else g[k] for k in g}
     return v + lam * penalty(params), g
 
 
-def objective(params: dict, x: jax.Array, y: jax.Array, sigma, lam) -> jax.Array:
+def objective(params: dict, x: jax.Array, y: jax.Array, sigma, lam, sw=None) -> jax.Array:
     """:func:`objective_and_grad`'s value alone (for optax's L-BFGS line search)."""
-    return mse(params, x, y, sigma) + lam * penalty(params)
+    return mse(params, x, y, sigma, sw) + lam * penalty(params)
 
 
 def penalty(params: dict) -> jax.Array:
@@ -319,10 +349,12 @@ def unflatten(theta: jax.Array) -> dict:
     return {"w": theta[:n], "c": theta[n:2 * n], "a": theta[2 * n:3 * n], "d": theta[3 * n]}
 
 
-def residuals_and_jacobian(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str) -> tuple[jax.Array, jax.Array]:
+def residuals_and_jacobian(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str,
+                           sw=None) -> tuple[jax.Array, jax.Array]:
     """Scaled residuals ``r_k = (f(x_k) - y_k) / sqrt(n)`` (so ``MSE = |r|^2``) and their Jacobian
     ``dr/dtheta`` in closed form: columns ``a_i sigma'(z_i) x``, ``a_i sigma'(z_i)``,
-    ``sigma(z_i)``, ``1`` for ``w_i, c_i, a_i, d`` (``z_i = w_i x + c_i``), over ``sqrt(n)``."""
+    ``sigma(z_i)``, ``1`` for ``w_i, c_i, a_i, d`` (``z_i = w_i x + c_i``), over ``sqrt(n)``;
+    with square-root weights ``sw`` every row ``k`` is multiplied by ``sw_k``."""
     p = unflatten(theta)
     sigma, dsigma = activation_fn(activation), activation_grad(activation)
     z = x[:, None] * p["w"][None, :] + p["c"][None, :]
@@ -330,11 +362,13 @@ def residuals_and_jacobian(theta: jax.Array, x: jax.Array, y: jax.Array, activat
     s = 1.0 / math.sqrt(x.shape[0])
     r = s * (h @ p["a"] + p["d"] - y)
     jac = s * jnp.concatenate([hp * x[:, None], hp, h, jnp.ones((x.shape[0], 1), theta.dtype)], axis=1)
+    if sw is not None:
+        r, jac = sw * r, sw[:, None] * jac
     return r, jac
 
 
 def levenberg_marquardt(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str, lam, steps: int, on_step,
-                        start: int = 0):
+                        start: int = 0, sw=None):
     """``steps`` iterations of Levenberg-Marquardt on ``J(theta) = |r|^2 + lam |theta_h|^2``.
 
     Levenberg 1944, Marquardt 1963, with the damping update of Madsen, Nielsen & Tingleff 2004
@@ -354,35 +388,35 @@ def levenberg_marquardt(theta: jax.Array, x: jax.Array, y: jax.Array, activation
     iteration ``(steps,)``, the stop code after each iteration ``(steps,)`` (:data:`STOP_RUNNING`,
     :data:`STOP_LM_NO_DECREASE` or :data:`STOP_LM_TINY_STEP`) and the stacked ``on_step`` outputs.
     """
-    carry0 = lm_init(theta, x, y, activation, lam)
+    carry0 = lm_init(theta, x, y, activation, lam, sw)
 
     def step(carry, t):
-        carry = jax.lax.cond(carry[-1] > 0, lambda c: c, lambda c: lm_step(c, x, y, activation, lam), carry)
+        carry = jax.lax.cond(carry[-1] > 0, lambda c: c, lambda c: lm_step(c, x, y, activation, lam, sw), carry)
         return carry, (carry[1], carry[-1], on_step(t, carry[0]))
 
     carry, (vals, codes, outs) = jax.lax.scan(step, carry0, jnp.arange(start, start + steps))
     return carry[0], vals, codes, outs
 
 
-def _lm_model(theta, x, y, activation, lam):
+def _lm_model(theta, x, y, activation, lam, sw=None):
     """``J``, Gauss-Newton ``H`` and gradient ``g`` at ``theta`` (see :func:`levenberg_marquardt`)."""
     hidden = (jnp.arange(theta.shape[0]) < theta.shape[0] - 1).astype(theta.dtype)
-    r, jac = residuals_and_jacobian(theta, x, y, activation)
+    r, jac = residuals_and_jacobian(theta, x, y, activation, sw)
     val = r @ r + lam * jnp.sum(hidden * theta * theta)
     H = 2.0 * (jac.T @ jac + lam * jnp.diag(hidden))
     g = 2.0 * (jac.T @ r + lam * hidden * theta)
     return val, H, g
 
 
-def lm_init(theta, x, y, activation, lam) -> tuple:
+def lm_init(theta, x, y, activation, lam, sw=None) -> tuple:
     """LM state ``(theta, J, H, g, mu, nu, stop)`` at the start (``mu = 1e-3 max diag H``; ``stop``
     an int32 stop code, :data:`STOP_RUNNING` until the run stops by itself)."""
-    val, H, g = _lm_model(theta, x, y, activation, lam)
+    val, H, g = _lm_model(theta, x, y, activation, lam, sw)
     return (theta, val, H, g, jnp.asarray(1e-3, theta.dtype) * jnp.max(jnp.diag(H)), jnp.asarray(2.0, theta.dtype),
             jnp.asarray(STOP_RUNNING, jnp.int32))
 
 
-def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
+def lm_step(carry: tuple, x, y, activation, lam, sw=None) -> tuple:
     """One LM iteration (one damped Gauss-Newton solve and one evaluation; see
     :func:`levenberg_marquardt`); sets the stop code to :data:`STOP_LM_NO_DECREASE` when
     ``mu > 1e30``, to :data:`STOP_LM_TINY_STEP` when the accepted step is below float64 resolution."""
@@ -391,7 +425,7 @@ def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
     D = jnp.maximum(dH, 1e-12 * jnp.max(dH))
     chol = jax.scipy.linalg.cho_factor(H + mu * jnp.diag(D), lower=True)
     delta = -jax.scipy.linalg.cho_solve(chol, g)
-    val2, H2, g2 = _lm_model(th + delta, x, y, activation, lam)
+    val2, H2, g2 = _lm_model(th + delta, x, y, activation, lam, sw)
     pred = -(g @ delta) - 0.5 * (delta @ (H @ delta))
     rho = (val - val2) / pred
     ok = jnp.isfinite(val2) & jnp.all(jnp.isfinite(delta)) & (val2 < val)
@@ -402,6 +436,14 @@ def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
     return (th, jnp.where(ok, val2, val), jnp.where(ok, H2, H), jnp.where(ok, g2, g), mu,
             jnp.where(ok, 2.0, 2.0 * nu),
             jnp.where(mu > 1e30, STOP_LM_NO_DECREASE, jnp.where(tiny, STOP_LM_TINY_STEP, STOP_RUNNING)).astype(jnp.int32))
+
+
+def weight_decay(dyn: dict, dtype) -> jax.Array:
+    """``lambda = weight_decay * N^(-c)``, ``c = wd_width_exponent`` (``c = 0``: ``weight_decay``
+    itself, bitwise)."""
+    lam = jnp.asarray(dyn.get("weight_decay", 0.0), dtype)
+    c = jnp.asarray(dyn.get("wd_width_exponent", 0.0), dtype)
+    return jnp.where(c == 0, lam, lam * jnp.asarray(dyn["width"], dtype) ** (-c))
 
 
 def horizon(static: dict, record=()) -> tuple[int, int]:
@@ -438,19 +480,19 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     total = n_adam + n_polish
     act = static["activation"]
     sigma, ytrue = activation_fn(act), target_fn(static["target"])
-    x = grid(int(static["n_train"]), dyn["interval"], dtype)
+    x, sw = training_points(static.get("train_grid", "uniform"), int(static["n_train"]), dyn["interval"], dtype)
     y = ytrue(x)
     xt = grid(int(static["n_test"]), dyn["interval"], dtype)
     yt = ytrue(xt)
     m = dyn["width"]
-    lam = jnp.asarray(dyn.get("weight_decay", 0.0), dtype)
+    lam = weight_decay(dyn, dtype)
     params = init_params(key, bucket, m, dyn["init_scale"], dtype)
 
     def value_and_grad(p):
-        return objective_and_grad(p, x, y, act, lam)
+        return objective_and_grad(p, x, y, act, lam, sw)
 
     def value_fn(p):
-        return objective(p, x, y, sigma, lam)
+        return objective(p, x, y, sigma, lam, sw)
 
     zero = {k: jnp.zeros((), dtype) for k in ("loss", "train_loss", "grad_norm", "param_norm", "sym_pairs",
                                               "sym_fraction")}
@@ -461,7 +503,7 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         pairs, frac = symmetric_pairs(p, m)
         pred = forward(p, xt, sigma)
         r = pred - yt
-        return {"loss": tree_sum(r * r) / xt.shape[0], "train_loss": mse(p, x, y, sigma),
+        return {"loss": tree_sum(r * r) / xt.shape[0], "train_loss": mse(p, x, y, sigma, sw),
                 "grad_norm": jnp.sqrt(tree_vdot(g, g)), "param_norm": jnp.sqrt(tree_vdot(p, p)),
                 "sym_pairs": pairs, "sym_fraction": frac, "pred": pred}
 
@@ -486,7 +528,8 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
     if static.get("polish", "lm") == "lm":
         v_start = value_fn(params)
         theta, vals, codes, d_pol = levenberg_marquardt(flatten(params), x, y, act, lam, n_polish,
-                                                        lambda t, th: maybe_diag(t + 1, unflatten(th)), start=n_adam)
+                                                        lambda t, th: maybe_diag(t + 1, unflatten(th)), start=n_adam,
+                                                        sw=sw)
         # the curve holds J before each update (as the Adam phase does), then the final value
         params = unflatten(theta)
         l_pol = jnp.concatenate([v_start[None], vals[:-1]]) if n_polish else vals
@@ -562,8 +605,10 @@ def _member(static, dyn, key, record):
     """One network's metrics at the recorded steps (see :func:`evaluate`), plus ``pred``."""
     n_adam, _ = horizon(static, record)
     _, curve, d = train(static, dyn, key, record)
-    y = target_fn(static["target"])(grid(int(static["n_train"]), dyn["interval"], curve.dtype))
-    scale = jnp.mean((y - jnp.mean(y)) ** 2)
+    x, sw = training_points(static.get("train_grid", "uniform"), int(static["n_train"]), dyn["interval"], curve.dtype)
+    y = target_fn(static["target"])(x)
+    wt = jnp.ones_like(y) / y.shape[0] if sw is None else sw * sw / y.shape[0]
+    scale = jnp.sum(wt * (y - jnp.sum(wt * y)) ** 2)  # Var(y) under the training weights
     obj, rel, bad, still = [], [], [], []
     for s in record:
         k = window(s, n_adam)
