@@ -35,7 +35,7 @@ def main(argv=None):
     fit, lo, hi = (np.asarray(ph["maps"][k], float) for k in ("fitted", "ci_low", "ci_high"))
     figdir = Path(a.figures)
     figdir.mkdir(parents=True, exist_ok=True)
-    n_seeds, widths = df.seed.nunique(), sorted(df.width.unique())
+    n_seeds, widths = df.seed.nunique(), sorted(int(w) for w in df.width.unique())
 
     fig = Figure(figsize=(10.5, 4.2), dpi=110)
     ax, bx = fig.subplots(1, 2)
@@ -65,8 +65,8 @@ def main(argv=None):
     fig.tight_layout()
     fig.savefig(figdir / "slope_vs_budget.png")
 
-    lines = ["| Adam steps | lr | width slope [95 % CI] | median MSE at N = %d | median MSE at N = %d | rows not ok |"
-             % (widths[0], widths[-1]), "|---|---|---|---|---|---|"]
+    lines = [f"| Adam steps | lr | width slope [95 % CI] | median MSE at N = {widths[0]} | "
+             f"median MSE at N = {widths[-1]} | rows not ok |", "|---|---|---|---|---|---|"]
     for i, st in enumerate(steps):
         for j, lr in enumerate(lrs):
             c = s_ = df[(df.steps == st) & np.isclose(df.adam_lr, lr)]
