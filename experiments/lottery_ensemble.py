@@ -41,7 +41,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     df = ResultStore(a.out).load()
     rng = np.random.default_rng(0)
-    widths, Ks, budgets = sorted(df.width.unique()), sorted(df.ensemble.unique()), sorted(df.steps.unique())
+    widths, Ks, budgets = ([sorted(int(v) for v in df[c].unique()) for c in ("width", "ensemble", "steps")])
     figdir = Path(a.figures)
     figdir.mkdir(parents=True, exist_ok=True)
     lines = ["| Adam steps | n | K | Kn | median MSE, K-ensemble of width n | median MSE, one width-Kn net | "
