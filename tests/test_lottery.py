@@ -245,6 +245,9 @@ def test_symmetric_pairs_counts_mirrored_neurons_and_the_pair_is_even():
     ({"params": {"adam_steps": 0, "polish_steps": 0}}, "params.adam_steps"),
     ({"params": {"polish": "newton"}}, "params.polish"),
     ({"params": {"weight_decay": -1e-6}}, "params.weight_decay"),
+    ({"params": {"train_grid": "gauss", "n_train": 4096}}, "params.n_train"),
+    ({"params": {"train_grid": "chebyshev"}}, "params.train_grid"),
+    ({"params": {"ensemble": 0}}, "params.ensemble"),
 ])
 def test_bad_input_names_the_field(bad, field):
     doc = {"model": "lottery", "seeds": 1, "params": {"adam_steps": 50, "polish_steps": 10, **bad.get("params", {})},

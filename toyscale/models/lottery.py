@@ -70,6 +70,7 @@ Mechanism: :func:`symmetric_pairs` counts mirrored neuron pairs ``(w, c, a)`` an
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -103,6 +104,8 @@ STOP_RUNNING, STOP_LM_NO_DECREASE, STOP_LM_TINY_STEP, STOP_STALLED = 0, 1, 2, 3
 CONVERGED_REL_CHANGE = 1e-2
 #: Fraction of the current phase over which ``rel_change`` is measured.
 WINDOW_FRACTION = 0.1
+#: Largest ``n_train`` with ``train_grid = "gauss"`` (the rule's nodes cost an eigenvalue problem of size n).
+MAX_GAUSS_POINTS = 2048
 #: Tolerance of :func:`symmetric_pairs` (relative; see there).
 SYMMETRY_TOL = 0.05
 #: L-BFGS settings (optax): memory and maximum line-search evaluations per iteration.
@@ -120,7 +123,7 @@ PARAMS = (
           role="static"),
     Param("width", int, 16, "N, number of hidden neurons", low=1, high=100_000, role="shape"),
     Param("interval", float, 2.0, "inputs in [-interval, interval]", low=0.0, low_open=True),
-    Param("n_train", int, 128, "training points: uniform grid on the interval (full batch)", low=2, high=1_000_000,
+    Param("n_train", int, 128, "training points on the interval (full batch; see train_grid)", low=2, high=1_000_000,
           role="static"),
     Param("train_grid", str, "uniform", "training points: 'uniform' (the grid, MSE) or 'gauss' (Gauss-Legendre nodes "
           "and weights: the quadrature of the continuum L2 error on the interval)", choices=("uniform", "gauss"),
@@ -200,8 +203,17 @@ def training_points(kind: str, n: int, interval, dtype) -> tuple[jax.Array, jax.
     """
     if kind == "uniform":
         return grid(n, interval, dtype), None
+    t, sw = _gauss_legendre(n)
+    return interval * jnp.asarray(t, dtype), jnp.asarray(sw, dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``t_k`` of the ``n``-point Gauss-Legendre rule on [-1, 1] and ``sqrt(n omega_k / 2)``
+    (numpy; an eigenvalue problem of size ``n``, seconds at n = 512, so cached and capped at
+    :data:`MAX_GAUSS_POINTS`)."""
     t, om = np.polynomial.legendre.leggauss(n)
-    return interval * jnp.asarray(t, dtype), jnp.asarray(np.sqrt(n * om / 2.0), dtype)
+    return t, np.sqrt(n * om / 2.0)
 
 
 def init_params(key, bucket: int, width, init_scale, dtype) -> dict:
@@ -616,8 +628,10 @@ def _member(static, dyn, key, record):
         rel.append(jnp.abs(curve[s - k] - curve[s]) / curve[s] if s >= 1 else jnp.zeros((), curve.dtype))
         bad.append(~jnp.all(jnp.isfinite(curve[: s + 1])))
         start = n_adam if s > n_adam else 0  # the phase step s is in
-        still.append(jnp.all(curve[s - STALL_ITERATIONS:s + 1] == curve[s]) if s - start >= STALL_ITERATIONS
-                     else jnp.asarray(False))
+        # LM's flat stretches are its damping ramp (rejected steps); it reports its own stop
+        lm_phase = s > n_adam and static.get("polish", "lm") == "lm"
+        still.append(jnp.all(curve[s - STALL_ITERATIONS:s + 1] == curve[s])
+                     if s - start >= STALL_ITERATIONS and not lm_phase else jnp.asarray(False))
     obj = jnp.stack(obj)
     stop = jnp.where((d["stop_reason"] == STOP_RUNNING) & jnp.stack(still), STOP_STALLED, d["stop_reason"])
     out = {**d, "objective": obj, "rel_change": jnp.stack(rel), "stop_reason": stop,
@@ -691,6 +705,9 @@ def cell_bytes(static, nested) -> int:
 
 
 def check_config(values) -> None:
+    if "gauss" in values.get("train_grid", ()) and max(values["n_train"]) > MAX_GAUSS_POINTS:
+        raise UserError("params.n_train", f"{max(values['n_train'])} Gauss-Legendre points; allowed with train_grid = "
+                                          f"'gauss': 2..{MAX_GAUSS_POINTS}")
     for a in values["adam_steps"]:
         for b in values["polish_steps"]:
             if a + b < 1:
