@@ -1,4 +1,4 @@
-"""Two-layer networks fitted to a smooth 1-D target, trained to convergence (docs/theory.md §3).
+"""Two-layer networks fitted to a smooth 1-D target, and averages of them (docs/theory.md §3).
 
 Liu & Tegmark 2023, *A Neural Scaling Law from Lottery Ticket Ensembling*. Network (plain JAX,
 four parameter vectors; no flax module is needed for it)::
@@ -21,12 +21,26 @@ most 30 evaluations) or Levenberg-Marquardt with the closed-form Jacobian
 (:func:`levenberg_marquardt`, which stops by itself at a float64 stationary point), one
 ``lax.scan`` per phase. The time axis ``steps`` counts iterations of both phases: step ``s``
 is the network after ``s`` updates (``s <= adam_steps``: Adam; beyond: the second optimiser).
+Training stops at the largest recorded step (:func:`horizon`), so one Adam run recorded at
+log-spaced steps gives every budget up to its last, and rows at a step do not depend on the later
+steps recorded. Defaults: the converged protocol of docs/theory.md §3.4 (Adam 2 000 steps at
+lr 1e-2, then LM for at most 4 000 iterations, ``weight_decay = 1e-8``).
 
 Why weight decay and LM (docs/theory.md §3.3): for a smooth activation one symmetric pair fits
 x^2 to any accuracy as its input weight goes to 0 and its output weight to infinity, so the
-plain MSE has infimum 0 and no minimiser; no optimiser can converge on it, and the loss reached
-is a property of the budget. With ``weight_decay > 0`` a minimiser exists and LM reaches a
-stationary point to machine precision in a few hundred iterations.
+continuum L2 error on the interval has infimum 0 and no minimiser. On the ``n_train``-point grid
+the same pair drives the MSE to 0, and an exact interpolant with finite weights may exist once
+the ``3N + 1`` parameters reach ``n_train`` (a minimiser with MSE 0), so there the argument says
+nothing. With ``weight_decay > 0`` a minimiser exists on both and LM reaches a stationary point
+to machine precision in a few hundred iterations.
+
+Options beside the grid MSE: ``train_grid = "gauss"`` trains on the Gauss-Legendre quadrature of
+the continuum L2 error (:func:`training_points`), to which the no-minimiser argument applies;
+``wd_width_exponent = c`` scales the weight decay with width, ``lambda = weight_decay N^-c``.
+
+``ensemble = K > 1``: the predictor is the average of K networks of width N trained
+independently (the same protocol, keys ``key, fold_in(key, 1), ...``): the direct comparison of
+a K-ensemble of width-N networks with one width-KN network at (almost) equal parameter count.
 
 Widths are a ``shape`` parameter. A width-``N`` network in a bucket of ``M >= N`` neurons has
 ``w_i = c_i = a_i = 0`` for ``i >= N``; since ``sigma(0) = 0`` for every activation here, those
@@ -39,11 +53,16 @@ iterations, to O(1) in the final loss after ~300 iterations (measured, docs/theo
 Widths are therefore never padded (:func:`bucket` is the width itself, on every backend):
 one program per width, whose cells the engine runs one at a time (``sequential_cells``).
 
-Convergence as data, per recorded step ``s``: ``rel_change = |J(s - k) - J(s)| / J(s)`` with
-``k = ceil(0.1 (s - s0))``, ``s0`` the start of the phase ``s`` is in (at the end of training:
-the change over the last 10 % of phase 2, or of Adam when ``polish_steps = 0``); the row's status
-is ``ok`` (converged) when ``rel_change <= CONVERGED_REL_CHANGE``, else ``max_iterations``
-(usable, fitted, counted and drawn flagged), ``diverged`` when a loss was not finite.
+Convergence from stationarity, per recorded step ``s`` (:func:`convergence_status`): the
+relative gradient ``rel_grad = |grad J| max(|theta|, 1) / max(J, eps Var(y))`` (Dennis &
+Schnabel 1983) against ``GRAD_TOL = eps^(1/3)``, and the optimisers' own stops: ``ok`` when
+``rel_grad <= GRAD_TOL`` or LM stopped by itself (no step lowers ``J`` in float64, or a step below
+float64 resolution), ``stalled`` when Adam or L-BFGS left ``J`` bitwise unchanged over the last
+10 iterations short of that, ``max_iterations`` otherwise (both usable: fitted, counted, drawn
+flagged), ``diverged`` when a loss was not finite. ``rel_change = |J(s - k) - J(s)| / J(s)``,
+``k = ceil(0.1 (s - s0))`` (``s0`` the start of the phase ``s`` is in), is kept as a
+diagnostic metric: it flags every run whose loss still falls fast toward 0, whatever its
+gradient.
 
 Mechanism: :func:`symmetric_pairs` counts mirrored neuron pairs ``(w, c, a)`` and ``(-w, c, a)``
 (Liu & Tegmark's "symmetric neurons", whose sum is even and locally quadratic).
@@ -51,6 +70,7 @@ Mechanism: :func:`symmetric_pairs` counts mirrored neuron pairs ``(w, c, a)`` an
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -67,11 +87,25 @@ from toyscale.protocol import Metric, Model, Status, exact_bucket
 from toyscale.params import Param
 from toyscale.theory import lottery as theory
 
-#: A run is converged at step ``s`` when its training objective moved by at most this fraction over
-#: the last 10 % of the current phase (the issue's probe moved 4-19 % and was not converged).
+#: Stationarity tolerance on the relative gradient ``rel_grad`` (Dennis & Schnabel 1983, §7.2:
+#: ``gradtol = eps^(1/3)`` for float64, 6.06e-6).
+GRAD_TOL = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)
+#: Dennis & Schnabel's ``typf`` in units of the objective's scale ``Var(y)`` on the training grid
+#: (the objective of the best constant predictor): below ``FLOOR_REL * Var(y)`` an objective counts
+#: as 0 in the denominator of ``rel_grad``.
+FLOOR_REL = float(np.finfo(np.float64).eps)
+#: A phase that left the objective bitwise unchanged over this many iterations has stalled.
+STALL_ITERATIONS = 10
+#: ``stop_reason`` codes: still running (the budget ended it), LM: no step lowers J in float64
+#: (``mu > 1e30``), LM: accepted step below float64 resolution, the objective unchanged over the
+#: last :data:`STALL_ITERATIONS` iterations (Adam or L-BFGS; for LM the two codes before say why).
+STOP_RUNNING, STOP_LM_NO_DECREASE, STOP_LM_TINY_STEP, STOP_STALLED = 0, 1, 2, 3
+#: Diagnostic only (not the status): ``rel_change`` above this is "still moving" in the figures.
 CONVERGED_REL_CHANGE = 1e-2
 #: Fraction of the current phase over which ``rel_change`` is measured.
 WINDOW_FRACTION = 0.1
+#: Largest ``n_train`` with ``train_grid = "gauss"`` (the rule's nodes cost an eigenvalue problem of size n).
+MAX_GAUSS_POINTS = 2048
 #: Tolerance of :func:`symmetric_pairs` (relative; see there).
 SYMMETRY_TOL = 0.05
 #: L-BFGS settings (optax): memory and maximum line-search evaluations per iteration.
@@ -89,36 +123,52 @@ PARAMS = (
           role="static"),
     Param("width", int, 16, "N, number of hidden neurons", low=1, high=100_000, role="shape"),
     Param("interval", float, 2.0, "inputs in [-interval, interval]", low=0.0, low_open=True),
-    Param("n_train", int, 128, "training points: uniform grid on the interval (full batch)", low=2, high=1_000_000,
+    Param("n_train", int, 128, "training points on the interval (full batch; see train_grid)", low=2, high=1_000_000,
+          role="static"),
+    Param("train_grid", str, "uniform", "training points: 'uniform' (the grid, MSE) or 'gauss' (Gauss-Legendre nodes "
+          "and weights: the quadrature of the continuum L2 error on the interval)", choices=("uniform", "gauss"),
           role="static"),
     Param("n_test", int, 1001, "test points: uniform grid on the interval", low=2, high=1_000_000, role="static"),
     Param("init_scale", float, 1.0, "w_i, c_i ~ init_scale N(0, 1) at initialisation (a_i ~ N(0, 1/N))", low=0.0,
           low_open=True),
-    Param("adam_steps", int, 20000, "full-batch Adam steps (phase 1)", low=0, high=10_000_000, role="static"),
-    Param("adam_lr", float, 1e-3, "Adam learning rate (constant)", low=0.0, low_open=True),
-    Param("polish", str, "lbfgs", "phase-2 optimiser: 'lbfgs' (optax L-BFGS) or 'lm' (Levenberg-Marquardt, exact "
+    Param("adam_steps", int, 2000, "full-batch Adam steps (phase 1)", low=0, high=10_000_000, role="static"),
+    Param("adam_lr", float, 1e-2, "Adam learning rate (constant)", low=0.0, low_open=True),
+    Param("polish", str, "lm", "phase-2 optimiser: 'lbfgs' (optax L-BFGS) or 'lm' (Levenberg-Marquardt, exact "
           "Jacobian; stops when no step lowers the objective in float64)", choices=POLISHERS, role="static"),
-    Param("polish_steps", int, 3000, "iterations of the phase-2 optimiser after Adam (0: Adam only)", low=0,
+    Param("polish_steps", int, 4000, "iterations of the phase-2 optimiser after Adam (0: Adam only)", low=0,
           high=10_000_000, role="static"),
-    Param("weight_decay", float, 0.0, "lambda: the objective is MSE + lambda sum_i (w_i^2 + c_i^2 + a_i^2) (0: plain "
-          "MSE, whose infimum is not attained for smooth activations, docs/theory.md §3.3)", low=0.0),
-    Param("steps", int, 0, "recorded step s (time axis: Adam steps, then phase-2 iterations); 0: the end of training",
-          low=0, role="nested"),
+    Param("weight_decay", float, 1e-8, "lambda: the objective is MSE + lambda sum_i (w_i^2 + c_i^2 + a_i^2) (0: plain "
+          "MSE, which may have no minimiser for smooth activations, docs/theory.md §3.3)", low=0.0),
+    Param("ensemble", int, 1, "K: the predictor is the average of K independently trained width-N networks "
+          "(member 0 is the K = 1 network of the same seed, member k its fold_in(key, k)); 1: one network",
+          low=1, high=4096, role="static"),
+    Param("wd_width_exponent", float, 0.0, "c: the weight decay is weight_decay * N^(-c) (lambda scaled with width)"),
+    Param("steps", int, 0, "recorded step s (time axis: Adam steps, then phase-2 iterations); 0: the end of training; "
+          "training stops at the largest recorded step", low=0, role="nested"),
 )
 
 METRICS = (
-    Metric("loss", "test MSE: mean over the n_test grid of (f(x) - y(x))^2 at step s"),
+    Metric("loss", "test MSE: mean over the n_test grid of (f(x) - y(x))^2 at step s (K > 1: of the K-average)"),
+    Metric("member_loss", "test MSE of one network, averaged over the K members (K = 1: loss)"),
     Metric("train_loss", "training MSE at step s"),
-    Metric("objective", "training objective J = MSE + weight_decay |theta_hidden|^2 at step s"),
-    Metric("rel_change", "|J(s - k) - J(s)| / J(s), training objective, k = 10 % of the current phase so far"),
+    Metric("objective", "training objective J = MSE + lambda |theta_hidden|^2 at step s, lambda = weight_decay N^-c"),
+    Metric("rel_grad", "|grad J| max(|theta|, 1) / max(J, FLOOR_REL Var(y)): the stationarity statistic of the "
+                       "status (K > 1: the largest over members)"),
+    Metric("rel_change", "diagnostic: |J(s - k) - J(s)| / J(s), k = 10 % of the current phase so far"),
     Metric("grad_norm", "Euclidean norm of the gradient of the objective J at step s"),
+    Metric("param_norm", "Euclidean norm of theta = (w, c, a, d) at step s"),
+    Metric("stop_reason", "0 running, 1 LM: no step lowers J, 2 LM: step below float64 resolution, 3 stalled: J "
+                          "unchanged over the last 10 iterations (K > 1: the smallest over members)"),
     Metric("sym_pairs", f"number of symmetric neuron pairs at step s (tolerance {SYMMETRY_TOL})"),
     Metric("sym_fraction", "fraction of the N neurons that belong to a symmetric pair"),
 )
 
-MAX_ITERATIONS = Status("max_iterations", f"iteration budget reached with the training objective still moving more than "
-                                          f"{CONVERGED_REL_CHANGE:.0%} over the last 10 % (a valid measurement at "
-                                          "this budget; fitted, counted)", usable=True)
+MAX_ITERATIONS = Status("max_iterations", "iteration budget reached short of a stationary point (rel_grad > GRAD_TOL "
+                                          "and no optimiser stop; a valid measurement at this budget; fitted, counted)",
+                        usable=True)
+STALLED = Status("stalled", "the objective stopped changing (Adam or L-BFGS: bitwise the same over the last 10 "
+                            "iterations) with rel_grad > GRAD_TOL: stuck, not shown stationary (fitted, counted)",
+                 usable=True)
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -139,6 +189,31 @@ def target_fn(name: str):
 def grid(n: int, interval, dtype) -> jax.Array:
     """``n`` uniform points of ``[-interval, interval]`` (ends included); ``interval`` may be traced."""
     return interval * jnp.linspace(-1.0, 1.0, n, dtype=dtype)
+
+
+def training_points(kind: str, n: int, interval, dtype) -> tuple[jax.Array, jax.Array | None]:
+    """Training inputs and square-root weights ``sw`` (``None``: equal weights).
+
+    ``"uniform"``: the :func:`grid`, objective ``(1/n) sum_k r(x_k)^2``. ``"gauss"``: the ``n``
+    Gauss-Legendre nodes ``interval * t_k`` with weights ``omega_k`` (``sum omega_k = 2``),
+    ``sw_k = sqrt(n omega_k / 2)``, so the objective ``(1/n) sum_k sw_k^2 r(x_k)^2 =
+    sum_k (omega_k / 2) r(x_k)^2`` is the Gauss-Legendre rule for the continuum L2 error
+    ``(1 / (2 interval)) int r(x)^2 dx``, exact when ``r^2`` is a polynomial of degree
+    ``<= 2n - 1`` (Abramowitz & Stegun 25.4.29).
+    """
+    if kind == "uniform":
+        return grid(n, interval, dtype), None
+    t, sw = _gauss_legendre(n)
+    return interval * jnp.asarray(t, dtype), jnp.asarray(sw, dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``t_k`` of the ``n``-point Gauss-Legendre rule on [-1, 1] and ``sqrt(n omega_k / 2)``
+    (numpy; an eigenvalue problem of size ``n``, seconds at n = 512, so cached and capped at
+    :data:`MAX_GAUSS_POINTS`)."""
+    t, om = np.polynomial.legendre.leggauss(n)
+    return t, np.sqrt(n * om / 2.0)
 
 
 def init_params(key, bucket: int, width, init_scale, dtype) -> dict:
@@ -179,13 +254,16 @@ def forward(params: dict, x: jax.Array, sigma) -> jax.Array:
     return tree_sum(h * params["a"][None, :], axis=1) + params["d"]
 
 
-def mse(params: dict, x: jax.Array, y: jax.Array, sigma) -> jax.Array:
-    """Mean squared error of :func:`forward` on ``(x, y)`` (fixed-order sum)."""
+def mse(params: dict, x: jax.Array, y: jax.Array, sigma, sw=None) -> jax.Array:
+    """Mean squared error of :func:`forward` on ``(x, y)`` (fixed-order sum); with square-root
+    weights ``sw`` the weighted ``(1/n) sum_k (sw_k r_k)^2`` (:func:`training_points`)."""
     r = forward(params, x, sigma) - y
+    if sw is not None:
+        r = sw * r
     return tree_sum(r * r) / x.shape[0]
 
 
-def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str) -> tuple[jax.Array, dict]:
+def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str, sw=None) -> tuple[jax.Array, dict]:
     """``L = (1/n) sum_x r(x)^2`` with ``r = f - y`` and its gradient in closed form::
 
         dL/da_i = (2/n) sum_x r sigma(z_i),   dL/dw_i = (2/n) sum_x r a_i sigma'(z_i) x,
@@ -193,7 +271,8 @@ def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str) -> t
 
     every sum by :func:`tree_sum` (autodiff would transpose the broadcasts into XLA reductions
     whose order depends on the batch shape). Equal to ``jax.value_and_grad`` of :func:`mse` to
-    rounding (tests/test_lottery.py).
+    rounding (tests/test_lottery.py). With square-root weights ``sw``: ``L = (1/n) sum (sw r)^2``
+    and ``r`` replaced by ``sw^2 r`` in the gradient sums.
     """
     sigma, dsigma = activation_fn(activation), activation_grad(activation)
     w, c, a = params["w"], params["c"], params["a"]
@@ -202,10 +281,12 @@ def mse_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str) -> t
     r = tree_sum(h * a[None, :], axis=1) + params["d"] - y
     n = x.shape[0]
     k = 2.0 / n
-    ra = r[:, None] * dsigma(z) * a[None, :]
+    rw = r if sw is None else sw * (sw * r)  # the residual as the gradient weighs it
+    ra = rw[:, None] * dsigma(z) * a[None, :]
     grad = {"w": k * tree_sum(ra * x[:, None], axis=0), "c": k * tree_sum(ra, axis=0),
-            "a": k * tree_sum(r[:, None] * h, axis=0), "d": k * tree_sum(r)}
-    return tree_sum(r * r) / n, grad
+            "a": k * tree_sum(rw[:, None] * h, axis=0), "d": k * tree_sum(rw)}
+    rs = r if sw is None else sw * r
+    return tree_sum(rs * rs) / n, grad
 
 
 def symmetric_pairs(params: dict, width, tol: float = SYMMETRY_TOL) -> tuple[jax.Array, jax.Array]:
@@ -251,17 +332,17 @@ def lbfgs_optimizer() -> optax.GradientTransformationExtraArgs:
                        linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=LBFGS_LINESEARCH_STEPS))
 
 
-def objective_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str, lam) -> tuple[jax.Array, dict]:
+def objective_and_grad(params: dict, x: jax.Array, y: jax.Array, activation: str, lam, sw=None) -> tuple[jax.Array, dict]:
     """``J = MSE + lam * sum_i (w_i^2 + c_i^2 + a_i^2)`` (weight decay on every hidden weight and
     bias, not on the output bias ``d``) and its gradient: :func:`mse_and_grad` plus ``2 lam theta``."""
-    v, g = mse_and_grad(params, x, y, activation)
+    v, g = mse_and_grad(params, x, y, activation, sw)
     g = {k: (g[k] + 2.0 * lam * params[k]) if k != "d" else g[k] for k in g}
     return v + lam * penalty(params), g
 
 
-def objective(params: dict, x: jax.Array, y: jax.Array, sigma, lam) -> jax.Array:
+def objective(params: dict, x: jax.Array, y: jax.Array, sigma, lam, sw=None) -> jax.Array:
     """:func:`objective_and_grad`'s value alone (for optax's L-BFGS line search)."""
-    return mse(params, x, y, sigma) + lam * penalty(params)
+    return mse(params, x, y, sigma, sw) + lam * penalty(params)
 
 
 def penalty(params: dict) -> jax.Array:
@@ -280,10 +361,12 @@ def unflatten(theta: jax.Array) -> dict:
     return {"w": theta[:n], "c": theta[n:2 * n], "a": theta[2 * n:3 * n], "d": theta[3 * n]}
 
 
-def residuals_and_jacobian(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str) -> tuple[jax.Array, jax.Array]:
+def residuals_and_jacobian(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str,
+                           sw=None) -> tuple[jax.Array, jax.Array]:
     """Scaled residuals ``r_k = (f(x_k) - y_k) / sqrt(n)`` (so ``MSE = |r|^2``) and their Jacobian
     ``dr/dtheta`` in closed form: columns ``a_i sigma'(z_i) x``, ``a_i sigma'(z_i)``,
-    ``sigma(z_i)``, ``1`` for ``w_i, c_i, a_i, d`` (``z_i = w_i x + c_i``), over ``sqrt(n)``."""
+    ``sigma(z_i)``, ``1`` for ``w_i, c_i, a_i, d`` (``z_i = w_i x + c_i``), over ``sqrt(n)``;
+    with square-root weights ``sw`` every row ``k`` is multiplied by ``sw_k``."""
     p = unflatten(theta)
     sigma, dsigma = activation_fn(activation), activation_grad(activation)
     z = x[:, None] * p["w"][None, :] + p["c"][None, :]
@@ -291,11 +374,13 @@ def residuals_and_jacobian(theta: jax.Array, x: jax.Array, y: jax.Array, activat
     s = 1.0 / math.sqrt(x.shape[0])
     r = s * (h @ p["a"] + p["d"] - y)
     jac = s * jnp.concatenate([hp * x[:, None], hp, h, jnp.ones((x.shape[0], 1), theta.dtype)], axis=1)
+    if sw is not None:
+        r, jac = sw * r, sw[:, None] * jac
     return r, jac
 
 
 def levenberg_marquardt(theta: jax.Array, x: jax.Array, y: jax.Array, activation: str, lam, steps: int, on_step,
-                        start: int = 0):
+                        start: int = 0, sw=None):
     """``steps`` iterations of Levenberg-Marquardt on ``J(theta) = |r|^2 + lam |theta_h|^2``.
 
     Levenberg 1944, Marquardt 1963, with the damping update of Madsen, Nielsen & Tingleff 2004
@@ -311,46 +396,48 @@ def levenberg_marquardt(theta: jax.Array, x: jax.Array, y: jax.Array, activation
     float64 resolution, ``|delta| <= 1e-15 |theta|``.
 
     ``on_step(t, theta)`` is called after iteration ``t = start, start + 1, ...`` (for
-    diagnostics) and its outputs are stacked. Returns ``theta``, the objective after each iteration ``(steps,)`` and the stacked
-    ``on_step`` outputs.
+    diagnostics) and its outputs are stacked. Returns ``theta``, the objective after each
+    iteration ``(steps,)``, the stop code after each iteration ``(steps,)`` (:data:`STOP_RUNNING`,
+    :data:`STOP_LM_NO_DECREASE` or :data:`STOP_LM_TINY_STEP`) and the stacked ``on_step`` outputs.
     """
-    carry0 = lm_init(theta, x, y, activation, lam)
+    carry0 = lm_init(theta, x, y, activation, lam, sw)
 
     def step(carry, t):
-        carry = jax.lax.cond(carry[-1], lambda c: c, lambda c: lm_step(c, x, y, activation, lam), carry)
-        return carry, (carry[1], on_step(t, carry[0]))
+        carry = jax.lax.cond(carry[-1] > 0, lambda c: c, lambda c: lm_step(c, x, y, activation, lam, sw), carry)
+        return carry, (carry[1], carry[-1], on_step(t, carry[0]))
 
-    carry, (vals, outs) = jax.lax.scan(step, carry0, jnp.arange(start, start + steps))
-    return carry[0], vals, outs
+    carry, (vals, codes, outs) = jax.lax.scan(step, carry0, jnp.arange(start, start + steps))
+    return carry[0], vals, codes, outs
 
 
-def _lm_model(theta, x, y, activation, lam):
+def _lm_model(theta, x, y, activation, lam, sw=None):
     """``J``, Gauss-Newton ``H`` and gradient ``g`` at ``theta`` (see :func:`levenberg_marquardt`)."""
     hidden = (jnp.arange(theta.shape[0]) < theta.shape[0] - 1).astype(theta.dtype)
-    r, jac = residuals_and_jacobian(theta, x, y, activation)
+    r, jac = residuals_and_jacobian(theta, x, y, activation, sw)
     val = r @ r + lam * jnp.sum(hidden * theta * theta)
     H = 2.0 * (jac.T @ jac + lam * jnp.diag(hidden))
     g = 2.0 * (jac.T @ r + lam * hidden * theta)
     return val, H, g
 
 
-def lm_init(theta, x, y, activation, lam) -> tuple:
-    """LM state ``(theta, J, H, g, mu, nu, stopped)`` at the start (``mu = 1e-3 max diag H``)."""
-    val, H, g = _lm_model(theta, x, y, activation, lam)
+def lm_init(theta, x, y, activation, lam, sw=None) -> tuple:
+    """LM state ``(theta, J, H, g, mu, nu, stop)`` at the start (``mu = 1e-3 max diag H``; ``stop``
+    an int32 stop code, :data:`STOP_RUNNING` until the run stops by itself)."""
+    val, H, g = _lm_model(theta, x, y, activation, lam, sw)
     return (theta, val, H, g, jnp.asarray(1e-3, theta.dtype) * jnp.max(jnp.diag(H)), jnp.asarray(2.0, theta.dtype),
-            jnp.asarray(False))
+            jnp.asarray(STOP_RUNNING, jnp.int32))
 
 
-def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
+def lm_step(carry: tuple, x, y, activation, lam, sw=None) -> tuple:
     """One LM iteration (one damped Gauss-Newton solve and one evaluation; see
-    :func:`levenberg_marquardt`); sets ``stopped`` when ``mu > 1e30`` or the step is below float64
-    resolution."""
+    :func:`levenberg_marquardt`); sets the stop code to :data:`STOP_LM_NO_DECREASE` when
+    ``mu > 1e30``, to :data:`STOP_LM_TINY_STEP` when the accepted step is below float64 resolution."""
     th, val, H, g, mu, nu, _ = carry
     dH = jnp.diag(H)
     D = jnp.maximum(dH, 1e-12 * jnp.max(dH))
     chol = jax.scipy.linalg.cho_factor(H + mu * jnp.diag(D), lower=True)
     delta = -jax.scipy.linalg.cho_solve(chol, g)
-    val2, H2, g2 = _lm_model(th + delta, x, y, activation, lam)
+    val2, H2, g2 = _lm_model(th + delta, x, y, activation, lam, sw)
     pred = -(g @ delta) - 0.5 * (delta @ (H @ delta))
     rho = (val - val2) / pred
     ok = jnp.isfinite(val2) & jnp.all(jnp.isfinite(delta)) & (val2 < val)
@@ -359,52 +446,78 @@ def lm_step(carry: tuple, x, y, activation, lam) -> tuple:
     th = jnp.where(ok, th + delta, th)
     mu = jnp.where(ok, mu_ok, mu * nu)
     return (th, jnp.where(ok, val2, val), jnp.where(ok, H2, H), jnp.where(ok, g2, g), mu,
-            jnp.where(ok, 2.0, 2.0 * nu), tiny | (mu > 1e30))
+            jnp.where(ok, 2.0, 2.0 * nu),
+            jnp.where(mu > 1e30, STOP_LM_NO_DECREASE, jnp.where(tiny, STOP_LM_TINY_STEP, STOP_RUNNING)).astype(jnp.int32))
+
+
+def weight_decay(dyn: dict, dtype) -> jax.Array:
+    """``lambda = weight_decay * N^(-c)``, ``c = wd_width_exponent`` (``c = 0``: ``weight_decay``
+    itself, bitwise)."""
+    lam = jnp.asarray(dyn.get("weight_decay", 0.0), dtype)
+    c = jnp.asarray(dyn.get("wd_width_exponent", 0.0), dtype)
+    return jnp.where(c == 0, lam, lam * jnp.asarray(dyn["width"], dtype) ** (-c))
+
+
+def horizon(static: dict, record=()) -> tuple[int, int]:
+    """Iterations actually run: ``(Adam steps, phase-2 iterations)`` up to the largest recorded step
+    (the whole protocol when nothing is recorded). Steps past the last recorded one are never
+    computed, so a run recording step 200 of a 6 000-step protocol trains 200 Adam steps."""
+    n_adam, n_polish = _protocol(static)
+    total = int(max(record)) if len(record) else n_adam + n_polish
+    return min(n_adam, total), total - min(n_adam, total)
 
 
 def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dict]:
     """Train one network: Adam for ``adam_steps``, then ``polish_steps`` iterations of L-BFGS
     (``polish = "lbfgs"``) or Levenberg-Marquardt (``"lm"``), all on the objective
-    ``J = MSE + weight_decay * sum_i (w_i^2 + c_i^2 + a_i^2)``.
+    ``J = MSE + weight_decay * sum_i (w_i^2 + c_i^2 + a_i^2)``, up to the largest recorded step
+    (:func:`horizon`).
 
     Returns the final parameters, the objective curve ``J[t]``, ``t = 0..T`` (the network
-    after ``t`` updates, ``T = adam_steps + polish_steps``), and diagnostics at each recorded
+    after ``t`` updates, ``T = max(record)``), and diagnostics at each recorded
     step in ``record`` (``{name: (len(record),)}``: ``loss`` (test MSE), ``train_loss``
-    (training MSE), ``grad_norm`` (of ``J``), ``sym_pairs``, ``sym_fraction``), computed under a
-    ``lax.cond`` on the unbatched step counter (only at recorded steps). Every sum of the model
-    is :func:`tree_sum` and Adam's gradient is in closed form, so the Adam phase is bitwise the
-    same in any vmapped batch and any bucket; optax's L-BFGS (inner products, autodiff in the
-    line search) and LM (matrix products, Cholesky) are not, and amplify last-bit differences
-    (docs/theory.md §3; tests/test_lottery.py) -- the engine runs this model's cells one at a time.
+    (training MSE), ``grad_norm`` (of ``J``), ``param_norm`` (``|theta|``), ``stop_reason``
+    (LM's stop code, :data:`STOP_RUNNING` during Adam and L-BFGS), ``sym_pairs``,
+    ``sym_fraction``; and ``pred``, the network on the test grid, ``(len(record), n_test)``),
+    computed under a ``lax.cond`` on the unbatched step counter (only at recorded steps). Every sum
+    of the model is :func:`tree_sum` and Adam's gradient is in closed form, so the Adam phase is
+    bitwise the same in any vmapped batch and any bucket; optax's L-BFGS (inner products,
+    autodiff in the line search) and LM (matrix products, Cholesky) are not, and amplify last-bit
+    differences (docs/theory.md §3; tests/test_lottery.py) -- the engine runs this model's cells
+    one at a time.
     """
     dtype = jnp.result_type(float)
     bucket = int(static["width"])
-    n_adam, n_polish = _protocol(static)
+    n_adam, n_polish = horizon(static, record)
     total = n_adam + n_polish
     act = static["activation"]
     sigma, ytrue = activation_fn(act), target_fn(static["target"])
-    x = grid(int(static["n_train"]), dyn["interval"], dtype)
+    x, sw = training_points(static.get("train_grid", "uniform"), int(static["n_train"]), dyn["interval"], dtype)
     y = ytrue(x)
     xt = grid(int(static["n_test"]), dyn["interval"], dtype)
     yt = ytrue(xt)
     m = dyn["width"]
-    lam = jnp.asarray(dyn.get("weight_decay", 0.0), dtype)
+    lam = weight_decay(dyn, dtype)
     params = init_params(key, bucket, m, dyn["init_scale"], dtype)
 
     def value_and_grad(p):
-        return objective_and_grad(p, x, y, act, lam)
+        return objective_and_grad(p, x, y, act, lam, sw)
 
     def value_fn(p):
-        return objective(p, x, y, sigma, lam)
+        return objective(p, x, y, sigma, lam, sw)
 
-    names = ("loss", "train_loss", "grad_norm", "sym_pairs", "sym_fraction")
-    zero = {k: jnp.zeros((), dtype) for k in names}
+    zero = {k: jnp.zeros((), dtype) for k in ("loss", "train_loss", "grad_norm", "param_norm", "sym_pairs",
+                                              "sym_fraction")}
+    zero["pred"] = jnp.zeros(xt.shape, dtype)
 
     def diag(p):
         _, g = value_and_grad(p)
         pairs, frac = symmetric_pairs(p, m)
-        return {"loss": mse(p, xt, yt, sigma), "train_loss": mse(p, x, y, sigma),
-                "grad_norm": jnp.sqrt(tree_vdot(g, g)), "sym_pairs": pairs, "sym_fraction": frac}
+        pred = forward(p, xt, sigma)
+        r = pred - yt
+        return {"loss": tree_sum(r * r) / xt.shape[0], "train_loss": mse(p, x, y, sigma, sw),
+                "grad_norm": jnp.sqrt(tree_vdot(g, g)), "param_norm": jnp.sqrt(tree_vdot(p, p)),
+                "sym_pairs": pairs, "sym_fraction": frac, "pred": pred}
 
     rec_j = jnp.asarray(record_mask(record, total))
 
@@ -422,11 +535,13 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         return (p, st), (val, maybe_diag(t + 1, p))
 
     (params, _), (l_adam, d_adam) = jax.lax.scan(adam_step, (params, adam.init(params)), jnp.arange(n_adam))
+    codes = jnp.zeros((n_polish,), jnp.int32)
 
-    if static.get("polish", "lbfgs") == "lm":
+    if static.get("polish", "lm") == "lm":
         v_start = value_fn(params)
-        theta, vals, d_pol = levenberg_marquardt(flatten(params), x, y, act, lam, n_polish,
-                                                 lambda t, th: maybe_diag(t + 1, unflatten(th)), start=n_adam)
+        theta, vals, codes, d_pol = levenberg_marquardt(flatten(params), x, y, act, lam, n_polish,
+                                                        lambda t, th: maybe_diag(t + 1, unflatten(th)), start=n_adam,
+                                                        sw=sw)
         # the curve holds J before each update (as the Adam phase does), then the final value
         params = unflatten(theta)
         l_pol = jnp.concatenate([v_start[None], vals[:-1]]) if n_polish else vals
@@ -447,8 +562,11 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         v_end = value_fn(params)
     curve = jnp.concatenate([l_adam, l_pol, v_end[None]])
     diags = jax.tree.map(lambda a0, a1, a2: jnp.concatenate([a0[None], a1, a2]), d0, d_adam, d_pol)
+    stop = jnp.concatenate([jnp.zeros((n_adam + 1,), jnp.int32), codes])  # stop code of the network after t updates
     idx = np.asarray(record, int)
-    return params, curve, {k: v[idx] for k, v in diags.items()}
+    out = {k: v[idx] for k, v in diags.items()}
+    out["stop_reason"] = stop[idx]
+    return params, curve, out
 
 
 def window(s: int, n_adam: int) -> int:
@@ -463,35 +581,106 @@ def recorded(static: dict, nested: dict) -> tuple[int, ...]:
     return tuple(total if int(s) == 0 else int(s) for s in nested["steps"])
 
 
-def evaluate(static, nested, dyn, key) -> dict:
-    """Train one network; metrics at every recorded step (the ``steps`` axis).
+def relative_gradient(grad_norm, param_norm, objective, scale):
+    """The stationarity statistic ``|grad J| max(|theta|, 1) / max(J, FLOOR_REL scale)``.
 
-    Args:
-      static: ``target``, ``activation``, ``width`` (bucket size M), ``n_train``, ``n_test``,
-        ``adam_steps``, ``polish``, ``polish_steps``.
-      nested: ``steps``: sorted recorded steps (0: the end of training).
-      dyn: traced ``width`` (true N <= M), ``interval``, ``init_scale``, ``adam_lr``, ``weight_decay``.
-      key: PRNG key of the seed.
-
-    Returns:
-      ``loss`` (test MSE), ``train_loss``, ``objective``, ``rel_change``, ``grad_norm``, ``sym_pairs``,
-      ``sym_fraction``, each ``(len(steps),)``, and ``status``: ``diverged`` (a non-finite
-      training objective up to that step), ``max_iterations`` (``rel_change >
-      CONVERGED_REL_CHANGE``) or ``ok`` (converged).
+    Dennis & Schnabel 1983 (*Numerical Methods for Unconstrained Optimization*, §7.2): the
+    relative gradient, the fractional change of ``J`` per fractional change of ``theta``
+    (``d log J / d log theta`` along the gradient), which is invariant to rescaling ``J`` and
+    (above ``|theta| = 1``) ``theta``. ``typx = 1`` (the initial weights are O(1)); ``typf =
+    FLOOR_REL * scale`` with ``scale = Var(y)`` on the training grid, the objective of the best
+    constant predictor, so an objective that has fallen to ``eps Var(y)`` counts as zero and a run
+    whose loss is still falling toward 0 is stationary once its gradient is small against that
+    floor. ``rel_grad <= GRAD_TOL`` is the stationarity test of :func:`convergence_status`.
     """
-    record = recorded(static, nested)
-    n_adam, _ = _protocol(static)
-    _, curve, diags = train(static, dyn, key, record)
-    obj, rel, bad = [], [], []
+    return grad_norm * jnp.maximum(param_norm, 1.0) / jnp.maximum(objective, FLOOR_REL * scale)
+
+
+def convergence_status(rel_grad, stop_reason, diverged):
+    """Row status from stationarity, not from how fast the loss moves.
+
+    ``diverged`` when a loss was not finite; else ``ok`` when ``rel_grad <= GRAD_TOL``
+    (:func:`relative_gradient`) or LM stopped by itself (:data:`STOP_LM_NO_DECREASE`: no step of
+    any damping lowers ``J`` in float64; :data:`STOP_LM_TINY_STEP`); else ``stalled`` when the
+    objective stopped changing (:data:`STOP_STALLED`); else ``max_iterations``. The relative change
+    of the loss is no criterion: a run whose loss falls like ``t^-2`` toward 0 changes by 23 % over
+    its last 10 % of steps whatever its gradient (tests/test_lottery.py).
+    """
+    lm_stop = (stop_reason == STOP_LM_NO_DECREASE) | (stop_reason == STOP_LM_TINY_STEP)
+    ok = (rel_grad <= GRAD_TOL) | lm_stop
+    code = jnp.where(ok, 0, jnp.where(stop_reason == STOP_STALLED, MODEL.status_code("stalled"),
+                                      MODEL.status_code("max_iterations")))
+    return jnp.where(diverged, MODEL.status_code("diverged"), code).astype(jnp.int32)
+
+
+def _member(static, dyn, key, record):
+    """One network's metrics at the recorded steps (see :func:`evaluate`), plus ``pred``."""
+    n_adam, _ = horizon(static, record)
+    _, curve, d = train(static, dyn, key, record)
+    x, sw = training_points(static.get("train_grid", "uniform"), int(static["n_train"]), dyn["interval"], curve.dtype)
+    y = target_fn(static["target"])(x)
+    wt = jnp.ones_like(y) / y.shape[0] if sw is None else sw * sw / y.shape[0]
+    scale = jnp.sum(wt * (y - jnp.sum(wt * y)) ** 2)  # Var(y) under the training weights
+    obj, rel, bad, still = [], [], [], []
     for s in record:
         k = window(s, n_adam)
         obj.append(curve[s])
         rel.append(jnp.abs(curve[s - k] - curve[s]) / curve[s] if s >= 1 else jnp.zeros((), curve.dtype))
         bad.append(~jnp.all(jnp.isfinite(curve[: s + 1])))
-    obj, rel = jnp.stack(obj), jnp.stack(rel)
-    out = {"objective": obj, "rel_change": rel, **diags}
-    status = jnp.where(rel > CONVERGED_REL_CHANGE, MODEL.status_code("max_iterations"), 0)
-    out["status"] = jnp.where(jnp.stack(bad), MODEL.status_code("diverged"), status).astype(jnp.int32)
+        start = n_adam if s > n_adam else 0  # the phase step s is in
+        # LM's flat stretches are its damping ramp (rejected steps); it reports its own stop
+        lm_phase = s > n_adam and static.get("polish", "lm") == "lm"
+        still.append(jnp.all(curve[s - STALL_ITERATIONS:s + 1] == curve[s])
+                     if s - start >= STALL_ITERATIONS and not lm_phase else jnp.asarray(False))
+    obj = jnp.stack(obj)
+    stop = jnp.where((d["stop_reason"] == STOP_RUNNING) & jnp.stack(still), STOP_STALLED, d["stop_reason"])
+    out = {**d, "objective": obj, "rel_change": jnp.stack(rel), "stop_reason": stop,
+           "rel_grad": relative_gradient(d["grad_norm"], d["param_norm"], obj, scale)}
+    out["status"] = convergence_status(out["rel_grad"], stop, jnp.stack(bad))
+    return out
+
+
+def evaluate(static, nested, dyn, key) -> dict:
+    """Train one network (or ``ensemble = K`` of them); metrics at every recorded step.
+
+    Args:
+      static: ``target``, ``activation``, ``width`` (bucket size M), ``n_train``, ``n_test``,
+        ``adam_steps``, ``polish``, ``polish_steps``, ``ensemble``.
+      nested: ``steps``: sorted recorded steps (0: the end of training).
+      dyn: traced ``width`` (true N <= M), ``interval``, ``init_scale``, ``adam_lr``, ``weight_decay``.
+      key: PRNG key of the seed.
+
+    Returns:
+      each ``(len(steps),)``: ``loss`` (test MSE of the predictor), ``member_loss``, ``train_loss``,
+      ``objective``, ``rel_grad``, ``rel_change``, ``grad_norm``, ``param_norm``,
+      ``stop_reason``, ``sym_pairs``, ``sym_fraction`` and ``status``
+      (:func:`convergence_status`). With ``K > 1`` the members are trained independently from
+      keys ``key, fold_in(key, 1), ..., fold_in(key, K - 1)``; ``loss`` is the test MSE of their
+      average ``(1/K) sum_k f_k(x)``, ``member_loss`` the mean of their own test MSEs, the other
+      metrics the mean over members except ``rel_grad``, ``rel_change`` (largest), ``stop_reason``
+      (smallest) and ``status`` (the worst: diverged, max_iterations, stalled, ok).
+    """
+    record = recorded(static, nested)
+    K = int(static.get("ensemble", 1))
+    if K == 1:
+        out = _member(static, dyn, key, record)
+        out.pop("pred")
+        out["member_loss"] = out["loss"]
+        return out
+    keys = jnp.concatenate([key[None], jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(1, K))])
+    m = jax.vmap(lambda k: _member(static, dyn, k, record))(keys)
+    yt = target_fn(static["target"])(grid(int(static["n_test"]), dyn["interval"], m["loss"].dtype))
+    mean_pred = tree_sum(m.pop("pred"), axis=0) / K
+    r = mean_pred - yt[None, :]
+    out = {k: tree_sum(v, axis=0) / K for k, v in m.items() if k not in ("rel_grad", "rel_change", "stop_reason",
+                                                                          "status")}
+    out["member_loss"] = out.pop("loss")
+    out["loss"] = tree_sum(r * r, axis=1) / yt.shape[0]
+    out["rel_grad"], out["rel_change"] = jnp.max(m["rel_grad"], axis=0), jnp.max(m["rel_change"], axis=0)
+    out["stop_reason"] = jnp.min(m["stop_reason"], axis=0)
+    worst = [MODEL.status_code(n) for n in ("ok", "stalled", "max_iterations", "diverged")]  # best to worst
+    rank = jnp.zeros((len(MODEL.status_names),), jnp.int32).at[jnp.asarray(worst)].set(jnp.arange(4, dtype=jnp.int32))
+    out["status"] = jnp.asarray(worst, jnp.int32)[jnp.max(rank[m["status"]], axis=0)]
     return out
 
 
@@ -506,15 +695,19 @@ def bucket(name: str, value: Any) -> Any:
 
 def cell_bytes(static, nested) -> int:
     M, n, nt = int(static["width"]), int(static["n_train"]), int(static["n_test"])
-    T = sum(_protocol(static))
+    T, K = sum(_protocol(static)), int(static.get("ensemble", 1))
     P = 3 * M + 1
     # activations of train and test grids (a few copies for the backward pass and the line
     # search), the pair matrices, the loss curve, the L-BFGS memory, LM's Jacobian and matrices
     lm = 4 * n * P + 6 * P * P if static.get("polish") == "lm" else 0
-    return 8 * (12 * M * n + 4 * M * nt + 6 * M * M + 8 * T + 4 * LBFGS_MEMORY * P + lm) + (1 << 16)
+    per_member = 12 * M * n + 4 * M * nt + 6 * M * M + 8 * T + 4 * LBFGS_MEMORY * P + lm + len(nested["steps"]) * nt
+    return 8 * K * per_member + (1 << 16)
 
 
 def check_config(values) -> None:
+    if "gauss" in values.get("train_grid", ()) and max(values["n_train"]) > MAX_GAUSS_POINTS:
+        raise UserError("params.n_train", f"{max(values['n_train'])} Gauss-Legendre points; allowed with train_grid = "
+                                          f"'gauss': 2..{MAX_GAUSS_POINTS}")
     for a in values["adam_steps"]:
         for b in values["polish_steps"]:
             if a + b < 1:
@@ -534,7 +727,9 @@ EXAMPLE = {"seeds": 2, "params": {"n_train": 16, "n_test": 33, "adam_steps": 20,
 MODEL = register(
     Model(
         name="lottery",
-        summary="two-layer network f(x) = sum a_i sigma(w_i x + c_i) + d fitted to y = x^2 (Adam then L-BFGS or LM, optional weight decay, float64)",
+        summary="two-layer network f(x) = sum a_i sigma(w_i x + c_i) + d (or the average of K of them) fitted by "
+                "full-batch least squares to a 1-D target (x^2, x^3, sin x, exp(-x^2)) on a grid: Adam then "
+                "Levenberg-Marquardt or L-BFGS, weight decay, float64; status from stationarity",
         params=PARAMS,
         metrics=METRICS,
         evaluate=evaluate,
@@ -549,9 +744,10 @@ MODEL = register(
         limits=("adam_steps + polish_steps >= 1",
                 "steps <= adam_steps + polish_steps; steps = 0 (the end of training) only as a fixed value"),
         sequential_cells=True,  # L-BFGS amplifies last-bit differences: one cell's arithmetic per program
-        statuses=(MAX_ITERATIONS,),
+        statuses=(MAX_ITERATIONS, STALLED),
         references=(
             "Liu & Tegmark 2023, A Neural Scaling Law from Lottery Ticket Ensembling",
+            "Dennis & Schnabel 1983, Numerical Methods for Unconstrained Optimization (relative-gradient stop test)",
             "Sharma & Kaplan 2022, Scaling Laws from the Data Manifold Dimension",
             "Marquardt 1963, An Algorithm for Least-Squares Estimation of Nonlinear Parameters (LM polish)",
             "Madsen, Nielsen & Tingleff 2004, Methods for Non-Linear Least Squares Problems (LM damping update)",

@@ -23,7 +23,7 @@ def tree_sum(v: jax.Array, axis: int = -1) -> jax.Array:
     ``((v_0 + v_{n/2}) + ...)``. Why not ``jnp.sum``: XLA picks a reduction order from the array's
     shape, so the same network summed in a vmapped batch of 3 or of 16, or in a bucket of 5 or 8
     neurons, differs in the last bit; L-BFGS amplifies that to O(1) within a few hundred
-    iterations (measured, docs/theory.md §3, the lottery-ticket model of Michaud et al. 2023).
+    iterations (measured, docs/theory.md §3, the lottery-ticket model of Liu & Tegmark 2023).
     Elementwise adds do not depend on the batch, and trailing zeros (padded neurons) only ever
     meet ``x + 0 = x``, so this sum is bitwise the same for any batch and any zero padding.
     """
