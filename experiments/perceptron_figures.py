@@ -178,7 +178,9 @@ def frontier(path, figures=None) -> bool:
             loc = np.polyfit(np.log(grid[big]), np.log(e_th[big]), 1)[0] if big.sum() >= 2 else float("nan")
             print(f"  theory: best f along the envelope {', '.join(f'{f:.3f}' for f in f_th)}; minimum useful f "
                   f"(its value at the largest alpha_prune) {f_th[-1]:.3f}; log-log slope over alpha_prune >= 8: "
-                  f"{loc:.3f} (a power law again)")
+                  f"{loc:.3f}" + (" (a power law again)" if s["theory"].notna().all() else
+                                   f"; NOT established: the theta > 0 solver returned NaN at {int(s['theory'].isna().sum())} "
+                                   "(pool, f, rule) settings, so the envelope misses them"))
             best = s.loc[s.groupby("alpha_prune")["mean"].idxmin()].sort_values("alpha_prune")
             best = best[best["alpha_prune"] >= 0.5]
             sb = best[best["alpha_prune"] >= 8]
