@@ -152,7 +152,9 @@ def test_theta0_pruned_error_is_the_pools_error():
     # alpha_prune eps ~ eps_all(alpha_prune / f) ~ 0.5 f / alpha_prune: no interior optimum in f
     ap, f = 8.0, np.array([0.25, 1 / 16, 1 / 64])
     e = pt.theory_error(ap / f, "hard", f, 0.0)
-    np.testing.assert_allclose(e, pt.theory_error(ap / f, "all"), rtol=0.02)
+    # (the unpruned branch's z-quadrature is compared only up to alpha = 128: beyond, its kink at
+    # z = kappa/R falls below the node spacing)
+    np.testing.assert_allclose(e[:2], pt.theory_error(ap / f[:2], "all"), rtol=0.02)
     np.testing.assert_allclose(e * ap / f, 0.5, atol=0.01)
     eps, fbest, rule = pt.pareto_frontier([8.0], 0.0, fractions=[1 / 64, 1 / 16, 0.25, 1.0], rules=("hard",))
     assert fbest[0] == 1 / 64 and rule[0] == "hard"
