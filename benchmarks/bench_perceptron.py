@@ -60,7 +60,7 @@ def main(argv=None):
     t_ts = 0.0
     kept = {}
     for (keep, p_pad, k_pad), idx in groups.items():
-        st = dict(dim=args.dim, keep=keep, max_iter=20000, p_pad=p_pad, k_pad=k_pad)
+        st = dict(dim=args.dim, keep=keep, max_iter=200, p_pad=p_pad, k_pad=k_pad)
         dyn = {k: jnp.asarray([rows[i][k] for i in idx], jnp.float64) for k in ("alpha", "keep_fraction", "probe_angle")}
         dyn["tol"] = jnp.full(len(idx), args.tol)
         keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray([rows[i]["seed"] for i in idx]))

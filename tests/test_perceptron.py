@@ -93,7 +93,7 @@ def test_max_margin_matches_scipy_qp():
     assert float(kappa) == pytest.approx(1 / np.linalg.norm(w_ref), rel=1e-5)
 
 
-def _evaluate(dim, alpha, keep, f, theta, seeds, p_pad=None, k_pad=None, tol=1e-4, max_iter=20000):
+def _evaluate(dim, alpha, keep, f, theta, seeds, p_pad=None, k_pad=None, tol=1e-4, max_iter=200):
     ex = pm.group_extra(dict(dim=dim, alpha=alpha, keep=keep, keep_fraction=f))
     st = dict(dim=dim, keep=keep, max_iter=max_iter, p_pad=p_pad or ex["p_pad"], k_pad=k_pad or ex["k_pad"])
     with jax.enable_x64(True):
@@ -123,9 +123,9 @@ def test_row_does_not_depend_on_padding():
 
 
 def test_solver_stopped_short_has_a_status():
-    short = _evaluate(50, 4.0, "all", 1.0, 0.0, 2, tol=1e-8, max_iter=50)
+    short = _evaluate(50, 4.0, "all", 1.0, 0.0, 2, tol=1e-8, max_iter=3)
     assert (short["status"] == pm.MODEL.status_code("max_iterations")).all()
-    assert (short["gap"] > 1e-8).all() and (short["iterations"] == 50).all()
+    assert (short["gap"] > 1e-8).all() and (short["iterations"] == 3).all()
     done = _evaluate(50, 4.0, "all", 1.0, 0.0, 2, tol=1e-3)
     assert (done["status"] == 0).all() and (done["gap"] <= 1e-3).all()
 
@@ -145,3 +145,16 @@ def test_kappa_matches_theory_margin():
     th = float(pt.saddle_point(2.0, "all")["kappa"])
     k = out["kappa"]
     assert abs(k.mean() - th) < 3 * k.std(ddof=1) / math.sqrt(len(k)) + 0.02
+
+
+def test_theta0_pruned_error_is_the_pools_error():
+    # perfect probe: above alpha_prune ~ 2 keep-hard keeps the pool's support vectors, so at fixed
+    # alpha_prune eps ~ eps_all(alpha_prune / f) ~ 0.5 f / alpha_prune: no interior optimum in f
+    ap, f = 8.0, np.array([0.25, 1 / 16, 1 / 64])
+    e = pt.theory_error(ap / f, "hard", f, 0.0)
+    # (the unpruned branch's z-quadrature is compared only up to alpha = 128: beyond, its kink at
+    # z = kappa/R falls below the node spacing)
+    np.testing.assert_allclose(e[:2], pt.theory_error(ap / f[:2], "all"), rtol=0.02)
+    np.testing.assert_allclose(e * ap / f, 0.5, atol=0.01)
+    eps, fbest, rule = pt.pareto_frontier([8.0], 0.0, fractions=[1 / 64, 1 / 16, 0.25, 1.0], rules=("hard",))
+    assert fbest[0] == 1 / 64 and rule[0] == "hard"

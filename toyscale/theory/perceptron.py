@@ -303,18 +303,22 @@ def asymptotic_alpha_eps(alpha_tot=1e4) -> float:
 
 
 def pareto_frontier(alpha_prune, probe_angle=0.0, fractions=None, rules=("hard", "easy")):
-    """Best theory error over kept fractions and rules at each ``alpha_prune`` (the Pareto frontier).
+    """The Pareto frontier: the lowest theory error over kept fractions and rules at each ``alpha_prune``.
 
     Sorscher et al.'s frontier is drawn against the size of the pruned set: at a budget of
-    ``alpha_prune N`` kept examples, pruning a larger pool ``alpha_tot = alpha_prune / f`` to
-    the fraction ``f`` can beat using ``alpha_prune N`` unpruned examples. (Against
-    ``alpha_tot`` no pruning rule beats keeping everything: the max-margin student depends on
-    its support vectors only, which keep-hard keeps.) Returns ``(eps_best, f_best, rule_best)``
-    arrays; ``fractions`` defaults to 24 values log-spaced in ``[0.01, 1]`` (``f = 1`` is no
-    pruning).
+    ``alpha_prune N`` kept examples, a pool ``alpha_tot = alpha_prune / f`` of any size is pruned
+    to the fraction ``f``; the frontier is the lower envelope over ``f`` (and the rules) of
+    ``eps(alpha_tot = alpha_prune / f, f)``. Returns ``(eps_best, f_best, rule_best)`` arrays;
+    ``fractions`` defaults to 17 values log-spaced in ``[1/256, 1]`` (``f = 1``: no pruning).
+
+    At ``theta = 0`` the envelope has no interior optimum: above ``alpha_prune ~ 2`` keep-hard
+    gives ``eps ~ eps_all(alpha_prune / f) ~ 0.5 f / alpha_prune`` (the pruned pool keeps its
+    support vectors; docs/theory.md section 5.3), so ``f_best`` is the smallest fraction offered
+    and the envelope is set by it. At ``theta > 0`` the envelope has an interior optimum (the
+    minimum useful ``f`` as ``alpha_prune`` grows).
     """
     a = np.atleast_1d(np.asarray(alpha_prune, float))
-    fr = np.geomspace(0.01, 1.0, 24) if fractions is None else np.asarray(fractions, float)
+    fr = np.geomspace(1 / 256, 1.0, 17) if fractions is None else np.asarray(fractions, float)
     A, F = np.meshgrid(a, fr, indexing="ij")
     best = np.full(a.shape, np.inf)
     fbest = np.ones(a.shape)
