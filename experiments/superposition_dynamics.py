@@ -18,9 +18,11 @@ schedule or later are fitted too: the cosine decay's end lowers them, so ``L_inf
 the *schedule* converges to, not the loss of infinite training at the peak rate.
 
 ``dynamics``: the time exponent of every check along ``steps`` in the experiment's report
-(``summary.json``: offset law over the theory's window), drawn against ``alpha_paper`` for strong
+(``summary.json``: power law of the loss over the theory's window), drawn against ``alpha_paper`` for strong
 and weak superposition, with ``t^-1`` (Chen, Chen, Liu & Gore 2026) and the data-dependent
-``-a/(1+a)`` (:func:`toyscale.theory.superposition.time_exponent`).
+``-a/(1+a)`` (:func:`toyscale.theory.superposition.time_exponent`); beside it, printed, the
+offset law ``L_inf + A t^c`` over the same window (its exponent lands on the search bound where
+the plateau is not reached).
 
 ``profile``: the binned interference profile ``I_k`` (``interference_b0..7``) against rank
 ``k/m`` at the last recorded step of the strong-regime rows, one line per (alpha, width), with
@@ -142,15 +144,26 @@ def converged(dirs, json_out: Path | None) -> list[dict]:
 def dynamics(d: Path, figure: Path, json_out: Path | None) -> list[dict]:
     """Time exponents of the ``steps`` checks in ``d/summary.json``, drawn against alpha_paper."""
     summ = json.loads((d / "summary.json").read_text())
+    _, _, df = _rows(d)
     rows = []
     for e in summ["checks"]:
         if e["axis"] != "steps" or e["metric"] != "loss":
             continue
         w = {k: decode(v) for k, v in e["where"].items()}
-        rows.append({"name": e["name"], "weight_decay": w["weight_decay"], "alpha": w["alpha"], "width": w["width"],
-                     "regime": e["regime"], "fitted": e.get("fitted"), "ci": [e.get("ci_low"), e.get("ci_high")],
-                     "theory": e["theory"], "agrees_with": e.get("agrees_with"), "n_points": e["n_points"],
-                     "fit_range": e.get("fit_range"), "data_law": th.time_exponent(w["alpha"])})
+        r = {"name": e["name"], "weight_decay": w["weight_decay"], "alpha": w["alpha"], "width": w["width"],
+             "regime": e["regime"], "fitted": e.get("fitted"), "ci": [e.get("ci_low"), e.get("ci_high")],
+             "theory": e["theory"], "agrees_with": e.get("agrees_with"), "n_points": e["n_points"],
+             "fit_range": e.get("fit_range"), "data_law": th.time_exponent(w["alpha"])}
+        if e.get("fit_range"):  # the excess over a fitted plateau: L(t) = L_inf + A t^s, same window
+            run = df
+            for k, v in w.items():
+                run = run[np.isclose(run[k].astype(float), float(v))]
+            lo, hi = e["fit_range"]
+            run = run[(run["steps"] >= lo) & (run["steps"] <= hi)]
+            Y = run.pivot_table(index="steps", columns="seed", values="loss").sort_index()
+            f = fit_scaling(Y.index.to_numpy(float), Y.to_numpy(float), law="offset", n_boot=N_BOOT)
+            r.update(offset_slope=f.slope, offset_ci=[f.ci_low, f.ci_high], L_inf=f.params["E"])
+        rows.append(r)
     fig, (ax,) = new_figure()
     marks = {16: "o", 64: "s"}
     for strong, col, lab in ((True, "C0", "strong (wd = -1)"), (False, "C3", "weak (wd = 0.15)")):
@@ -168,16 +181,19 @@ def dynamics(d: Path, figure: Path, json_out: Path | None) -> list[dict]:
     keep = dict(zip(lab, h))
     ax.legend(keep.values(), keep.keys(), fontsize=6)
     ax.set_xlabel("alpha_paper = 1 + a")
-    ax.set_ylabel("time exponent c of L(t) - L_inf ~ t^-c")
-    ax.set_title(f"{summ['name']}: time exponents (95 % CI, bootstrap over steps)", fontsize=8)
+    ax.set_ylabel("time exponent c of L(t) ~ t^-c")
+    ax.set_title(f"{d.name}: time exponents (95 % CI, bootstrap over steps)", fontsize=8)
     save(fig, figure)
-    print(f"{'check':<22} {'c fitted [95% CI]':>24} {'theory':>7} {'data-law':>8} agrees with")
+    print(f"{'check':<22} {'c of L itself [95% CI]':>26} {'theory':>7} {'data-law':>8} agrees with (report)"
+          f"{'':>24} {'c of L - L_inf [95% CI]':>26} {'L_inf':>9}")
     for r in rows:
         f = r["fitted"]
         s = "not fitted" if f is None else f"{-f:+.3f} [{-r['ci'][1]:+.3f}, {-r['ci'][0]:+.3f}]"
         t = "" if r["theory"] is None else f"{-r['theory']:+.3f}"
         dl = "" if r["data_law"] is None else f"{-r['data_law']:+.3f}"
-        print(f"{r['name']:<22} {s:>24} {t:>7} {dl:>8} {', '.join(r['agrees_with'] or [])}")
+        li = "" if r.get("L_inf") is None else f"{r['L_inf']:.2e}"
+        p = "" if "offset_slope" not in r else f"{-r['offset_slope']:+.3f} [{-r['offset_ci'][1]:+.3f}, {-r['offset_ci'][0]:+.3f}]"
+        print(f"{r['name']:<22} {s:>26} {t:>7} {dl:>8} {', '.join(r['agrees_with'] or []):<44} {p:>26} {li:>9}")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(rows, indent=1))
@@ -185,31 +201,34 @@ def dynamics(d: Path, figure: Path, json_out: Path | None) -> list[dict]:
 
 
 def profile(dirs, figure: Path) -> None:
-    """Binned interference profile vs rank / m at the last step, strong-regime rows."""
+    """Binned interference profile vs rank / m at the last step, strong-regime rows: one panel
+    per results directory, one line per (alpha, width)."""
     nb = len(th.INTERFERENCE_BINS) - 1
-    fig, (ax,) = new_figure()
+    fig, axes = new_figure(ncols=len(dirs))
     edges = np.array(th.INTERFERENCE_BINS[:-1] + (16.0,))
     centers = np.sqrt(np.maximum(edges[:-1], 1 / 16) * edges[1:])
-    i = 0
-    for d in dirs:
+    for ax, d in zip(axes, dirs):
         meta, fixed, df = _rows(Path(d))
         last = df[np.isclose(df["steps"].astype(float), df["steps"].astype(float).max())]
         last = last[(last["weight_decay"].astype(float) < 0) & last["status"].isin(["ok", "unconverged"])]
-        for (a, m), run in last.groupby([last["alpha"].astype(float), last["width"].astype(float)]):
-            n = int(run["n_features"].iloc[0]) if "n_features" in run else int(fixed["n_features"])
-            prof = np.array([np.nanmean(run[f"interference_b{j}"].to_numpy(float)) for j in range(nb)])
+        groups = list(last.groupby([last["alpha"].astype(float), last["width"].astype(float)]))
+        for i, ((a, m), run) in enumerate(groups):
+            n = int(fixed["n_features"])
+            cols = [run[f"interference_b{j}"].to_numpy(float) for j in range(nb)]
+            prof = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in cols])
             flat = n / m - 1.0
             col = f"C{i % 10}"
-            i += 1
             ax.plot(centers, prof / flat, "o-", color=col, ms=3, lw=1, label=f"a_p = {1 + a:g}, m = {m:g}")
-            topk = th.bin_profile(th.profile_prediction("top-K", m, n, a), m)
+            topk = th.bin_profile(th.profile_prediction("top-K", m, n, a, fixed.get("freq_law", "power"),
+                                                        fixed.get("freq_scale", 1000.0)), m)
             ax.plot(centers, topk / flat, ":", color=col, lw=1)
-    ax.axhline(1.0, color="k", ls="--", lw=1, label="flat: n/m - 1")
-    ax.set_xscale("log")
-    ax.set_xlabel("frequency rank k / m (bin centres)")
-    ax.set_ylabel("I_k / (n/m - 1)")
-    ax.set_title("interference profile at the last step (dotted: top-K construction of the same a, m)", fontsize=8)
-    ax.legend(fontsize=6, ncol=2)
+        ax.axhline(1.0, color="k", ls="--", lw=1, label="flat: n/m - 1")
+        ax.set_xscale("log")
+        ax.set_xlabel("frequency rank k / m (bin centres)")
+        ax.set_ylabel("I_k / (n/m - 1)")
+        ax.set_title(f"{meta['name']}: n = {fixed['n_features']}, step {int(df['steps'].max())}\n"
+                     f"dotted: top-K construction of the same a, m", fontsize=8)
+        ax.legend(fontsize=6, ncol=2)
     save(fig, figure)
 
 

@@ -557,7 +557,7 @@ def test_per_parameter_learning_rates():
 def test_time_axis_prediction():
     base = {"n_features": 1000, "alpha": 1.0, "warmup": 300, "horizon": 12000}
     strong = th.predict("steps", Slice({**base, "weight_decay": -1.0}, "steps", (100.0, 3000.0)))
-    assert strong.slope == -1.0 and strong.law == "offset" and strong.valid == (375.0, 6000.0)
+    assert strong.slope == -1.0 and strong.law == "power" and strong.valid == (375.0, 6000.0)
     weak = th.predict("steps", Slice({**base, "weight_decay": 0.15}, "steps", (100.0, 3000.0)))
     assert weak.slope == pytest.approx(-0.5) and "t^-1 (superposition, Chen et al. 2026)" in weak.alternatives
     # the measured represented fraction at the last step decides, not the sign of wd
@@ -565,3 +565,12 @@ def test_time_axis_prediction():
                                      stats={"represented_fraction": np.array([0.5, 0.95])}))
     assert meas.slope == -1.0
     assert th.time_exponent(0.0) is None and th.time_exponent(0.5, "linear") is None
+
+
+def test_profile_verdict_with_no_frequent_features_is_flat():
+    # uniform frequencies: K* = 0, the top-K picture is the flat one, and the verdict says so
+    n, m = 256, 16
+    assert th.construction_K(m, n, -1.0) == 0
+    b = th.bin_profile(th.profile_prediction("flat", m, n, -1.0), m) * 1.3
+    best, text = th.profile_verdict({f"interference_b{j}": np.array([b[j]]) for j in range(8)}, [float(m)], n, -1.0)
+    assert best == "flat" and "K* = 0" in text
