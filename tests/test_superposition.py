@@ -574,3 +574,22 @@ def test_profile_verdict_with_no_frequent_features_is_flat():
     b = th.bin_profile(th.profile_prediction("flat", m, n, -1.0), m) * 1.3
     best, text = th.profile_verdict({f"interference_b{j}": np.array([b[j]]) for j in range(8)}, [float(m)], n, -1.0)
     assert best == "flat" and "K* = 0" in text
+
+
+def test_full_profile_option_stores_the_whole_profile(tmp_path):
+    doc = {"model": "superposition", "seeds": 1,
+           "params": {"n_features": 24, "batch_size": 16, "horizon": 20, "warmup": 2, "interference": "full"},
+           "sweep": {"width": [4, 6], "steps": [10, 20]}}
+    run_experiment(experiment_from_dict(doc, name="full"), tmp_path, progress=False)
+    df = ResultStore(tmp_path).load()
+    for _, r in df.iterrows():
+        prof = np.asarray(r["interference_profile"], float)
+        assert prof.shape == (24,) and np.all(prof >= 0)
+        assert float(r["interference_mean"]) == pytest.approx(prof.mean(), rel=1e-5)
+        k = np.arange(1, 25)
+        m = r["width"]
+        assert float(r["interference_b3"]) == pytest.approx(prof[(k > m / 2) & (k <= m)].mean(), rel=1e-5)
+    # binned (the default) stores no whole profile
+    doc["params"]["interference"] = "binned"
+    run_experiment(experiment_from_dict(doc, name="binned"), tmp_path / "b", progress=False)
+    assert ResultStore(tmp_path / "b").load()["interference_profile"].isna().all()
