@@ -35,7 +35,9 @@ for law in power exponential linear; do
 done
 python experiments/superposition_dynamics.py dynamics results/superposition_dynamics --figure figures/superposition_dynamics/time_exponents.png
 python experiments/superposition_dynamics.py profile results/superposition_dynamics results/superposition_large_power-quick --figure figures/superposition_dynamics/profile.png
-python experiments/superposition_dynamics.py converged results/superposition_strong_alpha results/superposition_strong_budget --json figures/superposition_dynamics/converged.json
+toyscale run experiments/superposition_strong.toml --quick --out results/superposition_strong-quick --no-progress --no-report
+python experiments/superposition_dynamics.py converged results/superposition_strong-quick results/superposition_strong_alpha \
+  results/superposition_strong_budget --json figures/superposition_dynamics/converged.json
 # Random features trained by GD/SGD, associative memories, lottery tickets. The
 # stored results under results/ are reused (toyscale resumes); a fresh run of all of them takes
 # about 1.5 h on a 2-core CPU (the trained associative-memory grid about 20 min of it).
