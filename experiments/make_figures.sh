@@ -28,6 +28,16 @@ python experiments/superposition_phase.py grid out/superposition_strong_alpha_sw
 toyscale run experiments/superposition_grid.toml --quick --out out/superposition_grid-quick --no-progress --no-report
 python experiments/superposition_phase.py grid out/superposition_grid-quick --figure figures/superposition_grid/map.png
 python experiments/superposition_phase.py overlap out/superposition_grid-quick --figure figures/superposition_grid/overlap.png
+# The mechanism per feature and the time axis (stored under results/: resumed, redrawn; ~35 min fresh).
+toyscale run experiments/superposition_dynamics.toml --out results/superposition_dynamics --no-progress --no-report
+for law in power exponential linear; do
+  toyscale run "experiments/superposition_large_$law.toml" --quick --out "results/superposition_large_$law-quick" --no-progress --no-report
+done
+python experiments/superposition_dynamics.py dynamics results/superposition_dynamics --figure figures/superposition_dynamics/time_exponents.png
+python experiments/superposition_dynamics.py profile results/superposition_dynamics results/superposition_large_power-quick --figure figures/superposition_dynamics/profile.png
+toyscale run experiments/superposition_strong.toml --quick --out results/superposition_strong-quick --no-progress --no-report
+python experiments/superposition_dynamics.py converged results/superposition_strong-quick results/superposition_strong_alpha \
+  results/superposition_strong_budget --json figures/superposition_dynamics/converged.json
 # Random features trained by GD/SGD, associative memories, lottery tickets. The
 # stored results under results/ are reused (toyscale resumes); a fresh run of all of them takes
 # about 1.5 h on a 2-core CPU (the trained associative-memory grid about 20 min of it).

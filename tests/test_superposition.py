@@ -206,7 +206,9 @@ def test_end_to_end_tiny_sweep(tmp_path):
     s = run_experiment(exp, tmp_path, progress=False)
     assert s.computed == 36 and not s.failed_chunks
     df = ResultStore(tmp_path).load()
-    assert df.status.isin(["ok", "unconverged"]).all()
+    # step 6 ends the warm-up: not judged yet (transient); 20 and 60 are judged
+    assert (df[df.steps == 6].status == "transient").all()
+    assert df[df.steps > 6].status.isin(["ok", "unconverged"]).all()
     assert sorted(set(df.steps)) == [6, 20, 60]
     assert df.represented_fraction.between(0, 1).all() and (df.loss > 0).all()
     m = get_model("superposition")
@@ -214,7 +216,8 @@ def test_end_to_end_tiny_sweep(tmp_path):
     assert run_experiment(exp, tmp_path, progress=False).computed == 0  # resumed: nothing to do
     # the status is data, decided by the model: drift > 5 % and > 3 sqrt(2) s.e.
     flag = (df.drift > sp.DRIFT_FLAG) & (df.drift > sp.NOISE_FLAG * np.sqrt(2) * df.loss_sem)
-    assert ((df.status == "unconverged") == flag).all()
+    judged = df.steps > 6
+    assert ((df.status[judged] == "unconverged") == flag[judged]).all()
     # the report fits the last step (time axis default), counts flagged rows and draws curves
     from toyscale.report import make_report
 
@@ -456,3 +459,137 @@ def test_rows_at_step_200_of_the_default_horizon_equal_the_full_run(tmp_path):
     # the default horizon (20 000 steps) trained in full against a run that records step 200 only
     assert get_model("superposition").param("horizon").default == 20000
     _stop_at_last_recorded(tmp_path, 20000, {"n_features": 100, "batch_size": 64})
+
+
+# ----------------------------------------------------------------------------- statuses, profile, laws
+
+
+def test_transient_rule_is_the_drift_windows_after_the_warmup():
+    # s is judged iff both 10 % stretches the drift compares, (s - 2k, s], lie after the warm-up
+    warm = 300
+    steps = list(range(1, 1001))
+    tr = sp.transient_steps(steps, warm)
+    for s, t in zip(steps, tr):
+        k = math.ceil(0.1 * s)
+        assert t == (s - 2 * k < warm)
+    assert tr[:375].all() and not tr[375:].any()  # first judged step: 376 = about 1.25 warm-up
+    assert not sp.transient_steps([1, 2, 50], 0)[1:].any()  # no warm-up: judged from step 2
+
+
+def test_interference_profile_matches_brute_force():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(40, 6))
+    W[[3, 7, 11]] *= 0.01  # three rows below the represented norm
+    W[5] = 0.0
+    rep = np.linalg.norm(W, axis=1) > sp.REPRESENTED_NORM
+    I = np.asarray(sp.interference_profile(jnp.asarray(W), jnp.asarray(rep)))
+    U = W / np.maximum(np.linalg.norm(W, axis=1), 1e-30)[:, None]
+    C = (U @ U.T) ** 2
+    want = np.array([sum(C[k, i] for i in range(40) if i != k and rep[i]) for k in range(40)])
+    np.testing.assert_allclose(I, want, rtol=1e-4, atol=1e-5)
+    assert I[5] == 0.0
+    # model bins == theory bins (the same rank bins, numpy), and the top ratio
+    for m in (4, 6):
+        b = sp.binned_profile(jnp.asarray(I), m)
+        np.testing.assert_allclose([float(b[f"interference_b{j}"]) for j in range(8)], th.bin_profile(want, m),
+                                   rtol=1e-4, equal_nan=True)
+        k = np.arange(1, 41)
+        assert float(b["interference_top_ratio"]) == pytest.approx(want[k <= m / 2].mean() / want[k > m / 2].mean(), rel=1e-4)
+
+
+def test_profile_pictures_reproduce_the_construction_loss():
+    # p-weighted top-K profile / (n - 1) is the construction's loss (its minimum over K)
+    for n, m, a in ((512, 32, 1.0), (1000, 10, 0.5), (1000, 50, 0.2)):
+        p = th.feature_probs(n, a)
+        topk = th.profile_prediction("top-K", m, n, a)
+        assert float(p @ topk) / (n - 1) == pytest.approx(float(th.construction_loss(m, n, a)), rel=1e-12)
+        flat = th.profile_prediction("flat", m, n, a)
+        assert float(p @ flat) / (n - 1) == pytest.approx(float(th.welch_bound(n, m)), rel=1e-12)
+    assert th.construction_K(32, 512, 1.0) == 16  # a m / (1 + a)
+    assert th.construction_K(32, 512, -0.5) == 0  # a <= 0: the flat packing is best
+
+
+def test_profile_verdict_tells_the_pictures_apart():
+    n, m, a = 512, 32, 1.0
+    for pic in th.PROFILE_PICTURES:
+        b = th.bin_profile(th.profile_prediction(pic, m, n, a), m)
+        e = th.profile_errors(b, m, n, a)
+        assert e[pic] == 0.0 and min(e.values()) == 0.0 and max(e.values()) > 0.5
+        stats = {f"interference_b{j}": np.array([b[j]]) for j in range(8)}
+        best, text = th.profile_verdict(stats, [float(m)], n, a)
+        assert best == pic and "rel. error" in text
+        # along steps the width is the slice's, the verdict the last step's
+        stats2 = {k: np.array([np.nan, v[0]]) for k, v in stats.items()}
+        assert th.profile_verdict(stats2, [10.0, 100.0], n, a, axis="steps", width=m)[0] == pic
+    pred = th.predict("steps", Slice({"n_features": n, "alpha": a, "width": m}, "steps", (10.0,),
+                                     stats={f"interference_b{j}": np.array([np.nan]) for j in range(8)},
+                                     metric="interference_top_ratio"))
+    assert pred.slope is None and pred.metric == "interference_top_ratio"
+
+
+@pytest.mark.parametrize("law", ["exponential", "linear"])
+def test_frequency_laws_match_closed_form(law):
+    n = 50
+    p = np.asarray(sp.feature_probs(n, 0.3, law=law, scale=7.0), float)
+    i = np.arange(1, n + 1)
+    want = np.exp(-(i - 1) / 7.0) if law == "exponential" else (n + 1.0 - i)
+    np.testing.assert_allclose(p, want / want.sum(), rtol=1e-5)
+    np.testing.assert_allclose(th.feature_probs(n, 0.3, law, 7.0), want / want.sum(), rtol=1e-12)
+    assert np.all(np.diff(p) <= 0)
+    with pytest.raises(ValueError, match="allowed"):
+        th.feature_probs(n, 0.3, "zipf")
+
+
+def test_per_parameter_learning_rates():
+    lw, lb = sp.peak_lrs(0.02, 128.0, 0.25, 12.5, 1.0, 8.0)
+    assert float(lw) == pytest.approx(0.02 * (8 / 128) ** 0.25) and float(lb) == pytest.approx(2 / 128)
+    assert sp.peak_lrs(0.03, 77.0) == (0.03, 0.03)  # defaults: one lr, exactly
+    # a bias learning rate of 0 leaves b at its initial value while W trains
+    static = _static()
+    dyn = _dyn(lr_bias_ratio=0.0)
+    p1, _, _ = sp.train(static, dyn, jax.random.key(3), (30,))
+    net = sp.TiedReLU(32, 8)
+    p0 = sp.init_params(jax.random.split(jax.random.key(3))[0], net, dyn["width"], jnp.result_type(float))
+    np.testing.assert_array_equal(np.asarray(p1["b"]), np.asarray(p0["b"]))
+    assert not np.allclose(np.asarray(p1["W"]), np.asarray(p0["W"]))
+
+
+def test_time_axis_prediction():
+    base = {"n_features": 1000, "alpha": 1.0, "warmup": 300, "horizon": 12000}
+    strong = th.predict("steps", Slice({**base, "weight_decay": -1.0}, "steps", (100.0, 3000.0)))
+    assert strong.slope == -1.0 and strong.law == "power" and strong.valid == (375.0, 6000.0)
+    weak = th.predict("steps", Slice({**base, "weight_decay": 0.15}, "steps", (100.0, 3000.0)))
+    assert weak.slope == pytest.approx(-0.5) and "t^-1 (superposition, Chen et al. 2026)" in weak.alternatives
+    # the measured represented fraction at the last step decides, not the sign of wd
+    meas = th.predict("steps", Slice({**base, "weight_decay": 0.15}, "steps", (100.0, 3000.0),
+                                     stats={"represented_fraction": np.array([0.5, 0.95])}))
+    assert meas.slope == -1.0
+    assert th.time_exponent(0.0) is None and th.time_exponent(0.5, "linear") is None
+
+
+def test_profile_verdict_with_no_frequent_features_is_flat():
+    # uniform frequencies: K* = 0, the top-K picture is the flat one, and the verdict says so
+    n, m = 256, 16
+    assert th.construction_K(m, n, -1.0) == 0
+    b = th.bin_profile(th.profile_prediction("flat", m, n, -1.0), m) * 1.3
+    best, text = th.profile_verdict({f"interference_b{j}": np.array([b[j]]) for j in range(8)}, [float(m)], n, -1.0)
+    assert best == "flat" and "K* = 0" in text
+
+
+def test_full_profile_option_stores_the_whole_profile(tmp_path):
+    doc = {"model": "superposition", "seeds": 1,
+           "params": {"n_features": 24, "batch_size": 16, "horizon": 20, "warmup": 2, "interference": "full"},
+           "sweep": {"width": [4, 6], "steps": [10, 20]}}
+    run_experiment(experiment_from_dict(doc, name="full"), tmp_path, progress=False)
+    df = ResultStore(tmp_path).load()
+    for _, r in df.iterrows():
+        prof = np.asarray(r["interference_profile"], float)
+        assert prof.shape == (24,) and np.all(prof >= 0)
+        assert float(r["interference_mean"]) == pytest.approx(prof.mean(), rel=1e-5)
+        k = np.arange(1, 25)
+        m = r["width"]
+        assert float(r["interference_b3"]) == pytest.approx(prof[(k > m / 2) & (k <= m)].mean(), rel=1e-5)
+    # binned (the default) stores no whole profile
+    doc["params"]["interference"] = "binned"
+    run_experiment(experiment_from_dict(doc, name="binned"), tmp_path / "b", progress=False)
+    assert ResultStore(tmp_path / "b").load()["interference_profile"].isna().all()
