@@ -22,7 +22,7 @@ def table(entries: list[dict]) -> str:
     head = ("| check | slice | regime | axis | theory | fitted [95% CI] | within tolerance | theory in CI | points "
             "| fit range | held-out err | range-sensitive |")
     alts = any(e.get("agrees_with") for e in entries)
-    head += (" flagged runs |" if flag else "") + (" curve err |" if curve else "") + (" agrees with |" if alts else "")
+    head += (" flagged runs |" if flag else "") + (" curve err median / max |" if curve else "") + (" agrees with |" if alts else "")
     lines = [head, "|" + "---|" * (12 + flag + curve + alts)]
     for e in entries:
         ci = f" [{fmt_slope(e['ci_low'])}, {fmt_slope(e['ci_high'])}]" if e.get("fitted") is not None and e.get("ci_low") is not None else ""
@@ -36,7 +36,8 @@ def table(entries: list[dict]) -> str:
         if flag:
             line += f" {e.get('n_flagged', 0)} of {e.get('n_runs', 0)} |"
         if curve:
-            line += f" {format(e['curve_rel_error'], '.1%') if 'curve_rel_error' in e else '—'} |"
+            line += (f" {format(e['curve_rel_error_median'], '.1%')} / {format(e['curve_rel_error'], '.1%')} |"
+                     if 'curve_rel_error' in e else " — |")
         if alts:
             line += f" {', '.join(e.get('agrees_with') or ['—'])} |"
         lines.append(line)

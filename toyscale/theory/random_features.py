@@ -17,12 +17,17 @@ variance-limited in width (P fixed)      L - L(inf) ~ N^-1           Bahri et al
 
 from __future__ import annotations
 
+import functools
 import math
-
 
 import numpy as np
 
 from toyscale.theory.base import Frontier, Overlay, Prediction, Slice, Theory
+
+#: A deterministic-equivalent curve is a finite-size prediction: scored at every axis value.
+WHOLE_AXIS = (0.0, math.inf)
+#: Longest run whose one-pass SGD deterministic equivalent is built for a check (one scan step per SGD step).
+DE_MAX_STEPS = 1_000_000
 
 #: How far apart two sizes must be for one to count as "much larger" (P >> N).
 SEPARATION = 8.0
@@ -74,7 +79,122 @@ def ols_expected_loss(loss_inf: float | np.ndarray, width: int, samples, noise: 
     return loss_inf + 0.5 * r2 * width / (P - width - 1.0)
 
 
+def _x64(fn):
+    """Run ``fn`` with JAX's 64-bit mode on (the deterministic equivalents are float64 by contract)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import jax
+
+        with jax.enable_x64(True):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def _de_spectrum(params):
+    """``(lambda, b)`` of the slice for the deterministic equivalents: ``b_j = j^-beta`` (power
+    teacher) or ``b_j = 1`` for the isotropic teacher (every equivalent is linear in ``b_j^2``,
+    so ``E b_j^2 = 1`` gives the teacher-averaged loss)."""
+    from toyscale.theory import rf_equivalents as E
+
+    lam, b = E.spectrum(float(params["alpha"]), float(params["beta"]), int(params["latent_dim"]))
+    if params.get("teacher", "power") != "power":
+        b = b * 0.0 + 1.0
+    return lam, b
+
+
+@_x64
+def de_ridge(params, axis: str, xs, metric: str = "loss") -> np.ndarray:
+    """Deterministic equivalent of the ridge / min-norm learner at each ``x`` of ``xs`` along
+    ``axis`` (``width`` or ``samples``; the other size from ``params``): ``metric`` ``loss``,
+    ``approx`` (its ``P = inf`` floor ``L*``) or ``excess`` (``loss - approx``).
+
+    :func:`toyscale.theory.rf_equivalents.ridge_loss` (two renormalised ridges; Atanasov,
+    Zavatone-Veth & Pehlevan 2024; Bach 2023 for the population case), ``inf`` at the min-norm
+    interpolation peak ``N = P``.
+    """
+    from toyscale.theory import rf_equivalents as E
+
+    lam, b = _de_spectrum(params)
+    ridge, noise = float(params.get("ridge", 0.0)), float(params.get("noise", 0.0))
+    out = []
+    for x in np.asarray(xs, float).reshape(-1):
+        N = x if axis == "width" else float(params["width"])
+        P = x if axis == "samples" else float(params["samples"])
+        loss, lstar = (float(u) for u in E.ridge_loss(lam, b, N, P, ridge, noise))
+        out.append({"loss": loss, "approx": lstar, "excess": loss - lstar}[metric])
+    return np.array(out)
+
+
+@_x64
+def de_trained(params, steps, metric: str = "loss") -> np.ndarray:
+    """Deterministic equivalent of a trained learner's curve at the recorded ``steps`` (finite
+    width, population data, ridge 0): one-pass SGD (``sgd``, ``sgd_expected``: PLRF's Volterra
+    equation, :func:`toyscale.theory.rf_equivalents.sgd_curve`) or population GD
+    (:func:`~toyscale.theory.rf_equivalents.gd_population_curve`). ``metric``: ``loss``,
+    ``excess`` (``loss - L*``) or ``gap`` (``loss - L_inf``, ``L_inf`` the learner's ``t -> inf``
+    limit: ``L*`` for GD, :func:`~toyscale.theory.rf_equivalents.sgd_limit` for SGD)."""
+    from toyscale.theory import rf_equivalents as E
+
+    lam, b = _de_spectrum(params)
+    N, lr = float(params["width"]), float(params.get("lr_scale", 0.5))
+    steps = [int(t) for t in np.asarray(steps, float).reshape(-1)]
+    if params.get("learner") == "gd":
+        loss = E.gd_population_curve(lam, b, N, lr, steps)
+        lstar = float(E.population_loss(lam, b, N))
+        l_inf = lstar
+    else:
+        B, noise = int(params.get("batch_size", 1)), float(params.get("noise", 0.0))
+        loss = E.sgd_curve(lam, b, N, lr, B, steps, noise)
+        lstar = float(E.population_loss(lam, b, N))
+        l_inf = E.sgd_limit(lam, b, N, lr, B, noise)
+    loss = np.asarray(loss, float)
+    return {"loss": loss, "excess": loss - lstar, "gap": loss - l_inf}[metric]
+
+
+def _with_de_curve(axis: str, s: Slice, pred: Prediction) -> Prediction:
+    """``pred`` with the deterministic-equivalent curve of the slice, scored over the whole axis,
+    where one applies and the prediction has no curve of its own: the ridge learner along
+    ``width`` or ``samples``; GD / one-pass SGD along ``steps`` at finite width on population
+    data with ridge 0 (runs up to :data:`DE_MAX_STEPS`)."""
+    import dataclasses
+
+    params = dict(s.params)
+    metric = s.metric or pred.metric
+    if pred.curve is not None:
+        return pred
+    learner = params.get("learner", "ridge")
+    curve = None
+    if learner == "ridge" and axis in ("width", "samples") and metric in ("loss", "approx", "excess"):
+        def curve(x, p=params):
+            return de_ridge(p, axis, x, metric)
+    elif (axis == "steps" and learner in TRAINED_LEARNERS and metric in ("loss", "excess", "gap")
+          and math.isfinite(float(params.get("width", math.inf)))
+          and not math.isfinite(float(params.get("samples", math.inf)))
+          and float(params.get("ridge", 0.0)) == 0.0
+          and max([float(t) for t in s.xs if math.isfinite(float(t))], default=math.inf) <= DE_MAX_STEPS):
+        def curve(t, p=params):
+            return de_trained(p, t, metric)
+    if curve is None:
+        return pred
+    src = ("PLRF Volterra equation" if learner in ("sgd", "sgd_expected") else
+           "GD forcing measure" if learner == "gd" else "two renormalised ridges, Atanasov-Zavatone-Veth-Pehlevan 2024")
+    return dataclasses.replace(pred, curve=curve, curve_range=WHOLE_AXIS,
+                               note=(pred.note + "; " if pred.note else "") + f"curve: deterministic equivalent ({src})")
+
+
+#: Learners whose curves along ``steps`` have a deterministic equivalent.
+TRAINED_LEARNERS = ("gd", "sgd", "sgd_expected")
+
+
 def predict(axis: str, s: Slice) -> Prediction:
+    """Predicted slope and regime for a check along ``axis`` in the slice ``params``
+    (:func:`predict_slope`), with the slice's deterministic-equivalent curve where one applies
+    (the ridge learner along width and samples, GD / one-pass SGD along steps): the report
+    scores it at every swept value (relative error, median and max)."""
+    return _with_de_curve(axis, s, predict_slope(axis, s))
+
+
+def predict_slope(axis: str, s: Slice) -> Prediction:
     """Predicted slope and regime for a check along ``axis`` in the slice ``params``.
 
     The regime is decided from the slice: ``samples = inf`` (or P >= 8 max N) puts a width
@@ -253,8 +373,9 @@ def predict_time(s: Slice) -> Prediction:
     until ``tau ~ d``; then F_ac (slope ``-(1 - 1/(2 alpha))``). Every law ends where the
     modes that matter, ``k ~ tau^(1/(2 alpha))``, reach ``d / 8`` (``tau = (d/8)^(2 alpha)``). A window
     keeps a factor 4 from each crossover. With ``fit_range`` the regime is the one at the
-    window's geometric middle; otherwise the earliest. Curves: F_pp at infinite width
-    (:func:`f_pp`) for an F_pp window.
+    window's geometric middle; otherwise the earliest. Curves: F_pp (:func:`f_pp`), the exact
+    GD curve when the features are the latent coordinates (``width = inf``, population data);
+    at finite width :func:`predict` adds the deterministic equivalent (:func:`de_trained`).
     """
     params = s.params
     alpha, beta = float(params["alpha"]), float(params["beta"])
@@ -295,12 +416,18 @@ def predict_time(s: Slice) -> Prediction:
     if lo >= hi:
         slope = None
         name += " (no window at this size)"
-    curve = None
-    if has_curve and slope is not None and (learner == "gd" and not math.isfinite(float(params.get("samples", math.inf)))):
-        def curve(t, alpha=alpha, beta=beta, v=v, g=gamma):
-            return f_pp(alpha, beta, v, g, t)
+    curve, curve_range = None, None
+    population = not math.isfinite(float(params.get("samples", math.inf)))
+    if learner == "gd" and population and not math.isfinite(float(params.get("width", math.inf))):
+        # Features = the latent coordinates: F_pp is the exact GD curve (L_inf = 0 at ridge 0),
+        # so it is scored over the whole axis; with a ridge, inside the F_pp window only.
+        if float(params.get("ridge", 0.0)) == 0.0:
+            curve_range = WHOLE_AXIS
+        if curve_range is not None or (has_curve and slope is not None):
+            def curve(t, alpha=alpha, beta=beta, v=v, g=gamma):
+                return f_pp(alpha, beta, v, g, t)
     src = "Bordelon 2024; PLRF F_pp" if name.startswith("pure") else "PLRF (Paquette et al. 2024)"
-    return Prediction(f"{name}; phase {ph}", slope, metric="gap", valid=(lo / g2, hi / g2), curve=curve,
+    return Prediction(f"{name}; phase {ph}", slope, metric="gap", valid=(lo / g2, hi / g2), curve=curve, curve_range=curve_range,
                       note=f"L - L_inf along steps, tau = 2 gamma B t in [{lo:.3g}, {hi:.3g}], d = {d:g} ({src})")
 
 

@@ -289,6 +289,28 @@ def sgd_curve(lam, b, width, lr_scale, batch, steps, noise=0.0, split=False, **q
     return loss
 
 
+def sgd_limit(lam, b, width, lr_scale, batch, noise=0.0, **quad):
+    """Deterministic equivalent of the ``t -> inf`` limit of the expected constant-step SGD loss:
+    ``L_inf = L* + 1/2 s^2 K / (1 - K)``, ``s^2 = 2 L* + sigma^2``, with
+    ``K = sum_t k(t) = gamma sum_k mu_k / (2 - gamma (B + 1) mu_k)`` (the summed Volterra kernel;
+    ``inf`` when ``K >= 1``). Split as ``mu/(2 - c mu) = mu/2 + c mu^2 / (2 (2 - c mu))``,
+    ``c = gamma (B + 1)``: ``tr S ~ sum_j lambda_j`` and the second sum is the kernel measure of
+    :func:`sgd_quadrature` against ``1/(2 - c z)``, analytic inside the contour (its pole is
+    where ``a(z) = 1``, and ``|a| < 1`` on and inside the contour)."""
+    lam_np = np.asarray(lam, float)
+    z, _, cK, lstar = sgd_quadrature(lam_np, b, width, **quad)
+    gamma = lr_scale / lam_np.sum()
+    B = float(batch)
+    c = gamma * (B + 1.0)
+    a = 1.0 - 2.0 * gamma * B * z + gamma * gamma * B * (B + 1.0) * z * z
+    if float(jnp.max(jnp.abs(a))) >= 1.0:
+        raise ValueError("contour leaves |a(z)| < 1: lower lr_scale or phi")
+    mu2 = float(jnp.real(jnp.sum(cK / (2.0 - c * z))))
+    K = gamma * (0.5 * lam_np.sum() + 0.5 * c * mu2)
+    s2 = 2.0 * lstar + noise * noise
+    return lstar + 0.5 * s2 * K / (1.0 - K) if K < 1.0 else math.inf
+
+
 def gd_population_curve(lam, b, width, lr_scale, steps, **quad):
     """Deterministic equivalent of population GD from 0: ``L* + 1/2 sum_k mu_k theta*_k^2
     (1 - gamma mu_k)^(2t)`` with the forcing measure of :func:`sgd_quadrature`."""
