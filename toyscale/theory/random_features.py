@@ -298,39 +298,27 @@ def noise_exponent(alpha: float) -> float:
 
 def phase(alpha: float, beta: float) -> str:
     """Phase of ``(alpha, beta)`` in PLRF's 4+3 diagram (boundaries alpha = 1/2, beta = 1/2,
-    beta = alpha, alpha = 1/4; the problem needs 2 alpha + 2 beta > 1).
+    beta = alpha, alpha = 1/4, alpha = 1 - 1/sqrt(2); the problem needs 2 alpha + 2 beta > 1):
+    :func:`toyscale.theory.rf_equivalents.plrf_phase`.
 
-    >>> phase(0.75, 0.25), phase(1.0, 0.75), phase(1.0, 2.0), phase(0.3, 0.3), phase(0.2, 2.0), phase(0.4, 1.0)
-    ('Ia', 'II', 'III', 'Ib', 'Ic', 'IV')
+    >>> phase(0.75, 0.25), phase(1.0, 0.75), phase(1.0, 2.0), phase(0.3, 0.3), phase(0.2, 2.0), phase(0.27, 1.0), phase(0.4, 1.0)
+    ('Ia', 'II', 'III', 'Ib', 'Ic', 'IVa', 'IVb')
     """
-    if 2 * alpha + 2 * beta <= 1:
-        return "none"
-    if 2 * alpha > 1:
-        if 2 * beta < 1:
-            return "Ia"
-        return "II" if beta < alpha else "III"
-    if 2 * beta < 1:
-        return "Ib" if alpha > 0.25 else "open"
-    return "Ic" if alpha < 0.25 else "IV"
+    return plrf_frontier(alpha, beta)[0]
 
 
 def plrf_frontier(alpha: float, beta: float) -> tuple[str, float | None, float | None]:
     """``(phase, xi, eta)`` of one-pass SGD's compute-optimal frontier, ``d* ~ f^xi``,
-    ``L* ~ f^-eta``, ``f = steps * width * batch`` (PLRF table; ``None`` where open: Ic, IV).
+    ``L* ~ f^-eta``, ``f = steps * width * batch`` in every phase (PLRF's table for Ia, Ib, II,
+    III; Ic, IVa, IVb derived from the paper's loss decomposition:
+    :func:`toyscale.theory.rf_equivalents.plrf_phase`, docs/theory.md §1.6).
 
     >>> plrf_frontier(1.0, 0.75)[1:]
     (0.42857142857142855, 0.7142857142857143)
     """
-    ph = phase(alpha, beta)
-    if ph == "Ia":
-        return ph, 1.0 / (2 * alpha + 1), (2 * alpha + 2 * beta - 1) / (2 * alpha + 1)
-    if ph == "II":
-        return ph, beta / (alpha + beta), (2 * alpha + 2 * beta - 1) / (2 * (alpha + beta))
-    if ph == "III":
-        return ph, 0.5, 1.0 - 1.0 / (4 * alpha)
-    if ph == "Ib":
-        return ph, 0.5, (2 * alpha + 2 * beta - 1) / 2
-    return ph, None, None
+    from toyscale.theory.rf_equivalents import plrf_phase
+
+    return plrf_phase(alpha, beta)
 
 
 def bordelon_frontier(alpha: float, beta: float, teacher: str = "power") -> tuple[float, float] | None:
@@ -447,13 +435,17 @@ def frontier(s: Slice) -> Frontier | None:
         return Frontier(f"GD, a - 1 < b (phase {phase(alpha, beta)})", fb[1], fb[0],
                         note="L* ~ C^-(a-1)/(1+b), N* ~ C^(1/(1+b)), C = N t (Bordelon 2024)")
     ph, xi, eta = plrf_frontier(alpha, beta)
-    return Frontier(f"phase {ph}", eta, xi, note="PLRF 4+3 phases, f = steps * width * batch" + ("" if eta is not None else "; open"))
+    src = {"Ic": "; derived from PLRF's F_pp = F_0 balance", "IVa": "; derived from PLRF's F_pp = noise balance",
+           "IVb": "; derived from PLRF's noise = F_0 balance"}.get(ph, "")
+    return Frontier(f"phase {ph}", eta, xi, note="PLRF 4+3 phases, f = steps * width * batch" + src
+                    + ("" if eta is not None else "; open"))
 
 
 def overlays(over: tuple[str, str], s: Slice) -> tuple[Overlay, ...]:
     """PLRF's phase boundaries when a map is drawn over ``alpha`` and ``beta``: alpha = 1/2,
-    beta = 1/2 (alpha >= 1/2), beta = alpha (alpha >= 1/2), alpha = 1/4 (dashed) and
-    alpha + beta = 1/2 (dotted) (Paquette, Paquette, Xiao & Pennington 2024, Fig. 2)."""
+    beta = 1/2 (alpha >= 1/2), beta = alpha (alpha >= 1/2), alpha = 1/4 (dashed),
+    alpha = 1 - 1/sqrt(2) (beta > 1/2, IVa | IVb) and alpha + beta = 1/2 (dotted) (Paquette,
+    Paquette, Xiao & Pennington 2024, Fig. 2; the IVa | IVb line as derived in docs/theory.md §1.6)."""
     if set(over) != {"alpha", "beta"}:
         return ()
     t = np.linspace(0.0, 4.0, 400)
@@ -463,6 +455,7 @@ def overlays(over: tuple[str, str], s: Slice) -> tuple[Overlay, ...]:
             Overlay({"alpha": hi, "beta": np.full_like(hi, 0.5)}, "beta = 1/2"),
             Overlay({"alpha": hi, "beta": hi}, "beta = alpha"),
             Overlay({"alpha": np.full_like(t, 0.25), "beta": t}, "alpha = 1/4"),
+            Overlay({"alpha": np.full_like(t[t >= 0.5], 1 - 1 / math.sqrt(2)), "beta": t[t >= 0.5]}, "alpha = 1 - 1/sqrt(2)"),
             Overlay({"alpha": lo, "beta": 0.5 - lo}, "alpha + beta = 1/2", style="dotted"))
 
 

@@ -327,21 +327,33 @@ def gd_population_curve(lam, b, width, lr_scale, steps, **quad):
 # --------------------------------------------------------------------------------------------
 
 
+#: Boundary between phases IVa and IVb: the noise term's width exponent changes sign at
+#: ``2 alpha^2 - 4 alpha + 1 = 0`` (derived; docs/theory.md §1.6).
+ALPHA_IV = 1.0 - 1.0 / math.sqrt(2.0)
+
+
 def plrf_phase(alpha: float, beta: float) -> tuple[str, float | None, float | None]:
     """``(phase, xi, eta)`` of one-pass SGD's compute-optimal frontier, ``d* ~ f^xi``,
-    ``L* ~ f^-eta`` (Paquette, Paquette, Xiao & Pennington 2024; docs/theory.md §1.6).
+    ``L* ~ f^-eta``, ``f = steps * d`` (Paquette, Paquette, Xiao & Pennington 2024; docs/theory.md §1.6).
 
     Regions: Ia ``2a > 1, 2b < 1``; II ``2a > 1, 2b > 1, b < a``; III ``2a > 1, b > a``;
-    Ib ``2b < 1, a < 1/2`` (the paper proves it for ``a > 1/4``); Ic ``2b > 1, a < 1/4``;
-    IV ``2b > 1, 1/4 < a < 1/2``; outside ``2a + 2b > 1``: ``"none"``. With
-    ``s = 2 alpha + 2 beta - 1``: Ia ``(1/(2a+1), s/(2a+1))``; II ``(b/(a+b), s/(2(a+b)))``;
-    III ``(1/2, 1 - 1/(4a))``; Ib ``(1/2, s/2)``; Ic (pure-point forcing vs capacity ``d^-2a``,
-    ``v ~ d``, ``gamma ~ d^(2a-1)``) ``xi = 1/(2 - 2a + 4a^2/s)``, ``eta = 2 a xi`` (derived
-    here from the paper's stated balance ``P ~ F_pp + F0``). Phase IV: ``(None, None)``; the
-    paper's values were not available to this transcription (docs/theory.md §1.6).
+    Ib ``2b < 1, a < 1/2`` (the paper proves it for ``a > 1/4`` and states it believes it below);
+    Ic ``2b > 1, a < 1/4``; IVa ``2b > 1, 1/4 < a < 1 - 1/sqrt(2)``; IVb ``2b > 1,
+    1 - 1/sqrt(2) < a < 1/2``; outside ``2a + 2b > 1``: ``"none"``. With ``s = 2a + 2b - 1``:
+    Ia ``(1/(2a+1), s/(2a+1))``; II ``(b/(a+b), s/(2(a+b)))``; III ``(1/2, 1 - 1/(4a))``;
+    Ib ``(1/2, s/2)`` (the paper's table). Derived here from the loss decomposition
+    ``L ~ F_pp(tau) + F_0(d) + N(tau, d)`` with ``v ~ d``, ``gamma ~ d^(2a-1)``, ``tau = gamma t``,
+    ``t = f/d``: ``F_pp = tau^(-s/(2a))``, ``F_0 = d^(-2a)``, SGD noise
+    ``N = gamma tau^-(2 - 1/(2a))`` (``K_pp`` times the converged ``sum_s F_pp``):
+    Ic (F_pp = F_0) ``xi = 1/(2 - 2a + 4a^2/s)``, ``eta = 2 a xi``; IVa (F_pp = N)
+    ``xi = 1/(2 - 2a + a(1 - 2a)/(b - a))``, ``eta = xi s (1 - 2a)/(2(b - a))``; IVb (N = F_0)
+    ``(1/2, a)``. ``eta`` is continuous across every boundary, ``xi`` across all but IVa | IVb
+    (where the noise term is flat in ``d``).
 
     >>> plrf_phase(1.0, 2.0)
     ('III', 0.5, 0.75)
+    >>> [plrf_phase(0.27, 1.0)[0], plrf_phase(0.4, 1.0)]
+    ['IVa', ('IVb', 0.5, 0.4)]
     """
     a, b = float(alpha), float(beta)
     s = 2 * a + 2 * b - 1
@@ -358,4 +370,7 @@ def plrf_phase(alpha: float, beta: float) -> tuple[str, float | None, float | No
     if a < 0.25:
         xi = 1 / (2 - 2 * a + 4 * a * a / s)
         return "Ic", xi, 2 * a * xi
-    return "IV", None, None
+    if a < ALPHA_IV:
+        xi = 1 / (2 - 2 * a + a * (1 - 2 * a) / (b - a))
+        return "IVa", xi, xi * s * (1 - 2 * a) / (2 * (b - a))
+    return "IVb", 0.5, a
