@@ -47,6 +47,9 @@ PARAMS = (
     Param("alpha", float, 1.0, "data spectrum lambda_j = j^(-2 alpha)", low=0.0, low_open=True),
     Param("beta", float, 0.25, "target coefficients b*_j = j^(-beta) (teacher = 'power')", low=0.0),
     Param("latent_dim", int, 2048, "v, number of latent coordinates", low=1, high=65536, role="static"),
+    Param("latent_ratio", float, 0.0, "PLRF's protocol: latent dimension v = round(latent_ratio * width) per row, step "
+          "size from that row's spectrum (0: every width sees the fixed latent_dim); learners 'gd' (samples = inf) and "
+          "'sgd_expected'", low=0.0, high=64.0, role="static"),
     Param("width", int, 256, "N, number of random features (inf: the latent itself)", low=1, allow_inf=True, role="nested"),
     Param("samples", int, 1024, "P, number of training samples (inf: population)", low=1, allow_inf=True, role="nested"),
     Param("ridge", float, 0.0, "ridge on (1/P)||F theta - y||^2 + ridge ||theta||^2 (0: min-norm)", low=0.0),
@@ -80,6 +83,30 @@ def _spectrum(v, alpha, beta, teacher, key):
     else:
         b = jax.random.normal(key, (v,), dtype=lam.dtype)
     return lam, b
+
+
+#: Latent entries drawn per block in PLRF's protocol: entry ``i`` of a feature column comes from
+#: ``fold_in(fold_in(column key, i // LATENT_BLOCK), ...)``, so the first v entries are the same
+#: arrays whatever v (a row's draws depend only on its own configuration).
+LATENT_BLOCK = 256
+
+
+def latent_v(ratio: float, width) -> int:
+    """PLRF's latent dimension of a width-``N`` row, ``v = max(1, round(ratio * N))``."""
+    return max(1, int(round(float(ratio) * float(width))))
+
+
+def _prefix_normal(key, v: int, dtype):
+    """``v`` standard normals whose first ``m`` entries are the same for every ``v >= m``: block
+    ``k`` of :data:`LATENT_BLOCK` entries is ``normal(fold_in(key, k))``."""
+    nb = -(-v // LATENT_BLOCK)
+    blocks = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(key, k), (LATENT_BLOCK,), dtype))(jnp.arange(nb))
+    return blocks.reshape(-1)[:v]
+
+
+def _prefix_features(key, v: int, N: int, dtype):
+    """``(v, N)`` N(0, 1) feature matrix: column ``j`` is :func:`_prefix_normal` of ``fold_in(key, j)``."""
+    return jax.vmap(lambda j: _prefix_normal(jax.random.fold_in(key, j), v, dtype))(jnp.arange(N)).T
 
 
 def _quad_loss(theta, S, c, bDb):
@@ -213,6 +240,8 @@ def _evaluate_trained(static, nested, dyn, key):
 
     v, learner = static["latent_dim"], static["learner"]
     Ns, Ps, Ts = nested["width"], nested["samples"], nested["steps"]
+    if static.get("latent_ratio", 0.0) > 0:
+        return _evaluate_plrf_protocol(static, nested, dyn, key)
     alpha, beta, ridge, noise = dyn["alpha"], dyn["beta"], dyn["ridge"], dyn["noise"]
     kW, kX, kb, kn = jax.random.split(key, 4)
     kS = jax.random.fold_in(key, 0x5D5)  # SGD draws (not one of the ridge learner's keys)
@@ -264,6 +293,49 @@ def _evaluate_trained(static, nested, dyn, key):
             loss.append(l_[None]), gap.append((l_ - l_inf)[None])
             bad.append((blown | ~jnp.isfinite(l_inf))[None])
     loss, gap, approx, bad = (jnp.stack(a) for a in (loss, gap, approx, bad))
+    bad = bad | ~(jnp.abs(loss) <= lr.DIVERGED_FACTOR * l0)
+    status = jnp.where(bad, MODEL.status_code("diverged"), 0).astype(jnp.int32)
+    return {"loss": loss, "approx": approx, "excess": loss - approx, "gap": gap, "status": status}
+
+
+def _evaluate_plrf_protocol(static, nested, dyn, key):
+    """GD on the population / expected one-pass SGD in PLRF's protocol: each width ``N`` has its
+    own latent dimension ``v_N = round(latent_ratio * N)`` (spectrum ``lambda_j = j^-2 alpha``,
+    ``j <= v_N``), its own step size ``gamma_N = lr_scale / sum_{j <= v_N} lambda_j`` and its own
+    ``v_N x N`` feature draw (column ``j`` from ``fold_in(key, j)``, entries in blocks from
+    ``fold_in`` of the block index, so the draw depends on the row's configuration only).
+    Metrics as :func:`_evaluate_trained`."""
+    from toyscale.models import rf_learners as lr
+
+    learner, ratio = static["learner"], float(static["latent_ratio"])
+    Ns, Ts = nested["width"], nested["steps"]
+    alpha, beta, ridge, noise = dyn["alpha"], dyn["beta"], dyn["ridge"], dyn["noise"]
+    kW, _, kb, _ = jax.random.split(key, 4)
+    dtype = jnp.result_type(float)
+    steps = jnp.asarray([float(t) for t in Ts], dtype)
+    loss, gap, approx, bad, l0s = [], [], [], [], []
+    for N in Ns:
+        N = int(N)
+        v = latent_v(ratio, N)
+        j = jnp.arange(1, v + 1, dtype=dtype)
+        lam = j ** (-2.0 * alpha)
+        b = j ** (-beta) if static["teacher"] == "power" else _prefix_normal(kb, v, dtype)
+        gamma = dyn["lr_scale"] / jnp.sum(lam)
+        l0s.append(0.5 * jnp.sum(lam * b * b))
+        WN = _prefix_features(kW, v, N, dtype) / jnp.sqrt(jnp.asarray(N, dtype))
+        if learner == "gd":
+            S, c = lr.moments(WN, lam, b)
+            l_, g_, l_pop, d_ = lr.gd_curve(WN, lam, b, S, c, None, None, ridge, gamma, steps)
+            loss.append(l_[None]), gap.append(g_[None]), bad.append(jnp.broadcast_to(d_, l_.shape)[None])
+            approx.append(jnp.full((1, len(Ts)), l_pop, dtype))
+            continue
+        _, _, mu, _, th, lstar = lr.population(WN, lam, b)
+        l_inf = lr.sgd_limit(mu, lstar, noise, gamma, static["batch_size"])
+        l_, _ = lr.sgd_expected_curve(mu, th, lstar, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts))
+        loss.append(l_[None]), gap.append((l_ - l_inf)[None]), approx.append(jnp.full((1, len(Ts)), lstar, dtype))
+        bad.append(jnp.broadcast_to(~jnp.isfinite(l_inf), (1, len(Ts))))
+    loss, gap, approx, bad = (jnp.stack(a) for a in (loss, gap, approx, bad))
+    l0 = jnp.stack(l0s)[:, None, None]
     bad = bad | ~(jnp.abs(loss) <= lr.DIVERGED_FACTOR * l0)
     status = jnp.where(bad, MODEL.status_code("diverged"), 0).astype(jnp.int32)
     return {"loss": loss, "approx": approx, "excess": loss - approx, "gap": gap, "status": status}
@@ -501,6 +573,8 @@ def group_extra(row):
 
 def cell_bytes(static, nested):
     v = static["latent_dim"]
+    if static.get("latent_ratio", 0.0) > 0:
+        v = latent_v(static["latent_ratio"], max([n for n in nested["width"] if math.isfinite(n)] or [1]))
     Ns = [n for n in nested["width"] if math.isfinite(n)] or [v]
     Ps = [p for p in nested["samples"] if math.isfinite(p)] or [1]
     N, P = max(Ns), max(Ps)
@@ -516,9 +590,20 @@ def cell_bytes(static, nested):
 
 def check_config(values):
     v = values["latent_dim"]
+    if any(r > 0 for r in values["latent_ratio"]):
+        if set(values["learner"]) - {"gd", "sgd_expected"}:
+            raise UserError("latent_ratio", "PLRF's protocol (latent_ratio > 0) is built for learners 'gd' and 'sgd_expected'; "
+                                            "allowed: latent_ratio = 0 with learner 'ridge' or 'sgd'")
+        if any(math.isinf(n) for n in values["width"]):
+            raise UserError("width", "latent_ratio > 0 sets v = latent_ratio * width; allowed: finite widths")
+        if any(math.isfinite(p) for p in values["samples"]):
+            raise UserError("samples", "latent_ratio > 0 trains on the population; allowed: samples = inf")
+        big = max(r for r in values["latent_ratio"]) * max(values["width"])
+        if big > 65536:
+            raise UserError("latent_ratio", f"latent_ratio * width reaches {big:g}; allowed: at most 65536")
     for name in ("width", "samples"):
         for x in values[name]:
-            if name == "width" and math.isfinite(x) and x > 16 * max(v):
+            if name == "width" and math.isfinite(x) and x > 16 * max(v) and not any(r > 0 for r in values["latent_ratio"]):
                 raise UserError(f"sweep.{name}", f"{x} is far above latent_dim={max(v)}; allowed: width <= 16 * latent_dim or inf")
     learners = set(values["learner"])
     steps = values["steps"]
@@ -568,6 +653,8 @@ MODEL = register(
         # beta 0.8 falls from 0.77 to 0.38). Every learner computes a deterministic function
         # of the draw, so float32 and float64 differ by rounding only.
         limits=("width <= 16 * latent_dim, or inf",
+                "latent_ratio > 0 (PLRF's protocol): learner 'gd' or 'sgd_expected', samples = inf, finite widths, "
+                "latent_ratio * width <= 65536",
                 "learner 'ridge': steps = inf",
                 "learner 'sgd' or 'sgd_expected': samples = inf, finite steps, ridge = 0",
                 "width = inf with learner 'gd', 'sgd' or 'sgd_expected': latent_dim <= 8192"),

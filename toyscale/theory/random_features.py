@@ -79,6 +79,15 @@ def ols_expected_loss(loss_inf: float | np.ndarray, width: int, samples, noise: 
     return loss_inf + 0.5 * r2 * width / (P - width - 1.0)
 
 
+def latent_size(params) -> int:
+    """The latent dimension a row sees: ``round(latent_ratio * width)`` in PLRF's protocol
+    (``latent_ratio > 0``, v grows with the model), else ``latent_dim``."""
+    ratio = float(params.get("latent_ratio", 0.0) or 0.0)
+    if ratio > 0 and math.isfinite(float(params.get("width", math.inf))):
+        return max(1, int(round(ratio * float(params["width"]))))
+    return int(params["latent_dim"])
+
+
 def _x64(fn):
     """Run ``fn`` with JAX's 64-bit mode on (the deterministic equivalents are float64 by contract)."""
     @functools.wraps(fn)
@@ -96,7 +105,7 @@ def _de_spectrum(params):
     so ``E b_j^2 = 1`` gives the teacher-averaged loss)."""
     from toyscale.theory import rf_equivalents as E
 
-    lam, b = E.spectrum(float(params["alpha"]), float(params["beta"]), int(params["latent_dim"]))
+    lam, b = E.spectrum(float(params["alpha"]), float(params["beta"]), latent_size(params))
     if params.get("teacher", "power") != "power":
         b = b * 0.0 + 1.0
     return lam, b
@@ -344,7 +353,7 @@ def f_pp(alpha: float, beta: float, v: int, gamma_b: float, steps) -> np.ndarray
 
 
 def _effective_size(params) -> float:
-    sizes = [float(params.get("width", math.inf)), float(params["latent_dim"])]
+    sizes = [float(params.get("width", math.inf)), float(latent_size(params))]
     if params.get("learner") == "gd":
         sizes.append(float(params.get("samples", math.inf)))
     return min(sizes)
@@ -368,7 +377,7 @@ def predict_time(s: Slice) -> Prediction:
     params = s.params
     alpha, beta = float(params["alpha"]), float(params["beta"])
     learner = params.get("learner", "ridge")
-    v = int(params["latent_dim"])
+    v = latent_size(params)
     if params.get("teacher", "power") != "power":
         return Prediction("isotropic teacher: no time theory here", None, metric="gap")
     if 2 * alpha + 2 * beta <= 1:
