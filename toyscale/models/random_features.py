@@ -375,26 +375,33 @@ def _evaluate_ridge(static, nested, dyn, key):
     accelerator = _accumulate_grams(static)
     Nmax = int(max(Ns))
     W = indexed_normal(kW, Nmax, (v,), dtype).T  # (v, Nmax), column j from fold_in(kW, j)
+    # Widths above the latent dimension (N > v) are solved in the v x v or P x P space, never
+    # N x N (:func:`_wide_columns`); the widths N <= v in feature space as before.
+    narrow = [int(N) for N in Ns if N <= v]
+    wide = [int(N) for N in Ns if N > v]
+    parts = []
+    if narrow:
+        parts.append(_narrow_columns(W[:, : max(narrow)], lam, b, bDb, X, y, narrow, Ps, ridge, static["minnorm"], accelerator))
+    if wide:
+        parts.append(_wide_columns(W, lam, b, X, y, wide, Ps, ridge))
+    loss = jnp.concatenate([p_[0] for p_ in parts], axis=0)
+    approx = jnp.concatenate([p_[1] for p_ in parts], axis=0)
+    return _out(loss, jnp.broadcast_to(approx[:, None], loss.shape))
+
+
+def _narrow_columns(W, lam, b, bDb, X, y, Ns, Ps, ridge, minnorm, accelerator):
+    """``(loss (len(Ns), len(Ps)), approx (len(Ns),))`` for widths ``N <= v`` in feature space:
+    one ``N x N`` population matrix ``S = W^T D W`` and the nested primal / dual solves."""
+    v = W.shape[0]
+    Pf = [int(P) for P in Ps if math.isfinite(P)]
     S = W.T @ (lam[:, None] * W)
     c = W.T @ (lam * b)
     F = X @ W  # (Pmax, Nmax)
-    minnorm = static["minnorm"]
-    # Min-norm (ridge 0) with more features than latent dimensions (N > v): W has rank v, so
-    # the N x N population matrix and the Gram of P >= v samples are singular. There the
-    # learner is exact in latent space: with P = inf it fits b* exactly (theta = W^+ b*), with
-    # P >= v samples it is least squares in the latent coordinates (beta = W theta = X^+ y),
-    # the same for every N > v. Below v (P < v < N) the P x P kernel stays positive definite.
-    under = [N for N in Ns if not (minnorm and N > v)]
-    approx_col = _population_column(S, c, bDb, under, ridge)
+    approx_col = _population_column(S, c, bDb, Ns, ridge)
     if not minnorm:  # ridge > 0: sizes in buckets, compile time flat in the number of sizes
         ridge_cols = _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge, batched=accelerator)
         loss = jnp.stack([ridge_cols[int(P)] if math.isfinite(P) else approx_col for P in Ps], axis=1)
-        return _out(loss, jnp.broadcast_to(approx_col[:, None], loss.shape))
-    over = [int(N) for N in Ns if N > v]
-    latent = {}  # P -> loss of latent least squares (min-norm, N > v, P >= v)
-    if over:
-        approx_col = jnp.concatenate([approx_col, _overparameterised_population(W, lam, b, over)])
-        latent = {P: 0.5 * jnp.sum(lam * (_latent_ols(X[:P], y[:P], 0.0) - b) ** 2) for P in Pf if P >= v}
+        return loss, approx_col
     dual = _minnorm_dual_losses(F, y, S, c, bDb, Ns, Pf, v, accelerator)
     cols = _minnorm_primal_columns(F, y, S, c, bDb, Ns, Ps, v, ridge, accelerator)
     for j, P in enumerate(Ps):
@@ -402,13 +409,66 @@ def _evaluate_ridge(static, nested, dyn, key):
             cols[j] = approx_col
             continue
         P = int(P)
-        wide = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
-        if wide:
-            cols[j] = cols[j].at[jnp.asarray(wide)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in wide]))
-        if P in latent:
-            cols[j] = cols[j].at[jnp.asarray([i for i, N in enumerate(Ns) if N > v])].set(latent[P])
-    loss = jnp.stack(cols, axis=1)
-    return _out(loss, jnp.broadcast_to(approx_col[:, None], loss.shape))
+        over = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
+        if over:
+            cols[j] = cols[j].at[jnp.asarray(over)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in over]))
+    return jnp.stack(cols, axis=1), approx_col
+
+
+def _wide_columns(W, lam, b, X, y, Ns, Ps, ridge):
+    """``(loss (len(Ns), len(Ps)), approx (len(Ns),))`` for widths ``N > v``, without any
+    ``N x N`` matrix. The loss depends on ``theta`` only through ``beta = W_N theta`` (``v``
+    entries), and with ``G = W_N W_N^T`` (``v x v``, positive definite for ``N > v``) and
+    ``c = P ridge``:
+
+    * ``P`` samples, ``theta = F^T (F F^T + c I)^-1 y`` with ``F = X W_N``: ``beta = G X^T (X G X^T + c I)^-1 y``
+      (a ``P x P`` solve, used for ``P <= v``), or by the push-through identity
+      ``W (W^T A W + c)^-1 W^T = (A + c G^-1)^-1``: ``beta = (X^T X + c G^-1)^-1 X^T y`` (``v x v``,
+      used for ``P > v``); min-norm (``c = 0``) with ``P >= v`` is least squares in the latent
+      coordinates, ``beta = X^+ y``, the same for every ``N > v``;
+    * population, ``theta = (S + ridge I)^-1 W^T D b``: ``beta = (D + ridge G^-1)^-1 D b``
+      (min-norm: ``beta = G G^-1 b = b``, the target itself).
+
+    ``G`` of the widths accumulates over blocks of columns (``G_N' = G_N + W_[N, N') W_[N, N')^T``).
+    Loss ``1/2 sum_j lambda_j (beta_j - b_j)^2``. Cost ``O(v^2 N + min(P, v)^3)`` per size
+    instead of ``O(N^2 v + N^3)``.
+    """
+    v, dtype = W.shape[0], W.dtype
+    eye = jnp.eye(v, dtype=dtype)
+    loss_of = lambda beta: 0.5 * jnp.sum(lam * (beta - b) ** 2)  # noqa: E731
+    latent = {}  # min-norm, P >= v: least squares in the latent space, shared by every N > v
+    G, prev = jnp.zeros((v, v), dtype), 0
+    rows, approx = [], []
+    for N in Ns:
+        G, prev = G + W[:, prev:N] @ W[:, prev:N].T, N
+        LG = jnp.linalg.cholesky(G)
+        if ridge == 0:
+            pop = loss_of(G @ jax.scipy.linalg.cho_solve((LG, True), b))
+        else:
+            Ginv = jax.scipy.linalg.cho_solve((LG, True), eye)
+            A = jnp.diag(lam) + ridge * Ginv
+            pop = loss_of(jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(A), True), lam * b))
+        row = []
+        for P in Ps:
+            if not math.isfinite(P):
+                row.append(pop)
+                continue
+            P = int(P)
+            XP, yP, cP = X[:P], y[:P], P * ridge
+            if ridge == 0 and P >= v:
+                if P not in latent:
+                    latent[P] = loss_of(_latent_ols(XP, yP, 0.0))
+                row.append(latent[P])
+            elif P <= v:
+                K = XP @ G @ XP.T + cP * jnp.eye(P, dtype=dtype)
+                a = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(K), True), yP)
+                row.append(loss_of(G @ (XP.T @ a)))
+            else:
+                H = XP.T @ XP + cP * Ginv
+                row.append(loss_of(jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(H), True), XP.T @ yP)))
+        rows.append(jnp.stack(row))
+        approx.append(pop)
+    return jnp.stack(rows), jnp.stack(approx)
 
 
 def _latent_features(lam, b, X, y, Ps, ridge):
@@ -445,17 +505,6 @@ def _population_column(S, c, bDb, widths, ridge):
     m = int(max(widths))
     theta = _nested_solve(S[:m, :m] + ridge * jnp.eye(m, dtype=S.dtype), c[:m], widths)
     return _quad_loss(theta, S[:m, :m], c[:m], bDb)
-
-
-def _overparameterised_population(W, lam, b, widths):
-    """Min-norm population loss for widths ``N > v``: ``W_N theta = W_N W_N^+ b* = b*`` projected
-    on the range of ``W_N`` (``W_N W_N^T`` is ``v x v`` and invertible)."""
-    out = []
-    for N in widths:
-        WN = W[:, :N]
-        beta = WN @ (WN.T @ jnp.linalg.solve(WN @ WN.T, b))  # W theta for theta = W^+ b*
-        out.append(0.5 * jnp.sum(lam * (beta - b) ** 2))
-    return jnp.stack(out)
 
 
 def _minnorm_dual_losses(F, y, S, c, bDb, Ns, Pf, v, accelerator):
