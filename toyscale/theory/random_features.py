@@ -17,7 +17,6 @@ variance-limited in width (P fixed)      L - L(inf) ~ N^-1           Bahri et al
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -88,17 +87,6 @@ def latent_size(params) -> int:
     return int(params["latent_dim"])
 
 
-def _x64(fn):
-    """Run ``fn`` with JAX's 64-bit mode on (the deterministic equivalents are float64 by contract)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        import jax
-
-        with jax.enable_x64(True):
-            return fn(*args, **kwargs)
-    return wrapper
-
-
 def _de_spectrum(params):
     """``(lambda, b)`` of the slice for the deterministic equivalents: ``b_j = j^-beta`` (power
     teacher) or ``b_j = 1`` for the isotropic teacher (every equivalent is linear in ``b_j^2``,
@@ -111,7 +99,6 @@ def _de_spectrum(params):
     return lam, b
 
 
-@_x64
 def de_ridge(params, axis: str, xs, metric: str = "loss") -> np.ndarray:
     """Deterministic equivalent of the ridge / min-norm learner at each ``x`` of ``xs`` along
     ``axis`` (``width`` or ``samples``; the other size from ``params``): ``metric`` ``loss``,
@@ -121,20 +108,22 @@ def de_ridge(params, axis: str, xs, metric: str = "loss") -> np.ndarray:
     Zavatone-Veth & Pehlevan 2024; Bach 2023 for the population case), ``inf`` at the min-norm
     interpolation peak ``N = P``.
     """
+    import jax
+
     from toyscale.theory import rf_equivalents as E
 
-    lam, b = _de_spectrum(params)
     ridge, noise = float(params.get("ridge", 0.0)), float(params.get("noise", 0.0))
     out = []
-    for x in np.asarray(xs, float).reshape(-1):
-        N = x if axis == "width" else float(params["width"])
-        P = x if axis == "samples" else float(params["samples"])
-        loss, lstar = (float(u) for u in E.ridge_loss(lam, b, N, P, ridge, noise))
-        out.append({"loss": loss, "approx": lstar, "excess": loss - lstar}[metric])
+    with jax.enable_x64(True):  # float64 by contract, whatever the caller's mode
+        lam, b = _de_spectrum(params)
+        for x in np.asarray(xs, float).reshape(-1):
+            N = x if axis == "width" else float(params["width"])
+            P = x if axis == "samples" else float(params["samples"])
+            loss, lstar = (float(u) for u in E.ridge_loss(lam, b, N, P, ridge, noise))
+            out.append({"loss": loss, "approx": lstar, "excess": loss - lstar}[metric])
     return np.array(out)
 
 
-@_x64
 def de_trained(params, steps, metric: str = "loss") -> np.ndarray:
     """Deterministic equivalent of a trained learner's curve at the recorded ``steps`` (finite
     width, population data, ridge 0): one-pass SGD (``sgd``, ``sgd_expected``: PLRF's Volterra
@@ -142,21 +131,22 @@ def de_trained(params, steps, metric: str = "loss") -> np.ndarray:
     (:func:`~toyscale.theory.rf_equivalents.gd_population_curve`). ``metric``: ``loss``,
     ``excess`` (``loss - L*``) or ``gap`` (``loss - L_inf``, ``L_inf`` the learner's ``t -> inf``
     limit: ``L*`` for GD, :func:`~toyscale.theory.rf_equivalents.sgd_limit` for SGD)."""
+    import jax
+
     from toyscale.theory import rf_equivalents as E
 
-    lam, b = _de_spectrum(params)
     N, lr = float(params["width"]), float(params.get("lr_scale", 0.5))
     steps = [int(t) for t in np.asarray(steps, float).reshape(-1)]
-    if params.get("learner") == "gd":
-        loss = E.gd_population_curve(lam, b, N, lr, steps)
+    with jax.enable_x64(True):  # float64 by contract, whatever the caller's mode
+        lam, b = _de_spectrum(params)
         lstar = float(E.population_loss(lam, b, N))
-        l_inf = lstar
-    else:
-        B, noise = int(params.get("batch_size", 1)), float(params.get("noise", 0.0))
-        loss = E.sgd_curve(lam, b, N, lr, B, steps, noise)
-        lstar = float(E.population_loss(lam, b, N))
-        l_inf = E.sgd_limit(lam, b, N, lr, B, noise)
-    loss = np.asarray(loss, float)
+        if params.get("learner") == "gd":
+            loss, l_inf = E.gd_population_curve(lam, b, N, lr, steps), lstar
+        else:
+            B, noise = int(params.get("batch_size", 1)), float(params.get("noise", 0.0))
+            loss = E.sgd_curve(lam, b, N, lr, B, steps, noise)
+            l_inf = E.sgd_limit(lam, b, N, lr, B, noise)
+        loss = np.asarray(loss, float)
     return {"loss": loss, "excess": loss - lstar, "gap": loss - l_inf}[metric]
 
 
