@@ -172,7 +172,10 @@ def _with_de_curve(axis: str, s: Slice, pred: Prediction) -> Prediction:
           and float(params.get("ridge", 0.0)) == 0.0
           and max([float(t) for t in s.xs if math.isfinite(float(t))], default=math.inf) <= DE_MAX_STEPS):
         def curve(t, p=params):
-            return de_trained(p, t, metric)
+            try:
+                return de_trained(p, t, metric)
+            except ValueError:  # no stable contour (step size at the edge of stability): no curve to score
+                return np.full(np.shape(t), np.nan)
     if curve is None:
         return pred
     src = ("PLRF Volterra equation" if learner in ("sgd", "sgd_expected") else

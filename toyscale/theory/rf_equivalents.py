@@ -213,7 +213,7 @@ def _k2_complex(lam, n, kappas, x0):
     return xs
 
 
-def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=48, lo=None):
+def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=48, lo=None, hi=None):
     """Contour nodes ``z``, forcing weights ``cF`` and kernel weights ``cK``: for analytic ``g``,
     ``sum_k mu_k theta*_k^2 g(mu_k) ~ Re sum cF g(z)`` and ``sum_k mu_k^2 g(mu_k) ~ Re sum cK g(z)``
     (deterministic equivalents, PLRF). Returns ``(z, cF, cK, lstar)`` with ``L*`` the capacity floor."""
@@ -221,7 +221,8 @@ def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=4
     b = np.asarray(b, float)
     n = float(width)
     tot = lam.sum()
-    hi = 2.0 * (math.sqrt(lam.max()) + math.sqrt(tot / n)) ** 2
+    if hi is None:
+        hi = 2.0 * (math.sqrt(lam.max()) + math.sqrt(tot / n)) ** 2
     if lo is None:
         lo = 1e-6 * min(lam.min(), lam[min(int(n), lam.size) - 1])
     z, dz = _nodes(lo, hi, per_decade, phi, arc_nodes)
@@ -250,6 +251,27 @@ def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=4
     return zz, c * mF, c * mK, lstar
 
 
+def _sgd_contour(lam_np, b, width, gamma, B, quad):
+    """Quadrature of :func:`sgd_quadrature` on a contour where ``|a(z)| < 1``: the arc sits between
+    the spectrum's edge ``(sqrt(lambda_1) + sqrt(sum lambda / N))^2`` and the stability limit
+    ``2 / (gamma (B + 1))`` of ``a`` on the real axis, and the rays' angle halves until ``|a| < 1``
+    on every node. Returns ``(z, cF, cK, lstar, a)``."""
+    edge = (math.sqrt(lam_np.max()) + math.sqrt(lam_np.sum() / float(width))) ** 2
+    zmax = 2.0 / (gamma * (B + 1.0))
+    if edge >= zmax:
+        raise ValueError("the step size is unstable on the spectrum's edge: lower lr_scale or batch_size")
+    quad = dict(quad)
+    quad.setdefault("hi", min(2.0 * edge, math.sqrt(edge * zmax)))
+    phi = quad.pop("phi", math.pi / 4)
+    for _ in range(6):
+        z, cF, cK, lstar = sgd_quadrature(lam_np, b, width, phi=phi, **quad)
+        a = 1.0 - 2.0 * gamma * B * z + gamma * gamma * B * (B + 1.0) * z * z
+        if float(jnp.max(jnp.abs(a))) < 1.0:
+            return z, cF, cK, lstar, a
+        phi /= 2.0
+    raise ValueError("contour leaves |a(z)| < 1: lower lr_scale or phi")
+
+
 def sgd_curve(lam, b, width, lr_scale, batch, steps, noise=0.0, split=False, **quad):
     """Deterministic equivalent of the expected one-pass SGD loss at the recorded ``steps``.
 
@@ -260,12 +282,9 @@ def sgd_curve(lam, b, width, lr_scale, batch, steps, noise=0.0, split=False, **q
     part ``1/2 f(t)`` and the kernel part ``1/2 (G_t - f(t))``, so ``E L = L* + forcing + kernel``.
     """
     lam_np = np.asarray(lam, float)
-    z, cF, cK, lstar = sgd_quadrature(lam_np, b, width, **quad)
     gamma = lr_scale / lam_np.sum()
     B = float(batch)
-    a = 1.0 - 2.0 * gamma * B * z + gamma * gamma * B * (B + 1.0) * z * z
-    if float(jnp.max(jnp.abs(a))) >= 1.0:
-        raise ValueError("contour leaves |a(z)| < 1: lower lr_scale or phi")
+    z, cF, cK, lstar, a = _sgd_contour(lam_np, b, width, gamma, B, quad)
     s2 = 2.0 * lstar + noise * noise
     T = int(max(steps))
     kk = gamma * gamma * B
@@ -298,13 +317,10 @@ def sgd_limit(lam, b, width, lr_scale, batch, noise=0.0, **quad):
     :func:`sgd_quadrature` against ``1/(2 - c z)``, analytic inside the contour (its pole is
     where ``a(z) = 1``, and ``|a| < 1`` on and inside the contour)."""
     lam_np = np.asarray(lam, float)
-    z, _, cK, lstar = sgd_quadrature(lam_np, b, width, **quad)
     gamma = lr_scale / lam_np.sum()
     B = float(batch)
     c = gamma * (B + 1.0)
-    a = 1.0 - 2.0 * gamma * B * z + gamma * gamma * B * (B + 1.0) * z * z
-    if float(jnp.max(jnp.abs(a))) >= 1.0:
-        raise ValueError("contour leaves |a(z)| < 1: lower lr_scale or phi")
+    z, _, cK, lstar, _ = _sgd_contour(lam_np, b, width, gamma, B, quad)
     mu2 = float(jnp.real(jnp.sum(cK / (2.0 - c * z))))
     K = gamma * (0.5 * lam_np.sum() + 0.5 * c * mu2)
     s2 = 2.0 * lstar + noise * noise
