@@ -41,7 +41,7 @@ def _draws(seed, v, N, Pmax, alpha=1.0, beta=0.3):
 
 def run(v, widths, samples, seeds, repeats):
     Ps = tuple(samples) + (math.inf,)
-    new = jax.jit(lambda W, lam, b, X, y: rf._wide_columns(W, lam, b, X, y, list(widths), Ps, 0.0)[0])
+    new = jax.jit(lambda W, lam, b, X, y: rf._wide_columns(W, lam, b, X, y, list(widths), Ps, 0.0, True)[0])
     old = jax.jit(lambda W, lam, b, X, y: rf._narrow_columns(W, lam, b, jnp.sum(lam * b * b), X, y, list(widths), Ps,
                                                              0.0, True, False)[0])
     draws = [_draws(s, v, max(widths), max(samples)) for s in range(seeds)]

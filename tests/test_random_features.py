@@ -173,12 +173,12 @@ def test_wide_widths_agree_with_the_feature_space_solves():
     lam, b = jnp.asarray(lam), jnp.asarray(b)
     bDb = jnp.sum(lam * b * b)
     for ridge, Ps in [(1e-3, [16, 40, 48, 100, math.inf]), (0.05, [16, 100, math.inf]), (0.0, [16, 40])]:
-        L1, A1 = rf._wide_columns(W, lam, b, X, y, wide, Ps, ridge)
+        L1, A1 = rf._wide_columns(W, lam, b, X, y, wide, Ps, ridge, ridge == 0)
         L2, A2 = rf._narrow_columns(W, lam, b, bDb, X, y, wide, Ps, ridge, ridge == 0, False)
         np.testing.assert_allclose(np.asarray(L1), np.asarray(L2), rtol=1e-8)
         if ridge > 0:
             np.testing.assert_allclose(np.asarray(A1), np.asarray(A2), rtol=1e-8)
-    L, A = rf._wide_columns(W, lam, b, X, y, wide, [100, math.inf], 0.0)
+    L, A = rf._wide_columns(W, lam, b, X, y, wide, [100, math.inf], 0.0, True)
     beta = np.linalg.lstsq(np.asarray(X[:100]), np.asarray(y[:100]), rcond=None)[0]
     np.testing.assert_allclose(np.asarray(L[:, 0]), 0.5 * np.sum(np.asarray(lam) * (beta - np.asarray(b)) ** 2), rtol=1e-8)
     assert np.all(np.abs(np.asarray(A)) < 1e-20)  # P = inf, N > v: the target itself

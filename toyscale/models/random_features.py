@@ -383,7 +383,7 @@ def _evaluate_ridge(static, nested, dyn, key):
     if narrow:
         parts.append(_narrow_columns(W[:, : max(narrow)], lam, b, bDb, X, y, narrow, Ps, ridge, static["minnorm"], accelerator))
     if wide:
-        parts.append(_wide_columns(W, lam, b, X, y, wide, Ps, ridge))
+        parts.append(_wide_columns(W, lam, b, X, y, wide, Ps, ridge, static["minnorm"]))
     loss = jnp.concatenate([p_[0] for p_ in parts], axis=0)
     approx = jnp.concatenate([p_[1] for p_ in parts], axis=0)
     return _out(loss, jnp.broadcast_to(approx[:, None], loss.shape))
@@ -415,7 +415,7 @@ def _narrow_columns(W, lam, b, bDb, X, y, Ns, Ps, ridge, minnorm, accelerator):
     return jnp.stack(cols, axis=1), approx_col
 
 
-def _wide_columns(W, lam, b, X, y, Ns, Ps, ridge):
+def _wide_columns(W, lam, b, X, y, Ns, Ps, ridge, minnorm):
     """``(loss (len(Ns), len(Ps)), approx (len(Ns),))`` for widths ``N > v``, without any
     ``N x N`` matrix. The loss depends on ``theta`` only through ``beta = W_N theta`` (``v``
     entries), and with ``G = W_N W_N^T`` (``v x v``, positive definite for ``N > v``) and
@@ -429,7 +429,8 @@ def _wide_columns(W, lam, b, X, y, Ns, Ps, ridge):
     * population, ``theta = (S + ridge I)^-1 W^T D b``: ``beta = (D + ridge G^-1)^-1 D b``
       (min-norm: ``beta = G G^-1 b = b``, the target itself).
 
-    ``G`` of the widths accumulates over blocks of columns (``G_N' = G_N + W_[N, N') W_[N, N')^T``).
+    ``minnorm`` (static: ``ridge`` is traced) selects the ridge-0 formulas. ``G`` of the widths
+    accumulates over blocks of columns (``G_N' = G_N + W_[N, N') W_[N, N')^T``).
     Loss ``1/2 sum_j lambda_j (beta_j - b_j)^2``. Cost ``O(v^2 N + min(P, v)^3)`` per size
     instead of ``O(N^2 v + N^3)``.
     """
@@ -442,7 +443,7 @@ def _wide_columns(W, lam, b, X, y, Ns, Ps, ridge):
     for N in Ns:
         G, prev = G + W[:, prev:N] @ W[:, prev:N].T, N
         LG = jnp.linalg.cholesky(G)
-        if ridge == 0:
+        if minnorm:
             pop = loss_of(G @ jax.scipy.linalg.cho_solve((LG, True), b))
         else:
             Ginv = jax.scipy.linalg.cho_solve((LG, True), eye)
@@ -455,7 +456,7 @@ def _wide_columns(W, lam, b, X, y, Ns, Ps, ridge):
                 continue
             P = int(P)
             XP, yP, cP = X[:P], y[:P], P * ridge
-            if ridge == 0 and P >= v:
+            if minnorm and P >= v:
                 if P not in latent:
                     latent[P] = loss_of(_latent_ols(XP, yP, 0.0))
                 row.append(latent[P])
