@@ -445,7 +445,7 @@ def frontier(s: Slice) -> Frontier | None:
 
 def overlays(over: tuple[str, str], s: Slice) -> tuple[Overlay, ...]:
     """PLRF's phase boundaries when a map is drawn over ``alpha`` and ``beta``: alpha = 1/2,
-    beta = 1/2 (alpha >= 1/2), beta = alpha (alpha >= 1/2), alpha = 1/4 (dashed),
+    beta = 1/2, beta = alpha (alpha >= 1/2), alpha = 1/4 (beta > 1/2, Ic | IVa; dashed),
     alpha = 1 - 1/sqrt(2) (beta > 1/2, IVa | IVb) and alpha + beta = 1/2 (dotted) (Paquette,
     Paquette, Xiao & Pennington 2024, Fig. 2; the IVa | IVb line as derived in docs/theory.md §1.6)."""
     if set(over) != {"alpha", "beta"}:
@@ -454,10 +454,10 @@ def overlays(over: tuple[str, str], s: Slice) -> tuple[Overlay, ...]:
     hi = t[t >= 0.5]
     lo = t[t <= 0.5]
     return (Overlay({"alpha": np.full_like(t, 0.5), "beta": t}, "alpha = 1/2"),
-            Overlay({"alpha": hi, "beta": np.full_like(hi, 0.5)}, "beta = 1/2"),
+            Overlay({"alpha": t, "beta": np.full_like(t, 0.5)}, "beta = 1/2"),
             Overlay({"alpha": hi, "beta": hi}, "beta = alpha"),
-            Overlay({"alpha": np.full_like(t, 0.25), "beta": t}, "alpha = 1/4"),
-            Overlay({"alpha": np.full_like(t[t >= 0.5], 1 - 1 / math.sqrt(2)), "beta": t[t >= 0.5]}, "alpha = 1 - 1/sqrt(2)"),
+            Overlay({"alpha": np.full_like(hi, 0.25), "beta": hi}, "alpha = 1/4"),
+            Overlay({"alpha": np.full_like(hi, 1 - 1 / math.sqrt(2)), "beta": hi}, "alpha = 1 - 1/sqrt(2)"),
             Overlay({"alpha": lo, "beta": 0.5 - lo}, "alpha + beta = 1/2", style="dotted"))
 
 
