@@ -49,6 +49,10 @@ for name in rf_gd_time rf_frontier_phase1a rf_frontier_phase2 rf_sgd_phase3 rf_w
 done
 toyscale run experiments/rf_phase_diagram.toml --quick --out out/rf_phase_diagram-quick --no-progress
 toyscale report out/rf_phase_diagram-quick --figures figures/rf_phase_diagram > out/rf_phase_diagram.table.md
+toyscale run experiments/rf_phase_diagram_plrf.toml --quick --out results/rf_phase_diagram_plrf-quick --no-progress --no-report
+toyscale report results/rf_phase_diagram_plrf-quick --figures figures/rf_phase_diagram_plrf > out/rf_phase_diagram_plrf.table.md
+python experiments/rf_phase_table.py results/rf_phase_diagram_plrf-quick --drift > results/rf_phase_diagram_plrf-quick/phase_table.md
+toyscale report results/rf_de_width --figures figures/rf_de_width > out/rf_de_width.table.md
 python experiments/assoc_figures.py grid results/assoc_trained_grid --figure figures/assoc_trained_grid/grid.png
 python experiments/lottery_figures.py results/lottery_x2 --figures figures/lottery_x2
 for d in results/*-h100; do

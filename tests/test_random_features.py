@@ -155,3 +155,30 @@ def test_gram_accumulation_and_direct_paths_agree(monkeypatch, ridge):
         monkeypatch.setattr(rf, "_accumulate_grams", lambda acc=acc: acc)
         out[acc] = np.asarray(rf.evaluate(static, nested, dyn, jax.random.key(1))["loss"])
     np.testing.assert_allclose(out[False], out[True], rtol=1e-9)
+
+
+def test_wide_widths_agree_with_the_feature_space_solves():
+    """Widths N > v are solved in the v x v or P x P space (never N x N); the losses agree with
+    the N x N feature-space solves (population Cholesky, primal / dual ridge, min-norm kernel)
+    to rtol 1e-8 in float64, and min-norm with P >= v is least squares in the latent space."""
+    from toyscale.models import random_features as rf
+
+    rng = np.random.default_rng(4)
+    v, wide = 48, [64, 96, 160]
+    j = np.arange(1, v + 1.0)
+    lam, b = j ** -1.6, j ** -0.4
+    W = jnp.asarray(rng.standard_normal((v, max(wide))))
+    X = jnp.asarray(rng.standard_normal((120, v)) * np.sqrt(lam))
+    y = X @ b + 0.1 * jnp.asarray(rng.standard_normal(120))
+    lam, b = jnp.asarray(lam), jnp.asarray(b)
+    bDb = jnp.sum(lam * b * b)
+    for ridge, Ps in [(1e-3, [16, 40, 48, 100, math.inf]), (0.05, [16, 100, math.inf]), (0.0, [16, 40])]:
+        L1, A1 = rf._wide_columns(W, lam, b, X, y, wide, Ps, ridge, ridge == 0)
+        L2, A2 = rf._narrow_columns(W, lam, b, bDb, X, y, wide, Ps, ridge, ridge == 0, False)
+        np.testing.assert_allclose(np.asarray(L1), np.asarray(L2), rtol=1e-8)
+        if ridge > 0:
+            np.testing.assert_allclose(np.asarray(A1), np.asarray(A2), rtol=1e-8)
+    L, A = rf._wide_columns(W, lam, b, X, y, wide, [100, math.inf], 0.0, True)
+    beta = np.linalg.lstsq(np.asarray(X[:100]), np.asarray(y[:100]), rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(L[:, 0]), 0.5 * np.sum(np.asarray(lam) * (beta - np.asarray(b)) ** 2), rtol=1e-8)
+    assert np.all(np.abs(np.asarray(A)) < 1e-20)  # P = inf, N > v: the target itself

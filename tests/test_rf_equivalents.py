@@ -179,7 +179,8 @@ def test_plrf_phase_values_the_docs_state():
     ph, xi, eta = E.plrf_phase(0.33, 0.45)
     assert ph == "Ib" and xi == 0.5 and eta == pytest.approx(0.28)
     assert E.plrf_phase(0.1, 0.2)[0] == "none"
-    assert E.plrf_phase(0.4, 1.0) == ("IV", None, None)
+    assert E.plrf_phase(0.4, 1.0) == ("IVb", 0.5, 0.4)
+    assert E.plrf_phase(0.27, 1.0)[0] == "IVa"
 
 
 @pytest.mark.parametrize("alpha", [0.1, 0.2])
@@ -191,8 +192,76 @@ def test_plrf_phase_ic_continuous_with_ib(alpha):
 
 
 def test_plrf_phase_continuous_across_boundaries():
-    for (a1, b1), (a2, b2) in [((0.7, 0.5 - 1e-9), (0.7, 0.5 + 1e-9)), ((0.7, 0.7 - 1e-9), (0.7, 0.7 + 1e-9)),
-                               ((0.5 + 1e-9, 0.3), (0.5 - 1e-9, 0.3))]:
+    e, c = 1e-9, E.ALPHA_IV
+    for (a1, b1), (a2, b2) in [((0.7, 0.5 - e), (0.7, 0.5 + e)), ((0.7, 0.7 - e), (0.7, 0.7 + e)),
+                               ((0.5 + e, 0.3), (0.5 - e, 0.3)), ((0.25 - e, 1.0), (0.25 + e, 1.0)),
+                               ((0.5 - e, 1.2), (0.5 + e, 1.2)),
+                               ((0.27, 0.5 - e), (0.27, 0.5 + e)), ((0.4, 0.5 - e), (0.4, 0.5 + e))]:
         p, q = E.plrf_phase(a1, b1), E.plrf_phase(a2, b2)
         assert p[0] != q[0]
         assert p[1] == pytest.approx(q[1], abs=1e-6) and p[2] == pytest.approx(q[2], abs=1e-6)
+    # IVa | IVb: eta is continuous; xi jumps (on the line the noise term is flat in d, so every d
+    # between the F_pp and F_0 balances is optimal).
+    p, q2 = E.plrf_phase(c - e, 1.2), E.plrf_phase(c + e, 1.2)
+    assert (p[0], q2[0]) == ("IVa", "IVb") and p[2] == pytest.approx(q2[2], abs=1e-6) and p[1] > q2[1]
+
+
+def test_report_scores_the_width_curve_at_an_unshipped_setting(tmp_path):
+    """The report holds a min-norm width sweep against its deterministic equivalent at every
+    width (not only inside the slope's fit range), median relative error <= 10 %; the samples
+    check at finite width gets its curve too."""
+    import toyscale
+
+    doc = {"model": "random_features", "seeds": 8,
+           "params": {"alpha": 0.9, "beta": 0.45, "latent_dim": 1024, "ridge": 0.0},
+           "sweep": {"width": [16, 24, 32, 64, 128], "samples": [48, 96, 256, math.inf]},
+           "checks": [{"name": "w", "axis": "width", "where": {"samples": math.inf}, "fit_range": [16, 32]},
+                      {"name": "p", "axis": "samples", "where": {"width": 16}}]}
+    res = toyscale.run(doc, out=tmp_path / "de", progress=False)
+    w = res.check("w")
+    assert w["fit_range"] == [16, 32] and w["curve_range"] == [16, 128] and w["curve_points"] == 5
+    assert w["curve_rel_error_median"] <= 0.10, w["curve_rel_error_median"]
+    assert len(w["points"]["theory_curve"]) == 5
+    p = res.check("p")  # P = 48, 96, 256 > N = 16: a curve at every finite P
+    assert p["curve_points"] == 3
+    pts = p["points"]  # every point within 4 s.e. + 5 % of the seed mean (8 seeds of N = 16 scatter)
+    for c, e, t in zip(pts["center"], pts["err_low"], pts["theory_curve"]):
+        assert abs(t - c) <= 4 * e + 0.05 * c, (t, c, e)
+
+
+def test_sgd_limit_against_the_exact_fixed_point():
+    """The deterministic constant-step limit against the model's exact per-W limit, 12 draws."""
+    import jax.numpy as jnp
+
+    from toyscale.models import rf_learners as lr
+
+    v, N, rng = 1024, 128, np.random.default_rng(11)
+    lam, b = E.spectrum(1.0, 0.75, v)
+    gamma = 0.5 / float(jnp.sum(lam))
+    vals = []
+    for _ in range(12):
+        W = jnp.asarray(rng.standard_normal((v, N)) / math.sqrt(N))
+        _, _, mu, _, _, lst = lr.population(W, lam, b)
+        vals.append(float(lr.sgd_limit(mu, lst, 0.1, gamma, 2)))
+    m, se = np.mean(vals), np.std(vals) / math.sqrt(12)
+    de = E.sgd_limit(lam, b, N, 0.5, 2, noise=0.1)
+    assert abs(de - m) <= 4 * se + 0.02 * m, (de, m, se)
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.2, 1.0), (0.27, 1.0), (0.28, 2.0), (0.35, 1.0), (0.45, 0.7)])
+def test_plrf_phase_below_alpha_half_is_the_balance_it_states(alpha, beta):
+    """Ic, IVa, IVb: minimising max(F_pp, F_0, noise) over d on a fine log grid (v ~ d,
+    gamma ~ d^(2a-1), tau = gamma f / d) gives the stated xi and eta to 1e-3."""
+    a, b = alpha, beta
+    s = 2 * a + 2 * b - 1
+    logd = np.linspace(0.0, 400.0, 40001)
+    best = []
+    for lf in (300.0, 600.0):
+        ltau = (2 * a - 2) * logd + lf
+        noise = (2 * a - 1) * logd - (2 - 1 / (2 * a)) * ltau if a > 0.25 else -logd  # K_pp ~ gamma^2 d^(1-4a) below 1/4
+        L = np.maximum.reduce([-(s / (2 * a)) * ltau, -2 * a * logd, noise])
+        k = int(np.argmin(L))
+        best.append((logd[k], L[k]))
+    xi, eta = (best[1][0] - best[0][0]) / 300.0, -(best[1][1] - best[0][1]) / 300.0
+    _, xi_t, eta_t = E.plrf_phase(a, b)
+    assert xi == pytest.approx(xi_t, abs=1e-3) and eta == pytest.approx(eta_t, abs=1e-3)

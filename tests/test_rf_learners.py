@@ -1,11 +1,14 @@
 """Random-feature GD and one-pass SGD learners against explicit numpy loops and the exact
 expected-SGD recursion."""
 
-from toyscale.theory.base import Slice
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+
+from toyscale.theory.base import Slice
 
 from toyscale.errors import UserError
 from toyscale.experiment import experiment_from_dict
@@ -161,14 +164,14 @@ def test_bad_learner_configurations_are_user_errors(params, field):
 def test_phase_map_and_frontier_formulas():
     from toyscale.theory import random_features as th
 
-    assert [th.phase(a, b) for a, b in [(0.75, 0.25), (1.0, 0.75), (1.0, 2.0), (0.3, 0.3), (0.2, 2.0), (0.4, 1.0)]] == \
-        ["Ia", "II", "III", "Ib", "Ic", "IV"]
+    assert [th.phase(a, b) for a, b in [(0.75, 0.25), (1.0, 0.75), (1.0, 2.0), (0.3, 0.3), (0.2, 2.0), (0.27, 1.0),
+                                         (0.4, 1.0)]] == ["Ia", "II", "III", "Ib", "Ic", "IVa", "IVb"]
     # continuity across Ia -> II (beta = 1/2) and II -> III (beta = alpha) at alpha = 0.7 (THEORY.md)
     for (p1, p2) in [((0.7, 0.5 - 1e-9), (0.7, 0.5 + 1e-9)), ((0.7, 0.7 - 1e-9), (0.7, 0.7 + 1e-9))]:
         _, x1, e1 = th.plrf_frontier(*p1)
         _, x2, e2 = th.plrf_frontier(*p2)
         assert abs(x1 - x2) < 1e-6 and abs(e1 - e2) < 1e-6
-    assert th.plrf_frontier(0.2, 2.0)[1:] == (None, None)
+    assert all(v is not None for v in th.plrf_frontier(0.2, 2.0)[1:])  # every phase has a value
     # Bordelon's GD exponents equal the phase-Ia formulas where a - 1 < b
     xi, eta = th.bordelon_frontier(0.75, 0.25)
     assert (xi, eta) == pytest.approx(th.plrf_frontier(0.75, 0.25)[1:])
@@ -254,3 +257,52 @@ def test_program_variable_rejects_unknown_values(monkeypatch):
     assert device_program("cpu") == "accelerator"
     monkeypatch.delenv(PROGRAM_ENV)
     assert device_program("cpu") == "cpu" and device_program("gpu") == "accelerator"
+
+
+def _plrf_doc(widths, seeds=2, learner="sgd_expected", steps=(1, 10, 100, 1000)):
+    return {"model": "random_features", "seeds": seeds,
+            "params": {"alpha": 0.4, "beta": 1.0, "latent_ratio": 4.0, "learner": learner, "samples": math.inf},
+            "sweep": {"width": list(widths), "steps": list(steps)}}
+
+
+def test_plrf_protocol_rows_are_functions_of_their_configuration(tmp_path):
+    """latent_ratio > 0: v = ratio * width per row; the width-32 rows are identical whichever
+    other widths share the sweep, and the block draws are prefix-stable in v."""
+    import toyscale
+    from toyscale.models import random_features as rf
+
+    a = toyscale.run(_plrf_doc([16, 32]), out=tmp_path / "a", progress=False, report=False).table
+    b = toyscale.run(_plrf_doc([32, 64]), out=tmp_path / "b", progress=False, report=False).table
+    pick = lambda df: df[df.width == 32].sort_values(["seed", "steps"])[["loss", "approx", "gap"]].to_numpy()  # noqa: E731
+    np.testing.assert_array_equal(pick(a), pick(b))
+    key = jax.random.PRNGKey(3)
+    np.testing.assert_array_equal(rf._prefix_normal(key, 700, jnp.float64)[:300], rf._prefix_normal(key, 300, jnp.float64))
+    assert rf.latent_v(4.0, 32) == 128
+
+
+@pytest.mark.parametrize("learner", ["sgd_expected", "gd"])
+def test_plrf_protocol_against_the_deterministic_equivalent(tmp_path, learner):
+    """Seed means (12 seeds) at N = 32, v = 128 within 4 s.e. + 5 % of the deterministic equivalent
+    built with the row's own v and step size gamma = lr_scale / sum_{j <= v} lambda_j."""
+    import toyscale
+    from toyscale.theory import random_features as th
+
+    steps = [1, 10, 100, 1000]
+    df = toyscale.run(_plrf_doc([32], seeds=12, learner=learner, steps=steps), out=tmp_path / learner,
+                      progress=False, report=False).table
+    g = df.groupby("steps")["loss"].agg(["mean", "sem"])
+    p = {"alpha": 0.4, "beta": 1.0, "latent_ratio": 4.0, "latent_dim": 2048, "width": 32, "learner": learner,
+         "lr_scale": 0.5, "batch_size": 1, "samples": math.inf, "ridge": 0.0}
+    de = th.de_trained(p, steps, "loss")
+    for t, d in zip(steps, de):
+        m, se = g.loc[t, "mean"], g.loc[t, "sem"]
+        assert abs(d - m) <= 4 * se + 0.05 * m, (t, d, m, se)
+
+
+@pytest.mark.parametrize("params,field", [({"latent_ratio": 2.0}, "latent_ratio"),
+                                          ({"latent_ratio": 2.0, "learner": "sgd_expected", "samples": math.inf,
+                                            "steps": 10, "width": math.inf}, "width")])
+def test_plrf_protocol_bad_configurations(params, field):
+    with pytest.raises(UserError) as ei:
+        experiment_from_dict({"model": "random_features", "params": {"latent_dim": 32, "width": 8, **params}})
+    assert field in str(ei.value)

@@ -57,7 +57,8 @@ class CheckResult(EntryResult):
 def _points(sel, axis: str, metric: str, xs_all, fit_range, median: bool, curve) -> dict:
     """Per finite axis value with a positive centre: ``x``, ``center`` (seed mean or median),
     ``err_low``/``err_high`` (s.e.m., or the quartiles' distance for the median), ``fitted``
-    (inside the fit range) and ``theory_curve`` (the theory's curve there, if any)."""
+    (inside the fit range) and ``theory_curve`` (the theory's curve there, if any: ``curve`` maps
+    each finite axis value to it)."""
     out = {"x": [], "center": [], "err_low": [], "err_high": [], "fitted": []}
     for x in xs_all:
         if not math.isfinite(x):
@@ -79,7 +80,7 @@ def _points(sel, axis: str, metric: str, xs_all, fit_range, median: bool, curve)
         out["err_high"].append(hi)
         out["fitted"].append(bool(fit_range is None or fit_range[0] <= x <= fit_range[1]))
     if curve is not None and out["x"]:
-        out["theory_curve"] = [float(y) for y in np.asarray(curve(np.array(out["x"])), float)]
+        out["theory_curve"] = [float(curve[x]) for x in out["x"]]
     return out
 
 
@@ -91,8 +92,8 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
     interval (:func:`toyscale.fit.fit_scaling`). Where the theory predicts a slope, ``agrees``
     says ``|fitted - theory| <= tolerance`` and ``theory_in_ci`` whether the interval contains
     it: two statements, both reported. A theory curve (``Prediction.curve``) is scored: relative
-    error against the measured centre over the fitted values, max (``curve_rel_error``) and
-    median (``curve_rel_error_median``).
+    error against the measured centre at every axis value of ``Prediction.curve_range`` (the
+    fit range when ``None``), max (``curve_rel_error``) and median (``curve_rel_error_median``).
     """
     axis, where = check["axis"], check["where"]
     sel = select(df, where)
@@ -120,11 +121,12 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
                  fit_range=[min(xs), max(xs)] if xs else None,
                  fit_range_rule="check.fit_range" if check.get("fit_range") else "theory validity interval")
     center = lambda Y: seed_center(Y, entry["statistic"])  # noqa: E731  (the curve that is fitted)
-    if pred.curve is not None and xs:
-        ymean = center(np.array(Ys))
-        rel = np.abs(np.asarray(pred.curve(np.array(xs)), float) - ymean) / ymean
-        entry.update(curve_rel_error=float(np.max(rel)), curve_rel_error_median=float(np.median(rel)))
-    entry["points"] = _points(sel, axis, metric, xs_all, entry["fit_range"], entry["statistic"] == "median", pred.curve)
+    curve = None
+    if pred.curve is not None:  # evaluated once, at every finite axis value of the slice
+        fin = [x for x in xs_all if math.isfinite(x)]
+        curve = dict(zip(fin, np.asarray(pred.curve(np.array(fin)), float).reshape(-1))) if fin else {}
+        entry.update(_curve_score(pred, curve, sel, axis, metric, xs_all, (lo, hi), accepted, seeds, center))
+    entry["points"] = _points(sel, axis, metric, xs_all, entry["fit_range"], entry["statistic"] == "median", curve)
     entry.update(_validity(xs, at_floor, floor, float(check.get("min_decades", MIN_DECADES)), axis, metric))
     if len(xs) < 3:
         entry.update(fitted=None, ci_low=None, ci_high=None, agrees=None,
@@ -140,6 +142,27 @@ def evaluate_check(df, model, fixed: Mapping, check: Mapping, n_boot: int = 1000
     entry.update(range_sensitivity(xs, ymean, law=law, threshold=entry["tolerance"]))
     _verdicts(entry, fit, pred)
     return CheckResult(entry)
+
+
+def _curve_score(pred, curve, sel, axis, metric, xs_all, fit_window, accepted, seeds, center) -> dict:
+    """Relative error ``|curve - centre| / centre`` of the theory curve over ``pred.curve_range``
+    (the fit range when ``None``), at every axis value where every seed has an accepted row with
+    a positive metric and the curve is finite: ``curve_rel_error`` (max),
+    ``curve_rel_error_median``, ``curve_range`` (the values scored) and ``curve_points``
+    (their number); nothing when no value qualifies."""
+    window = pred.curve_range if pred.curve_range is not None else fit_window
+    xs, Ys, _, _ = _fit_table(sel, axis, metric, xs_all, window, accepted, seeds)
+    if not xs:
+        return {}
+    theory = np.array([curve[x] for x in xs], float)
+    ok = np.isfinite(theory)
+    if not ok.any():
+        return {}
+    ymean = center(np.array(Ys))
+    rel = (np.abs(theory - ymean) / ymean)[ok]
+    xo = np.array(xs)[ok]
+    return {"curve_rel_error": float(np.max(rel)), "curve_rel_error_median": float(np.median(rel)),
+            "curve_range": [float(xo.min()), float(xo.max())], "curve_points": int(ok.sum())}
 
 
 def _fit_table(sel, axis: str, metric: str, xs_all, window, accepted, seeds, floor: float = 0.0):

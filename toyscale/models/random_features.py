@@ -47,6 +47,9 @@ PARAMS = (
     Param("alpha", float, 1.0, "data spectrum lambda_j = j^(-2 alpha)", low=0.0, low_open=True),
     Param("beta", float, 0.25, "target coefficients b*_j = j^(-beta) (teacher = 'power')", low=0.0),
     Param("latent_dim", int, 2048, "v, number of latent coordinates", low=1, high=65536, role="static"),
+    Param("latent_ratio", float, 0.0, "PLRF's protocol: latent dimension v = round(latent_ratio * width) per row, step "
+          "size from that row's spectrum (0: every width sees the fixed latent_dim); learners 'gd' (samples = inf) and "
+          "'sgd_expected'", low=0.0, high=64.0, role="static"),
     Param("width", int, 256, "N, number of random features (inf: the latent itself)", low=1, allow_inf=True, role="nested"),
     Param("samples", int, 1024, "P, number of training samples (inf: population)", low=1, allow_inf=True, role="nested"),
     Param("ridge", float, 0.0, "ridge on (1/P)||F theta - y||^2 + ridge ||theta||^2 (0: min-norm)", low=0.0),
@@ -80,6 +83,30 @@ def _spectrum(v, alpha, beta, teacher, key):
     else:
         b = jax.random.normal(key, (v,), dtype=lam.dtype)
     return lam, b
+
+
+#: Latent entries drawn per block in PLRF's protocol: entry ``i`` of a feature column comes from
+#: ``fold_in(fold_in(column key, i // LATENT_BLOCK), ...)``, so the first v entries are the same
+#: arrays whatever v (a row's draws depend only on its own configuration).
+LATENT_BLOCK = 256
+
+
+def latent_v(ratio: float, width) -> int:
+    """PLRF's latent dimension of a width-``N`` row, ``v = max(1, round(ratio * N))``."""
+    return max(1, int(round(float(ratio) * float(width))))
+
+
+def _prefix_normal(key, v: int, dtype):
+    """``v`` standard normals whose first ``m`` entries are the same for every ``v >= m``: block
+    ``k`` of :data:`LATENT_BLOCK` entries is ``normal(fold_in(key, k))``."""
+    nb = -(-v // LATENT_BLOCK)
+    blocks = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(key, k), (LATENT_BLOCK,), dtype))(jnp.arange(nb))
+    return blocks.reshape(-1)[:v]
+
+
+def _prefix_features(key, v: int, N: int, dtype):
+    """``(v, N)`` N(0, 1) feature matrix: column ``j`` is :func:`_prefix_normal` of ``fold_in(key, j)``."""
+    return jax.vmap(lambda j: _prefix_normal(jax.random.fold_in(key, j), v, dtype))(jnp.arange(N)).T
 
 
 def _quad_loss(theta, S, c, bDb):
@@ -213,6 +240,8 @@ def _evaluate_trained(static, nested, dyn, key):
 
     v, learner = static["latent_dim"], static["learner"]
     Ns, Ps, Ts = nested["width"], nested["samples"], nested["steps"]
+    if static.get("latent_ratio", 0.0) > 0:
+        return _evaluate_plrf_protocol(static, nested, dyn, key)
     alpha, beta, ridge, noise = dyn["alpha"], dyn["beta"], dyn["ridge"], dyn["noise"]
     kW, kX, kb, kn = jax.random.split(key, 4)
     kS = jax.random.fold_in(key, 0x5D5)  # SGD draws (not one of the ridge learner's keys)
@@ -269,6 +298,49 @@ def _evaluate_trained(static, nested, dyn, key):
     return {"loss": loss, "approx": approx, "excess": loss - approx, "gap": gap, "status": status}
 
 
+def _evaluate_plrf_protocol(static, nested, dyn, key):
+    """GD on the population / expected one-pass SGD in PLRF's protocol: each width ``N`` has its
+    own latent dimension ``v_N = round(latent_ratio * N)`` (spectrum ``lambda_j = j^-2 alpha``,
+    ``j <= v_N``), its own step size ``gamma_N = lr_scale / sum_{j <= v_N} lambda_j`` and its own
+    ``v_N x N`` feature draw (column ``j`` from ``fold_in(key, j)``, entries in blocks from
+    ``fold_in`` of the block index, so the draw depends on the row's configuration only).
+    Metrics as :func:`_evaluate_trained`."""
+    from toyscale.models import rf_learners as lr
+
+    learner, ratio = static["learner"], float(static["latent_ratio"])
+    Ns, Ts = nested["width"], nested["steps"]
+    alpha, beta, ridge, noise = dyn["alpha"], dyn["beta"], dyn["ridge"], dyn["noise"]
+    kW, _, kb, _ = jax.random.split(key, 4)
+    dtype = jnp.result_type(float)
+    steps = jnp.asarray([float(t) for t in Ts], dtype)
+    loss, gap, approx, bad, l0s = [], [], [], [], []
+    for N in Ns:
+        N = int(N)
+        v = latent_v(ratio, N)
+        j = jnp.arange(1, v + 1, dtype=dtype)
+        lam = j ** (-2.0 * alpha)
+        b = j ** (-beta) if static["teacher"] == "power" else _prefix_normal(kb, v, dtype)
+        gamma = dyn["lr_scale"] / jnp.sum(lam)
+        l0s.append(0.5 * jnp.sum(lam * b * b))
+        WN = _prefix_features(kW, v, N, dtype) / jnp.sqrt(jnp.asarray(N, dtype))
+        if learner == "gd":
+            S, c = lr.moments(WN, lam, b)
+            l_, g_, l_pop, d_ = lr.gd_curve(WN, lam, b, S, c, None, None, ridge, gamma, steps)
+            loss.append(l_[None]), gap.append(g_[None]), bad.append(jnp.broadcast_to(d_, l_.shape)[None])
+            approx.append(jnp.full((1, len(Ts)), l_pop, dtype))
+            continue
+        _, _, mu, _, th, lstar = lr.population(WN, lam, b)
+        l_inf = lr.sgd_limit(mu, lstar, noise, gamma, static["batch_size"])
+        l_, _ = lr.sgd_expected_curve(mu, th, lstar, noise, gamma, static["batch_size"], tuple(int(t) for t in Ts))
+        loss.append(l_[None]), gap.append((l_ - l_inf)[None]), approx.append(jnp.full((1, len(Ts)), lstar, dtype))
+        bad.append(jnp.broadcast_to(~jnp.isfinite(l_inf), (1, len(Ts))))
+    loss, gap, approx, bad = (jnp.stack(a) for a in (loss, gap, approx, bad))
+    l0 = jnp.stack(l0s)[:, None, None]
+    bad = bad | ~(jnp.abs(loss) <= lr.DIVERGED_FACTOR * l0)
+    status = jnp.where(bad, MODEL.status_code("diverged"), 0).astype(jnp.int32)
+    return {"loss": loss, "approx": approx, "excess": loss - approx, "gap": gap, "status": status}
+
+
 def _evaluate_ridge(static, nested, dyn, key):
     """Exact test losses of one cell at every (width, samples) pair of the group.
 
@@ -303,26 +375,33 @@ def _evaluate_ridge(static, nested, dyn, key):
     accelerator = _accumulate_grams(static)
     Nmax = int(max(Ns))
     W = indexed_normal(kW, Nmax, (v,), dtype).T  # (v, Nmax), column j from fold_in(kW, j)
+    # Widths above the latent dimension (N > v) are solved in the v x v or P x P space, never
+    # N x N (:func:`_wide_columns`); the widths N <= v in feature space as before.
+    narrow = [int(N) for N in Ns if N <= v]
+    wide = [int(N) for N in Ns if N > v]
+    parts = []
+    if narrow:
+        parts.append(_narrow_columns(W[:, : max(narrow)], lam, b, bDb, X, y, narrow, Ps, ridge, static["minnorm"], accelerator))
+    if wide:
+        parts.append(_wide_columns(W, lam, b, X, y, wide, Ps, ridge, static["minnorm"]))
+    loss = jnp.concatenate([p_[0] for p_ in parts], axis=0)
+    approx = jnp.concatenate([p_[1] for p_ in parts], axis=0)
+    return _out(loss, jnp.broadcast_to(approx[:, None], loss.shape))
+
+
+def _narrow_columns(W, lam, b, bDb, X, y, Ns, Ps, ridge, minnorm, accelerator):
+    """``(loss (len(Ns), len(Ps)), approx (len(Ns),))`` for widths ``N <= v`` in feature space:
+    one ``N x N`` population matrix ``S = W^T D W`` and the nested primal / dual solves."""
+    v = W.shape[0]
+    Pf = [int(P) for P in Ps if math.isfinite(P)]
     S = W.T @ (lam[:, None] * W)
     c = W.T @ (lam * b)
     F = X @ W  # (Pmax, Nmax)
-    minnorm = static["minnorm"]
-    # Min-norm (ridge 0) with more features than latent dimensions (N > v): W has rank v, so
-    # the N x N population matrix and the Gram of P >= v samples are singular. There the
-    # learner is exact in latent space: with P = inf it fits b* exactly (theta = W^+ b*), with
-    # P >= v samples it is least squares in the latent coordinates (beta = W theta = X^+ y),
-    # the same for every N > v. Below v (P < v < N) the P x P kernel stays positive definite.
-    under = [N for N in Ns if not (minnorm and N > v)]
-    approx_col = _population_column(S, c, bDb, under, ridge)
+    approx_col = _population_column(S, c, bDb, Ns, ridge)
     if not minnorm:  # ridge > 0: sizes in buckets, compile time flat in the number of sizes
         ridge_cols = _ridge_columns(F, y, S, c, bDb, Ns, Pf, ridge, batched=accelerator)
         loss = jnp.stack([ridge_cols[int(P)] if math.isfinite(P) else approx_col for P in Ps], axis=1)
-        return _out(loss, jnp.broadcast_to(approx_col[:, None], loss.shape))
-    over = [int(N) for N in Ns if N > v]
-    latent = {}  # P -> loss of latent least squares (min-norm, N > v, P >= v)
-    if over:
-        approx_col = jnp.concatenate([approx_col, _overparameterised_population(W, lam, b, over)])
-        latent = {P: 0.5 * jnp.sum(lam * (_latent_ols(X[:P], y[:P], 0.0) - b) ** 2) for P in Pf if P >= v}
+        return loss, approx_col
     dual = _minnorm_dual_losses(F, y, S, c, bDb, Ns, Pf, v, accelerator)
     cols = _minnorm_primal_columns(F, y, S, c, bDb, Ns, Ps, v, ridge, accelerator)
     for j, P in enumerate(Ps):
@@ -330,13 +409,67 @@ def _evaluate_ridge(static, nested, dyn, key):
             cols[j] = approx_col
             continue
         P = int(P)
-        wide = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
-        if wide:
-            cols[j] = cols[j].at[jnp.asarray(wide)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in wide]))
-        if P in latent:
-            cols[j] = cols[j].at[jnp.asarray([i for i, N in enumerate(Ns) if N > v])].set(latent[P])
-    loss = jnp.stack(cols, axis=1)
-    return _out(loss, jnp.broadcast_to(approx_col[:, None], loss.shape))
+        over = [i for i, N in enumerate(Ns) if (int(N), P) in dual]
+        if over:
+            cols[j] = cols[j].at[jnp.asarray(over)].set(jnp.stack([dual[(int(Ns[i]), P)] for i in over]))
+    return jnp.stack(cols, axis=1), approx_col
+
+
+def _wide_columns(W, lam, b, X, y, Ns, Ps, ridge, minnorm):
+    """``(loss (len(Ns), len(Ps)), approx (len(Ns),))`` for widths ``N > v``, without any
+    ``N x N`` matrix. The loss depends on ``theta`` only through ``beta = W_N theta`` (``v``
+    entries), and with ``G = W_N W_N^T`` (``v x v``, positive definite for ``N > v``) and
+    ``c = P ridge``:
+
+    * ``P`` samples, ``theta = F^T (F F^T + c I)^-1 y`` with ``F = X W_N``: ``beta = G X^T (X G X^T + c I)^-1 y``
+      (a ``P x P`` solve, used for ``P <= v``), or by the push-through identity
+      ``W (W^T A W + c)^-1 W^T = (A + c G^-1)^-1``: ``beta = (X^T X + c G^-1)^-1 X^T y`` (``v x v``,
+      used for ``P > v``); min-norm (``c = 0``) with ``P >= v`` is least squares in the latent
+      coordinates, ``beta = X^+ y``, the same for every ``N > v``;
+    * population, ``theta = (S + ridge I)^-1 W^T D b``: ``beta = (D + ridge G^-1)^-1 D b``
+      (min-norm: ``beta = G G^-1 b = b``, the target itself).
+
+    ``minnorm`` (static: ``ridge`` is traced) selects the ridge-0 formulas. ``G`` of the widths
+    accumulates over blocks of columns (``G_N' = G_N + W_[N, N') W_[N, N')^T``).
+    Loss ``1/2 sum_j lambda_j (beta_j - b_j)^2``. Cost ``O(v^2 N + min(P, v)^3)`` per size
+    instead of ``O(N^2 v + N^3)``.
+    """
+    v, dtype = W.shape[0], W.dtype
+    eye = jnp.eye(v, dtype=dtype)
+    loss_of = lambda beta: 0.5 * jnp.sum(lam * (beta - b) ** 2)  # noqa: E731
+    latent = {}  # min-norm, P >= v: least squares in the latent space, shared by every N > v
+    G, prev = jnp.zeros((v, v), dtype), 0
+    rows, approx = [], []
+    for N in Ns:
+        G, prev = G + W[:, prev:N] @ W[:, prev:N].T, N
+        LG = jnp.linalg.cholesky(G)
+        if minnorm:
+            pop = loss_of(G @ jax.scipy.linalg.cho_solve((LG, True), b))
+        else:
+            Ginv = jax.scipy.linalg.cho_solve((LG, True), eye)
+            A = jnp.diag(lam) + ridge * Ginv
+            pop = loss_of(jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(A), True), lam * b))
+        row = []
+        for P in Ps:
+            if not math.isfinite(P):
+                row.append(pop)
+                continue
+            P = int(P)
+            XP, yP, cP = X[:P], y[:P], P * ridge
+            if minnorm and P >= v:
+                if P not in latent:
+                    latent[P] = loss_of(_latent_ols(XP, yP, 0.0))
+                row.append(latent[P])
+            elif P <= v:
+                K = XP @ G @ XP.T + cP * jnp.eye(P, dtype=dtype)
+                a = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(K), True), yP)
+                row.append(loss_of(G @ (XP.T @ a)))
+            else:
+                H = XP.T @ XP + cP * Ginv
+                row.append(loss_of(jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(H), True), XP.T @ yP)))
+        rows.append(jnp.stack(row))
+        approx.append(pop)
+    return jnp.stack(rows), jnp.stack(approx)
 
 
 def _latent_features(lam, b, X, y, Ps, ridge):
@@ -373,17 +506,6 @@ def _population_column(S, c, bDb, widths, ridge):
     m = int(max(widths))
     theta = _nested_solve(S[:m, :m] + ridge * jnp.eye(m, dtype=S.dtype), c[:m], widths)
     return _quad_loss(theta, S[:m, :m], c[:m], bDb)
-
-
-def _overparameterised_population(W, lam, b, widths):
-    """Min-norm population loss for widths ``N > v``: ``W_N theta = W_N W_N^+ b* = b*`` projected
-    on the range of ``W_N`` (``W_N W_N^T`` is ``v x v`` and invertible)."""
-    out = []
-    for N in widths:
-        WN = W[:, :N]
-        beta = WN @ (WN.T @ jnp.linalg.solve(WN @ WN.T, b))  # W theta for theta = W^+ b*
-        out.append(0.5 * jnp.sum(lam * (beta - b) ** 2))
-    return jnp.stack(out)
 
 
 def _minnorm_dual_losses(F, y, S, c, bDb, Ns, Pf, v, accelerator):
@@ -505,6 +627,8 @@ def cell_bytes(static, nested):
     ``width = inf`` group forms no features: its draws, one ``P x P`` kernel per sample size
     below ``v`` and, for ``P >= v``, the ``v x v`` latent Gram."""
     v = static["latent_dim"]
+    if static.get("latent_ratio", 0.0) > 0:
+        v = latent_v(static["latent_ratio"], max([n for n in nested["width"] if math.isfinite(n)] or [1]))
     Ps = [p for p in nested["samples"] if math.isfinite(p)] or [1]
     if static.get("width_inf"):  # ridge learner (group_extra), width = inf: _latent_features
         P = max(Ps)
@@ -524,9 +648,20 @@ def cell_bytes(static, nested):
 
 def check_config(values):
     v = values["latent_dim"]
+    if any(r > 0 for r in values["latent_ratio"]):
+        if set(values["learner"]) - {"gd", "sgd_expected"}:
+            raise UserError("latent_ratio", "PLRF's protocol (latent_ratio > 0) is built for learners 'gd' and 'sgd_expected'; "
+                                            "allowed: latent_ratio = 0 with learner 'ridge' or 'sgd'")
+        if any(math.isinf(n) for n in values["width"]):
+            raise UserError("width", "latent_ratio > 0 sets v = latent_ratio * width; allowed: finite widths")
+        if any(math.isfinite(p) for p in values["samples"]):
+            raise UserError("samples", "latent_ratio > 0 trains on the population; allowed: samples = inf")
+        big = max(r for r in values["latent_ratio"]) * max(values["width"])
+        if big > 65536:
+            raise UserError("latent_ratio", f"latent_ratio * width reaches {big:g}; allowed: at most 65536")
     for name in ("width", "samples"):
         for x in values[name]:
-            if name == "width" and math.isfinite(x) and x > 16 * max(v):
+            if name == "width" and math.isfinite(x) and x > 16 * max(v) and not any(r > 0 for r in values["latent_ratio"]):
                 raise UserError(f"sweep.{name}", f"{x} is far above latent_dim={max(v)}; allowed: width <= 16 * latent_dim or inf")
     learners = set(values["learner"])
     steps = values["steps"]
@@ -576,6 +711,8 @@ MODEL = register(
         # beta 0.8 falls from 0.77 to 0.38). Every learner computes a deterministic function
         # of the draw, so float32 and float64 differ by rounding only.
         limits=("width <= 16 * latent_dim, or inf",
+                "latent_ratio > 0 (PLRF's protocol): learner 'gd' or 'sgd_expected', samples = inf, finite widths, "
+                "latent_ratio * width <= 65536",
                 "learner 'ridge': steps = inf",
                 "learner 'sgd' or 'sgd_expected': samples = inf, finite steps, ridge = 0",
                 "width = inf with learner 'gd', 'sgd' or 'sgd_expected': latent_dim <= 8192"),

@@ -55,9 +55,10 @@ def check_figure(entry: Mapping):
         for lab, sl, ls, col in lines:
             ax.plot(xf, ym * (xf / xm) ** sl + E, ls=ls, color=col, lw=1, label=f"{lab}: slope {sl:+.3f}")
     if pts.get("theory_curve") is not None:
-        e = entry.get("curve_rel_error")
-        ax.plot(xs, pts["theory_curve"], ":", color="C2",
-                label="theory curve" + (f" (max rel. err {e:.1%})" if e is not None else ""))
+        e, em = entry.get("curve_rel_error"), entry.get("curve_rel_error_median")
+        yc = np.array([np.nan if y is None else y for y in pts["theory_curve"]], float)
+        ax.plot(xs, yc, ":", color="C2", marker=".", ms=3,
+                label="theory curve" + (f" (rel. err median {em:.1%}, max {e:.1%})" if e is not None else ""))
     log_axes(ax, axis, metric, xvalues=xs)
     ax.set_title(_title(entry), fontsize=8)
     ax.legend(fontsize=7)

@@ -24,7 +24,7 @@ def table(entries: list[dict]) -> str:
             "| fit range | held-out err | range-sensitive |")
     alts = any(e.get("agrees_with") for e in entries)
     inval = any(e.get("valid") is False for e in entries)
-    head += (" flagged runs |" if flag else "") + (" curve err |" if curve else "") + (" agrees with |" if alts else "")
+    head += (" flagged runs |" if flag else "") + (" curve err median / max |" if curve else "") + (" agrees with |" if alts else "")
     head += " valid fit |" if inval else ""
     lines = [head, "|" + "---|" * (12 + flag + curve + alts + inval)]
     for e in entries:
@@ -39,7 +39,8 @@ def table(entries: list[dict]) -> str:
         if flag:
             line += f" {e.get('n_flagged', 0)} of {e.get('n_runs', 0)} |"
         if curve:
-            line += f" {format(e['curve_rel_error'], '.1%') if 'curve_rel_error' in e else '—'} |"
+            line += (f" {format(e['curve_rel_error_median'], '.1%')} / {format(e['curve_rel_error'], '.1%')} |"
+                     if 'curve_rel_error' in e else " — |")
         if alts:
             line += f" {', '.join(e.get('agrees_with') or ['—'])} |"
         if inval:

@@ -67,9 +67,13 @@ class Prediction:
         default fit range is the swept values inside it.
       curve: optional finite-size prediction ``curve(x) -> expected metric`` (array in, array
         out), built once per slice. The report scores it against the measured centre (seed
-        mean or median) over the fit range -- relative error ``|curve - data| / data``, median
-        and max (``curve_rel_error_median``, ``curve_rel_error``) -- and draws it. A check whose
-        theory is a whole curve gives ``slope=None`` and a ``curve``.
+        mean or median) over ``curve_range`` -- relative error ``|curve - data| / data`` at
+        every axis value there where every seed has an accepted row and the curve is finite,
+        median and max (``curve_rel_error_median``, ``curve_rel_error``) -- and draws it. A
+        check whose theory is a whole curve gives ``slope=None`` and a ``curve``.
+      curve_range: ``(lo, hi)`` axis interval where ``curve`` is scored, or ``None``: the fit
+        range (a curve that is an asymptotic law holds where the slope does; a finite-size
+        curve such as a deterministic equivalent names the whole axis, ``(0, inf)``).
       note: one line on where the prediction comes from.
       alternatives: competing laws ``{label: slope}``; each is scored (within tolerance, inside
         the interval) and drawn.
@@ -81,6 +85,7 @@ class Prediction:
     law: str = "power"
     valid: tuple[float, float] = (0.0, float("inf"))
     curve: Callable[[Any], Any] | None = None
+    curve_range: tuple[float, float] | None = None
     note: str = ""
     alternatives: Mapping[str, float] = field(default_factory=dict)
 

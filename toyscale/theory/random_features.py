@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import math
 
-
 import numpy as np
 
 from toyscale.theory.base import Frontier, Overlay, Prediction, Slice, Theory
+
+#: A deterministic-equivalent curve is a finite-size prediction: scored at every axis value.
+WHOLE_AXIS = (0.0, math.inf)
+#: Longest run whose one-pass SGD deterministic equivalent is built for a check (one scan step per SGD step).
+DE_MAX_STEPS = 1_000_000
 
 #: How far apart two sizes must be for one to count as "much larger" (P >> N).
 SEPARATION = 8.0
@@ -74,7 +78,125 @@ def ols_expected_loss(loss_inf: float | np.ndarray, width: int, samples, noise: 
     return loss_inf + 0.5 * r2 * width / (P - width - 1.0)
 
 
+def latent_size(params) -> int:
+    """The latent dimension a row sees: ``round(latent_ratio * width)`` in PLRF's protocol
+    (``latent_ratio > 0``, v grows with the model), else ``latent_dim``."""
+    ratio = float(params.get("latent_ratio", 0.0) or 0.0)
+    if ratio > 0 and math.isfinite(float(params.get("width", math.inf))):
+        return max(1, int(round(ratio * float(params["width"]))))
+    return int(params["latent_dim"])
+
+
+def _de_spectrum(params):
+    """``(lambda, b)`` of the slice for the deterministic equivalents: ``b_j = j^-beta`` (power
+    teacher) or ``b_j = 1`` for the isotropic teacher (every equivalent is linear in ``b_j^2``,
+    so ``E b_j^2 = 1`` gives the teacher-averaged loss)."""
+    from toyscale.theory import rf_equivalents as E
+
+    lam, b = E.spectrum(float(params["alpha"]), float(params["beta"]), latent_size(params))
+    if params.get("teacher", "power") != "power":
+        b = b * 0.0 + 1.0
+    return lam, b
+
+
+def de_ridge(params, axis: str, xs, metric: str = "loss") -> np.ndarray:
+    """Deterministic equivalent of the ridge / min-norm learner at each ``x`` of ``xs`` along
+    ``axis`` (``width`` or ``samples``; the other size from ``params``): ``metric`` ``loss``,
+    ``approx`` (its ``P = inf`` floor ``L*``) or ``excess`` (``loss - approx``).
+
+    :func:`toyscale.theory.rf_equivalents.ridge_loss` (two renormalised ridges; Atanasov,
+    Zavatone-Veth & Pehlevan 2024; Bach 2023 for the population case), ``inf`` at the min-norm
+    interpolation peak ``N = P``.
+    """
+    import jax
+
+    from toyscale.theory import rf_equivalents as E
+
+    ridge, noise = float(params.get("ridge", 0.0)), float(params.get("noise", 0.0))
+    out = []
+    with jax.enable_x64(True):  # float64 by contract, whatever the caller's mode
+        lam, b = _de_spectrum(params)
+        for x in np.asarray(xs, float).reshape(-1):
+            N = x if axis == "width" else float(params["width"])
+            P = x if axis == "samples" else float(params["samples"])
+            loss, lstar = (float(u) for u in E.ridge_loss(lam, b, N, P, ridge, noise))
+            out.append({"loss": loss, "approx": lstar, "excess": loss - lstar}[metric])
+    return np.array(out)
+
+
+def de_trained(params, steps, metric: str = "loss") -> np.ndarray:
+    """Deterministic equivalent of a trained learner's curve at the recorded ``steps`` (finite
+    width, population data, ridge 0): one-pass SGD (``sgd``, ``sgd_expected``: PLRF's Volterra
+    equation, :func:`toyscale.theory.rf_equivalents.sgd_curve`) or population GD
+    (:func:`~toyscale.theory.rf_equivalents.gd_population_curve`). ``metric``: ``loss``,
+    ``excess`` (``loss - L*``) or ``gap`` (``loss - L_inf``, ``L_inf`` the learner's ``t -> inf``
+    limit: ``L*`` for GD, :func:`~toyscale.theory.rf_equivalents.sgd_limit` for SGD)."""
+    import jax
+
+    from toyscale.theory import rf_equivalents as E
+
+    N, lr = float(params["width"]), float(params.get("lr_scale", 0.5))
+    steps = [int(t) for t in np.asarray(steps, float).reshape(-1)]
+    with jax.enable_x64(True):  # float64 by contract, whatever the caller's mode
+        lam, b = _de_spectrum(params)
+        lstar = float(E.population_loss(lam, b, N))
+        if params.get("learner") == "gd":
+            loss, l_inf = E.gd_population_curve(lam, b, N, lr, steps), lstar
+        else:
+            B, noise = int(params.get("batch_size", 1)), float(params.get("noise", 0.0))
+            loss = E.sgd_curve(lam, b, N, lr, B, steps, noise)
+            l_inf = E.sgd_limit(lam, b, N, lr, B, noise)
+        loss = np.asarray(loss, float)
+    return {"loss": loss, "excess": loss - lstar, "gap": loss - l_inf}[metric]
+
+
+def _with_de_curve(axis: str, s: Slice, pred: Prediction) -> Prediction:
+    """``pred`` with the deterministic-equivalent curve of the slice, scored over the whole axis,
+    where one applies and the prediction has no curve of its own: the ridge learner along
+    ``width`` or ``samples``; GD / one-pass SGD along ``steps`` at finite width on population
+    data with ridge 0 (runs up to :data:`DE_MAX_STEPS`)."""
+    import dataclasses
+
+    params = dict(s.params)
+    metric = s.metric or pred.metric
+    if pred.curve is not None:
+        return pred
+    learner = params.get("learner", "ridge")
+    curve = None
+    if learner == "ridge" and axis in ("width", "samples") and metric in ("loss", "approx", "excess"):
+        def curve(x, p=params):
+            return de_ridge(p, axis, x, metric)
+    elif (axis == "steps" and learner in TRAINED_LEARNERS and metric in ("loss", "excess", "gap")
+          and math.isfinite(float(params.get("width", math.inf)))
+          and not math.isfinite(float(params.get("samples", math.inf)))
+          and float(params.get("ridge", 0.0)) == 0.0
+          and max([float(t) for t in s.xs if math.isfinite(float(t))], default=math.inf) <= DE_MAX_STEPS):
+        def curve(t, p=params):
+            try:
+                return de_trained(p, t, metric)
+            except ValueError:  # no stable contour (step size at the edge of stability): no curve to score
+                return np.full(np.shape(t), np.nan)
+    if curve is None:
+        return pred
+    src = ("PLRF Volterra equation" if learner in ("sgd", "sgd_expected") else
+           "GD forcing measure" if learner == "gd" else "two renormalised ridges, Atanasov-Zavatone-Veth-Pehlevan 2024")
+    return dataclasses.replace(pred, curve=curve, curve_range=WHOLE_AXIS,
+                               note=(pred.note + "; " if pred.note else "") + f"curve: deterministic equivalent ({src})")
+
+
+#: Learners whose curves along ``steps`` have a deterministic equivalent.
+TRAINED_LEARNERS = ("gd", "sgd", "sgd_expected")
+
+
 def predict(axis: str, s: Slice) -> Prediction:
+    """Predicted slope and regime for a check along ``axis`` in the slice ``params``
+    (:func:`predict_slope`), with the slice's deterministic-equivalent curve where one applies
+    (the ridge learner along width and samples, GD / one-pass SGD along steps): the report
+    scores it at every swept value (relative error, median and max)."""
+    return _with_de_curve(axis, s, predict_slope(axis, s))
+
+
+def predict_slope(axis: str, s: Slice) -> Prediction:
     """Predicted slope and regime for a check along ``axis`` in the slice ``params``.
 
     The regime is decided from the slice: ``samples = inf`` (or P >= 8 max N) puts a width
@@ -178,39 +300,27 @@ def noise_exponent(alpha: float) -> float:
 
 def phase(alpha: float, beta: float) -> str:
     """Phase of ``(alpha, beta)`` in PLRF's 4+3 diagram (boundaries alpha = 1/2, beta = 1/2,
-    beta = alpha, alpha = 1/4; the problem needs 2 alpha + 2 beta > 1).
+    beta = alpha, alpha = 1/4, alpha = 1 - 1/sqrt(2); the problem needs 2 alpha + 2 beta > 1):
+    :func:`toyscale.theory.rf_equivalents.plrf_phase`.
 
-    >>> phase(0.75, 0.25), phase(1.0, 0.75), phase(1.0, 2.0), phase(0.3, 0.3), phase(0.2, 2.0), phase(0.4, 1.0)
-    ('Ia', 'II', 'III', 'Ib', 'Ic', 'IV')
+    >>> phase(0.75, 0.25), phase(1.0, 0.75), phase(1.0, 2.0), phase(0.3, 0.3), phase(0.2, 2.0), phase(0.27, 1.0), phase(0.4, 1.0)
+    ('Ia', 'II', 'III', 'Ib', 'Ic', 'IVa', 'IVb')
     """
-    if 2 * alpha + 2 * beta <= 1:
-        return "none"
-    if 2 * alpha > 1:
-        if 2 * beta < 1:
-            return "Ia"
-        return "II" if beta < alpha else "III"
-    if 2 * beta < 1:
-        return "Ib" if alpha > 0.25 else "open"
-    return "Ic" if alpha < 0.25 else "IV"
+    return plrf_frontier(alpha, beta)[0]
 
 
 def plrf_frontier(alpha: float, beta: float) -> tuple[str, float | None, float | None]:
     """``(phase, xi, eta)`` of one-pass SGD's compute-optimal frontier, ``d* ~ f^xi``,
-    ``L* ~ f^-eta``, ``f = steps * width * batch`` (PLRF table; ``None`` where open: Ic, IV).
+    ``L* ~ f^-eta``, ``f = steps * width * batch`` in every phase (PLRF's table for Ia, Ib, II,
+    III; Ic, IVa, IVb derived from the paper's loss decomposition:
+    :func:`toyscale.theory.rf_equivalents.plrf_phase`, docs/theory.md §1.6).
 
     >>> plrf_frontier(1.0, 0.75)[1:]
     (0.42857142857142855, 0.7142857142857143)
     """
-    ph = phase(alpha, beta)
-    if ph == "Ia":
-        return ph, 1.0 / (2 * alpha + 1), (2 * alpha + 2 * beta - 1) / (2 * alpha + 1)
-    if ph == "II":
-        return ph, beta / (alpha + beta), (2 * alpha + 2 * beta - 1) / (2 * (alpha + beta))
-    if ph == "III":
-        return ph, 0.5, 1.0 - 1.0 / (4 * alpha)
-    if ph == "Ib":
-        return ph, 0.5, (2 * alpha + 2 * beta - 1) / 2
-    return ph, None, None
+    from toyscale.theory.rf_equivalents import plrf_phase
+
+    return plrf_phase(alpha, beta)
 
 
 def bordelon_frontier(alpha: float, beta: float, teacher: str = "power") -> tuple[float, float] | None:
@@ -236,7 +346,7 @@ def f_pp(alpha: float, beta: float, v: int, gamma_b: float, steps) -> np.ndarray
 
 
 def _effective_size(params) -> float:
-    sizes = [float(params.get("width", math.inf)), float(params["latent_dim"])]
+    sizes = [float(params.get("width", math.inf)), float(latent_size(params))]
     if params.get("learner") == "gd":
         sizes.append(float(params.get("samples", math.inf)))
     return min(sizes)
@@ -253,13 +363,14 @@ def predict_time(s: Slice) -> Prediction:
     until ``tau ~ d``; then F_ac (slope ``-(1 - 1/(2 alpha))``). Every law ends where the
     modes that matter, ``k ~ tau^(1/(2 alpha))``, reach ``d / 8`` (``tau = (d/8)^(2 alpha)``). A window
     keeps a factor 4 from each crossover. With ``fit_range`` the regime is the one at the
-    window's geometric middle; otherwise the earliest. Curves: F_pp at infinite width
-    (:func:`f_pp`) for an F_pp window.
+    window's geometric middle; otherwise the earliest. Curves: F_pp (:func:`f_pp`), the exact
+    GD curve when the features are the latent coordinates (``width = inf``, population data);
+    at finite width :func:`predict` adds the deterministic equivalent (:func:`de_trained`).
     """
     params = s.params
     alpha, beta = float(params["alpha"]), float(params["beta"])
     learner = params.get("learner", "ridge")
-    v = int(params["latent_dim"])
+    v = latent_size(params)
     if params.get("teacher", "power") != "power":
         return Prediction("isotropic teacher: no time theory here", None, metric="gap")
     if 2 * alpha + 2 * beta <= 1:
@@ -295,12 +406,18 @@ def predict_time(s: Slice) -> Prediction:
     if lo >= hi:
         slope = None
         name += " (no window at this size)"
-    curve = None
-    if has_curve and slope is not None and (learner == "gd" and not math.isfinite(float(params.get("samples", math.inf)))):
-        def curve(t, alpha=alpha, beta=beta, v=v, g=gamma):
-            return f_pp(alpha, beta, v, g, t)
+    curve, curve_range = None, None
+    population = not math.isfinite(float(params.get("samples", math.inf)))
+    if learner == "gd" and population and not math.isfinite(float(params.get("width", math.inf))):
+        # Features = the latent coordinates: F_pp is the exact GD curve (L_inf = 0 at ridge 0),
+        # so it is scored over the whole axis; with a ridge, inside the F_pp window only.
+        if float(params.get("ridge", 0.0)) == 0.0:
+            curve_range = WHOLE_AXIS
+        if curve_range is not None or (has_curve and slope is not None):
+            def curve(t, alpha=alpha, beta=beta, v=v, g=gamma):
+                return f_pp(alpha, beta, v, g, t)
     src = "Bordelon 2024; PLRF F_pp" if name.startswith("pure") else "PLRF (Paquette et al. 2024)"
-    return Prediction(f"{name}; phase {ph}", slope, metric="gap", valid=(lo / g2, hi / g2), curve=curve,
+    return Prediction(f"{name}; phase {ph}", slope, metric="gap", valid=(lo / g2, hi / g2), curve=curve, curve_range=curve_range,
                       note=f"L - L_inf along steps, tau = 2 gamma B t in [{lo:.3g}, {hi:.3g}], d = {d:g} ({src})")
 
 
@@ -320,22 +437,27 @@ def frontier(s: Slice) -> Frontier | None:
         return Frontier(f"GD, a - 1 < b (phase {phase(alpha, beta)})", fb[1], fb[0],
                         note="L* ~ C^-(a-1)/(1+b), N* ~ C^(1/(1+b)), C = N t (Bordelon 2024)")
     ph, xi, eta = plrf_frontier(alpha, beta)
-    return Frontier(f"phase {ph}", eta, xi, note="PLRF 4+3 phases, f = steps * width * batch" + ("" if eta is not None else "; open"))
+    src = {"Ic": "; derived from PLRF's F_pp = F_0 balance", "IVa": "; derived from PLRF's F_pp = noise balance",
+           "IVb": "; derived from PLRF's noise = F_0 balance"}.get(ph, "")
+    return Frontier(f"phase {ph}", eta, xi, note="PLRF 4+3 phases, f = steps * width * batch" + src
+                    + ("" if eta is not None else "; open"))
 
 
 def overlays(over: tuple[str, str], s: Slice) -> tuple[Overlay, ...]:
     """PLRF's phase boundaries when a map is drawn over ``alpha`` and ``beta``: alpha = 1/2,
-    beta = 1/2 (alpha >= 1/2), beta = alpha (alpha >= 1/2), alpha = 1/4 (dashed) and
-    alpha + beta = 1/2 (dotted) (Paquette, Paquette, Xiao & Pennington 2024, Fig. 2)."""
+    beta = 1/2, beta = alpha (alpha >= 1/2), alpha = 1/4 (beta > 1/2, Ic | IVa; dashed),
+    alpha = 1 - 1/sqrt(2) (beta > 1/2, IVa | IVb) and alpha + beta = 1/2 (dotted) (Paquette,
+    Paquette, Xiao & Pennington 2024, Fig. 2; the IVa | IVb line as derived in docs/theory.md §1.6)."""
     if set(over) != {"alpha", "beta"}:
         return ()
     t = np.linspace(0.0, 4.0, 400)
     hi = t[t >= 0.5]
     lo = t[t <= 0.5]
     return (Overlay({"alpha": np.full_like(t, 0.5), "beta": t}, "alpha = 1/2"),
-            Overlay({"alpha": hi, "beta": np.full_like(hi, 0.5)}, "beta = 1/2"),
+            Overlay({"alpha": t, "beta": np.full_like(t, 0.5)}, "beta = 1/2"),
             Overlay({"alpha": hi, "beta": hi}, "beta = alpha"),
-            Overlay({"alpha": np.full_like(t, 0.25), "beta": t}, "alpha = 1/4"),
+            Overlay({"alpha": np.full_like(hi, 0.25), "beta": hi}, "alpha = 1/4"),
+            Overlay({"alpha": np.full_like(hi, 1 - 1 / math.sqrt(2)), "beta": hi}, "alpha = 1 - 1/sqrt(2)"),
             Overlay({"alpha": lo, "beta": 0.5 - lo}, "alpha + beta = 1/2", style="dotted"))
 
 

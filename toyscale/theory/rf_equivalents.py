@@ -213,7 +213,7 @@ def _k2_complex(lam, n, kappas, x0):
     return xs
 
 
-def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=48, lo=None):
+def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=48, lo=None, hi=None):
     """Contour nodes ``z``, forcing weights ``cF`` and kernel weights ``cK``: for analytic ``g``,
     ``sum_k mu_k theta*_k^2 g(mu_k) ~ Re sum cF g(z)`` and ``sum_k mu_k^2 g(mu_k) ~ Re sum cK g(z)``
     (deterministic equivalents, PLRF). Returns ``(z, cF, cK, lstar)`` with ``L*`` the capacity floor."""
@@ -221,7 +221,8 @@ def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=4
     b = np.asarray(b, float)
     n = float(width)
     tot = lam.sum()
-    hi = 2.0 * (math.sqrt(lam.max()) + math.sqrt(tot / n)) ** 2
+    if hi is None:
+        hi = 2.0 * (math.sqrt(lam.max()) + math.sqrt(tot / n)) ** 2
     if lo is None:
         lo = 1e-6 * min(lam.min(), lam[min(int(n), lam.size) - 1])
     z, dz = _nodes(lo, hi, per_decade, phi, arc_nodes)
@@ -250,6 +251,27 @@ def sgd_quadrature(lam, b, width, *, phi=math.pi / 4, per_decade=48, arc_nodes=4
     return zz, c * mF, c * mK, lstar
 
 
+def _sgd_contour(lam_np, b, width, gamma, B, quad):
+    """Quadrature of :func:`sgd_quadrature` on a contour where ``|a(z)| < 1``: the arc sits between
+    the spectrum's edge ``(sqrt(lambda_1) + sqrt(sum lambda / N))^2`` and the stability limit
+    ``2 / (gamma (B + 1))`` of ``a`` on the real axis, and the rays' angle halves until ``|a| < 1``
+    on every node. Returns ``(z, cF, cK, lstar, a)``."""
+    edge = (math.sqrt(lam_np.max()) + math.sqrt(lam_np.sum() / float(width))) ** 2
+    zmax = 2.0 / (gamma * (B + 1.0))
+    if edge >= zmax:
+        raise ValueError("the step size is unstable on the spectrum's edge: lower lr_scale or batch_size")
+    quad = dict(quad)
+    quad.setdefault("hi", min(2.0 * edge, math.sqrt(edge * zmax)))
+    phi = quad.pop("phi", math.pi / 4)
+    for _ in range(6):
+        z, cF, cK, lstar = sgd_quadrature(lam_np, b, width, phi=phi, **quad)
+        a = 1.0 - 2.0 * gamma * B * z + gamma * gamma * B * (B + 1.0) * z * z
+        if float(jnp.max(jnp.abs(a))) < 1.0:
+            return z, cF, cK, lstar, a
+        phi /= 2.0
+    raise ValueError("contour leaves |a(z)| < 1: lower lr_scale or phi")
+
+
 def sgd_curve(lam, b, width, lr_scale, batch, steps, noise=0.0, split=False, **quad):
     """Deterministic equivalent of the expected one-pass SGD loss at the recorded ``steps``.
 
@@ -260,12 +282,9 @@ def sgd_curve(lam, b, width, lr_scale, batch, steps, noise=0.0, split=False, **q
     part ``1/2 f(t)`` and the kernel part ``1/2 (G_t - f(t))``, so ``E L = L* + forcing + kernel``.
     """
     lam_np = np.asarray(lam, float)
-    z, cF, cK, lstar = sgd_quadrature(lam_np, b, width, **quad)
     gamma = lr_scale / lam_np.sum()
     B = float(batch)
-    a = 1.0 - 2.0 * gamma * B * z + gamma * gamma * B * (B + 1.0) * z * z
-    if float(jnp.max(jnp.abs(a))) >= 1.0:
-        raise ValueError("contour leaves |a(z)| < 1: lower lr_scale or phi")
+    z, cF, cK, lstar, a = _sgd_contour(lam_np, b, width, gamma, B, quad)
     s2 = 2.0 * lstar + noise * noise
     T = int(max(steps))
     kk = gamma * gamma * B
@@ -289,6 +308,25 @@ def sgd_curve(lam, b, width, lr_scale, batch, steps, noise=0.0, split=False, **q
     return loss
 
 
+def sgd_limit(lam, b, width, lr_scale, batch, noise=0.0, **quad):
+    """Deterministic equivalent of the ``t -> inf`` limit of the expected constant-step SGD loss:
+    ``L_inf = L* + 1/2 s^2 K / (1 - K)``, ``s^2 = 2 L* + sigma^2``, with
+    ``K = sum_t k(t) = gamma sum_k mu_k / (2 - gamma (B + 1) mu_k)`` (the summed Volterra kernel;
+    ``inf`` when ``K >= 1``). Split as ``mu/(2 - c mu) = mu/2 + c mu^2 / (2 (2 - c mu))``,
+    ``c = gamma (B + 1)``: ``tr S ~ sum_j lambda_j`` and the second sum is the kernel measure of
+    :func:`sgd_quadrature` against ``1/(2 - c z)``, analytic inside the contour (its pole is
+    where ``a(z) = 1``, and ``|a| < 1`` on and inside the contour)."""
+    lam_np = np.asarray(lam, float)
+    gamma = lr_scale / lam_np.sum()
+    B = float(batch)
+    c = gamma * (B + 1.0)
+    z, _, cK, lstar, _ = _sgd_contour(lam_np, b, width, gamma, B, quad)
+    mu2 = float(jnp.real(jnp.sum(cK / (2.0 - c * z))))
+    K = gamma * (0.5 * lam_np.sum() + 0.5 * c * mu2)
+    s2 = 2.0 * lstar + noise * noise
+    return lstar + 0.5 * s2 * K / (1.0 - K) if K < 1.0 else math.inf
+
+
 def gd_population_curve(lam, b, width, lr_scale, steps, **quad):
     """Deterministic equivalent of population GD from 0: ``L* + 1/2 sum_k mu_k theta*_k^2
     (1 - gamma mu_k)^(2t)`` with the forcing measure of :func:`sgd_quadrature`."""
@@ -305,21 +343,33 @@ def gd_population_curve(lam, b, width, lr_scale, steps, **quad):
 # --------------------------------------------------------------------------------------------
 
 
+#: Boundary between phases IVa and IVb: the noise term's width exponent changes sign at
+#: ``2 alpha^2 - 4 alpha + 1 = 0`` (derived; docs/theory.md §1.6).
+ALPHA_IV = 1.0 - 1.0 / math.sqrt(2.0)
+
+
 def plrf_phase(alpha: float, beta: float) -> tuple[str, float | None, float | None]:
     """``(phase, xi, eta)`` of one-pass SGD's compute-optimal frontier, ``d* ~ f^xi``,
-    ``L* ~ f^-eta`` (Paquette, Paquette, Xiao & Pennington 2024; docs/theory.md §1.6).
+    ``L* ~ f^-eta``, ``f = steps * d`` (Paquette, Paquette, Xiao & Pennington 2024; docs/theory.md §1.6).
 
     Regions: Ia ``2a > 1, 2b < 1``; II ``2a > 1, 2b > 1, b < a``; III ``2a > 1, b > a``;
-    Ib ``2b < 1, a < 1/2`` (the paper proves it for ``a > 1/4``); Ic ``2b > 1, a < 1/4``;
-    IV ``2b > 1, 1/4 < a < 1/2``; outside ``2a + 2b > 1``: ``"none"``. With
-    ``s = 2 alpha + 2 beta - 1``: Ia ``(1/(2a+1), s/(2a+1))``; II ``(b/(a+b), s/(2(a+b)))``;
-    III ``(1/2, 1 - 1/(4a))``; Ib ``(1/2, s/2)``; Ic (pure-point forcing vs capacity ``d^-2a``,
-    ``v ~ d``, ``gamma ~ d^(2a-1)``) ``xi = 1/(2 - 2a + 4a^2/s)``, ``eta = 2 a xi`` (derived
-    here from the paper's stated balance ``P ~ F_pp + F0``). Phase IV: ``(None, None)``; the
-    paper's values were not available to this transcription (docs/theory.md §1.6).
+    Ib ``2b < 1, a < 1/2`` (the paper proves it for ``a > 1/4`` and states it believes it below);
+    Ic ``2b > 1, a < 1/4``; IVa ``2b > 1, 1/4 < a < 1 - 1/sqrt(2)``; IVb ``2b > 1,
+    1 - 1/sqrt(2) < a < 1/2``; outside ``2a + 2b > 1``: ``"none"``. With ``s = 2a + 2b - 1``:
+    Ia ``(1/(2a+1), s/(2a+1))``; II ``(b/(a+b), s/(2(a+b)))``; III ``(1/2, 1 - 1/(4a))``;
+    Ib ``(1/2, s/2)`` (the paper's table). Derived here from the loss decomposition
+    ``L ~ F_pp(tau) + F_0(d) + N(tau, d)`` with ``v ~ d``, ``gamma ~ d^(2a-1)``, ``tau = gamma t``,
+    ``t = f/d``: ``F_pp = tau^(-s/(2a))``, ``F_0 = d^(-2a)``, SGD noise
+    ``N = gamma tau^-(2 - 1/(2a))`` (``K_pp`` times the converged ``sum_s F_pp``):
+    Ic (F_pp = F_0) ``xi = 1/(2 - 2a + 4a^2/s)``, ``eta = 2 a xi``; IVa (F_pp = N)
+    ``xi = 1/(2 - 2a + a(1 - 2a)/(b - a))``, ``eta = xi s (1 - 2a)/(2(b - a))``; IVb (N = F_0)
+    ``(1/2, a)``. ``eta`` is continuous across every boundary, ``xi`` across all but IVa | IVb
+    (where the noise term is flat in ``d``).
 
     >>> plrf_phase(1.0, 2.0)
     ('III', 0.5, 0.75)
+    >>> [plrf_phase(0.27, 1.0)[0], plrf_phase(0.4, 1.0)]
+    ['IVa', ('IVb', 0.5, 0.4)]
     """
     a, b = float(alpha), float(beta)
     s = 2 * a + 2 * b - 1
@@ -336,4 +386,7 @@ def plrf_phase(alpha: float, beta: float) -> tuple[str, float | None, float | No
     if a < 0.25:
         xi = 1 / (2 - 2 * a + 4 * a * a / s)
         return "Ic", xi, 2 * a * xi
-    return "IV", None, None
+    if a < ALPHA_IV:
+        xi = 1 / (2 - 2 * a + a * (1 - 2 * a) / (b - a))
+        return "IVa", xi, xi * s * (1 - 2 * a) / (2 * (b - a))
+    return "IVb", 0.5, a
