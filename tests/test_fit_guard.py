@@ -75,3 +75,22 @@ def test_guard_options_are_validated_in_the_experiment_file():
     for key, bad in (("min_decades", -1), ("floor", "x"), ("min_decades", float("inf"))):
         with pytest.raises(UserError, match=f"checks\\[0\\].{key}"):
             experiment_from_dict({**doc, "checks": [{"axis": "width", key: bad}]})
+
+
+def test_an_axis_through_zero_is_scored_by_its_curve_and_never_log_fitted():
+    # the perceptron's probe angle starts at 0 (a perfect metric): log 0 must not reach the fit,
+    # while the theory curve is scored there too
+    from toyscale.theory.perceptron import theory_error
+
+    model = get_model("perceptron")
+    where = {"keep": "hard", "alpha": 4.0, "keep_fraction": 0.5}
+    angles = [0.0, 0.17, 0.3]
+    eps = {a: float(theory_error(4.0, "hard", 0.5, a)) for a in angles}
+    df = pd.DataFrame([{"probe_angle": a, "seed": s, **where, "dim": 200.0, "status": "ok",
+                        "error": eps[a] * (1 + 0.01 * (s - 1.5))} for a in angles for s in range(4)])
+    e = evaluate_check(df, model, {"dim": 200.0}, {"name": "theta", "axis": "probe_angle", "where": where},
+                       n_boot=20)
+    assert 0.0 not in (e["fit_range"] or [])  # the fit saw only the two positive angles ...
+    assert e["fitted"] is None and e["agrees"] is None
+    assert e["curve_points"] == 3 and e["curve_range"][0] == 0.0  # ... the curve all three
+    assert e["curve_rel_error"] < 0.01

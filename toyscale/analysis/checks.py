@@ -151,7 +151,7 @@ def _curve_score(pred, curve, sel, axis, metric, xs_all, fit_window, accepted, s
     ``curve_rel_error_median``, ``curve_range`` (the values scored) and ``curve_points``
     (their number); nothing when no value qualifies."""
     window = pred.curve_range if pred.curve_range is not None else fit_window
-    xs, Ys, _, _ = _fit_table(sel, axis, metric, xs_all, window, accepted, seeds)
+    xs, Ys, _, _ = _fit_table(sel, axis, metric, xs_all, window, accepted, seeds, positive_axis=False)
     if not xs:
         return {}
     theory = np.array([curve[x] for x in xs], float)
@@ -165,14 +165,16 @@ def _curve_score(pred, curve, sel, axis, metric, xs_all, fit_window, accepted, s
             "curve_range": [float(xo.min()), float(xo.max())], "curve_points": int(ok.sum())}
 
 
-def _fit_table(sel, axis: str, metric: str, xs_all, window, accepted, seeds, floor: float = 0.0):
+def _fit_table(sel, axis: str, metric: str, xs_all, window, accepted, seeds, floor: float = 0.0,
+               positive_axis: bool = True):
     """``(xs, Ys, dropped, at_floor)``: the axis values inside ``window`` where every seed has an
     accepted row with a metric above ``floor`` (and positive), the ``(len(xs), len(seeds))``
     table, the values dropped, and among them those dropped because a seed's metric is at the
-    floor (``<= max(floor, 0)``)."""
+    floor (``<= max(floor, 0)``). With ``positive_axis`` (every fitted law is a law in log x or
+    x^-b) axis values ``<= 0`` are never fitted; a theory curve is scored at them."""
     xs, Ys, dropped, at_floor = [], [], [], []
     for x in xs_all:
-        if not (window[0] <= x <= window[1]) or not math.isfinite(x):
+        if not (window[0] <= x <= window[1]) or not math.isfinite(x) or (positive_axis and x <= 0):
             continue
         rows = sel[same_value(sel[axis], x)]
         ok = rows["status"].isin(accepted).all() and len(rows) == len(seeds)
