@@ -6,6 +6,7 @@ os.environ.setdefault("TOYSCALE_NO_PROGRESS", "1")
 # the float64 precision audit of float32 runs is tested where it is the subject (test_precision.py,
 # audit=True); elsewhere it would add a float64 compilation to every float32 run
 os.environ.setdefault("TOYSCALE_AUDIT", "0")
+os.environ.setdefault("TOYSCALE_COMPILATION_CACHE", "0")  # no state shared across test processes
 
 import jax  # noqa: E402
 

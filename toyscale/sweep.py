@@ -233,19 +233,24 @@ def precision_context(exp: Experiment):
     return stack
 
 
-def compilation_cache() -> str | None:
+def compilation_cache(platform: str = "cpu") -> str | None:
     """Turn on JAX's persistent compilation cache (compiled programs reused across processes:
     the shards of a job array, a resumed run) unless the user configured one.
 
-    Directory: ``$TOYSCALE_COMPILATION_CACHE``, default ``~/.cache/toyscale/jax``; set it to
-    ``0`` to turn the cache off. Returns the directory in use (``None``: off).
+    Directory: ``$TOYSCALE_COMPILATION_CACHE``, default ``~/.cache/toyscale/jax`` on an
+    accelerator; set it to ``0`` to turn the cache off. On the CPU the cache is off unless the
+    variable names a directory: compiles there take seconds, and with jax 0.10.2 two long test
+    processes died with a segmentation fault inside the cache's executable serialisation
+    (``compilation_cache.put_executable_and_time`` / ``get_executable_and_time``), which no
+    saved second is worth. Returns the directory in use (``None``: off).
     """
     import jax
 
     current = jax.config.jax_compilation_cache_dir
     if current:
         return current
-    path = os.environ.get("TOYSCALE_COMPILATION_CACHE", str(Path.home() / ".cache" / "toyscale" / "jax"))
+    default = "0" if platform == "cpu" else str(Path.home() / ".cache" / "toyscale" / "jax")
+    path = os.environ.get("TOYSCALE_COMPILATION_CACHE", default)
     if path in ("", "0"):
         return None
     try:
@@ -750,7 +755,7 @@ def run_experiment(exp: Experiment, out: str | Path, *, progress: bool = True,
     t0 = time.perf_counter()
     devices = devices or local_devices()
     exp = resolve_precision(exp, devices[0].platform)
-    compilation_cache()
+    compilation_cache(devices[0].platform)
     prov = provenance.start(exp, devices, part=part)
     with precision_context(exp):
         p = plan(exp)
