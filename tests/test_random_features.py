@@ -182,3 +182,16 @@ def test_wide_widths_agree_with_the_feature_space_solves():
     beta = np.linalg.lstsq(np.asarray(X[:100]), np.asarray(y[:100]), rcond=None)[0]
     np.testing.assert_allclose(np.asarray(L[:, 0]), 0.5 * np.sum(np.asarray(lam) * (beta - np.asarray(b)) ** 2), rtol=1e-8)
     assert np.all(np.abs(np.asarray(A)) < 1e-20)  # P = inf, N > v: the target itself
+
+
+def test_memory_estimate_of_wide_widths_counts_no_width_squared_matrix():
+    """Widths above v never form an N x N matrix, so the chunk-sizing estimate must not count
+    one: at v = 1024, N = 8192, P = 32 it lies between the W draw (8 v N bytes) and one N x N
+    float64 matrix (8 N^2 = 512 MiB), and a width at v still counts its v x v systems."""
+    from toyscale.models import random_features as rf
+
+    static = {"latent_dim": 1024, "learner": "ridge"}
+    wide = rf.cell_bytes(static, {"width": (2048.0, 8192.0), "samples": (16.0, 32.0)})
+    assert 8 * 1024 * 8192 <= wide < 8 * 8192 ** 2
+    narrow = rf.cell_bytes(static, {"width": (1024.0,), "samples": (16.0, 32.0)})
+    assert narrow >= 6 * 8 * 1024 ** 2

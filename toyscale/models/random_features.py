@@ -623,7 +623,8 @@ def group_extra(row):
 
 def cell_bytes(static, nested):
     """Working memory of one cell (bytes, float64): the draws ``X`` (``P x v``) and ``W``
-    (``v x N``), the ``N x N`` and ``P x P`` systems and their factors. The ridge learner's
+    (``v x N``), the ``N x N`` (ridge: widths up to ``v``; above, the ``v x v`` Gram) and
+    ``P x P`` systems and their factors. The ridge learner's
     ``width = inf`` group forms no features: its draws, one ``P x P`` kernel per sample size
     below ``v`` and, for ``P >= v``, the ``v x v`` latent Gram."""
     v = static["latent_dim"]
@@ -636,11 +637,16 @@ def cell_bytes(static, nested):
         return 8 * (3 * P * v + 4 * P * P + 6 * V * V + 4 * v)
     Ns = [n for n in nested["width"] if math.isfinite(n)] or [v]
     N, P = max(Ns), max(Ps)
-    base = 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
     if static.get("learner", "ridge") == "ridge":
+        # widths <= v: the N x N systems and the P x N features of the narrow path; widths > v:
+        # the v x v Gram and its factors (_wide_columns), never an N x N matrix
+        Nn = max([n for n in Ns if n <= v], default=0)
+        Vw = v if N > v else 0
+        base = 8 * (3 * P * v + 2 * v * N + 6 * Nn * Nn + 4 * P * P + 3 * P * Nn + 6 * Vw * Vw)
         if static.get("program") == "accelerator":  # padded systems, factorised as one batch
-            base += 8 * 3 * (len(Ns) + len(Ps)) * max(N, P) ** 2
+            base += 8 * 3 * (len(Ns) + len(Ps)) * max(Nn, P) ** 2
         return base
+    base = 8 * (3 * P * v + 2 * v * N + 6 * N * N + 4 * P * P + 3 * P * N)
     T = max([t for t in nested["steps"] if math.isfinite(t)] or [1])
     nT = len(nested["steps"])
     return base + 8 * (4 * N * N + 2 * nT * N + int(T) * len(Ns) * (static["learner"] == "sgd" or 0) + int(T) * 2)

@@ -16,7 +16,8 @@ def table(entries: list[dict]) -> str:
     """Markdown table of check entries (JSON form): per check, regime, theory slope vs fitted
     slope with its interval, and two separate verdicts: |fitted - theory| within the check's
     tolerance, and the theory inside the interval. A ``valid fit`` column appears when some fit
-    is invalid (too short a range, or the metric at the floor: no verdicts, the slope shown)."""
+    is invalid (too short a range, or the metric at the floor: no verdicts, the slope shown; a theory
+    curve is scored all the same, since it needs no slope)."""
     entries = [e.to_json() if hasattr(e, "to_json") else e for e in entries]
     flag = any(e.get("n_flagged") for e in entries)
     curve = any("curve_rel_error" in e for e in entries)
@@ -44,7 +45,8 @@ def table(entries: list[dict]) -> str:
         if alts:
             line += f" {', '.join(e.get('agrees_with') or ['—'])} |"
         if inval:
-            line += " yes |" if e.get("valid", True) else " NO (see below) |"
+            line += (" yes |" if e.get("valid", True) else
+                     " NO (see below; the curve is still scored) |" if "curve_rel_error" in e else " NO (see below) |")
         lines.append(line)
     return "\n".join(lines)
 
