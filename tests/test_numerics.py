@@ -46,3 +46,17 @@ def test_end_window_stats_against_numpy():
     losses[50] = np.nan  # step 51 blew up: every window reaching it is flagged, earlier ones not
     bad = np.asarray(nm.end_window_stats(jnp.asarray(losses), record, 0.1)["bad"])
     assert bad.tolist() == [False, False, False, True]
+
+
+def test_bisect_finds_closed_form_roots_both_ways_under_vmap():
+    """The shared fixed-step bisection: the root of x^3 - c (increasing) and of c - x^3
+    (decreasing) is c^(1/3) to float64 round-off after 80 halvings of [-4, 4], vmapped over c."""
+    import jax
+
+    from toyscale.numerics import bisect
+
+    cs = np.array([-8.0, -0.5, 0.0, 1e-3, 2.0, 27.0])
+    up = jax.vmap(lambda c: bisect(lambda x: x ** 3 - c, -4.0, 4.0, 80))(cs)
+    down = jax.vmap(lambda c: bisect(lambda x: c - x ** 3, -4.0, 4.0, 80, increasing=False))(cs)
+    np.testing.assert_allclose(np.asarray(up), np.cbrt(cs), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(down), np.cbrt(cs), atol=1e-12)

@@ -52,6 +52,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from toyscale.numerics import bisect
+
 #: Bisection steps in log(kappa) over [-LOG_SPAN, LOG_SPAN]: 2 * 700 / 2^120 is far below float64.
 BISECT_STEPS = 120
 LOG_SPAN = 700.0
@@ -75,15 +77,7 @@ def df2(lam, k):
 
 def _bisect_log(fun, lo=-LOG_SPAN, hi=LOG_SPAN):
     """Root of an increasing ``fun(log k)`` by bisection in ``log k`` (fixed steps, jittable)."""
-
-    def body(_, lh):
-        lo, hi = lh
-        mid = 0.5 * (lo + hi)
-        up = fun(mid) > 0
-        return jnp.where(up, lo, mid), jnp.where(up, mid, hi)
-
-    lo, hi = jax.lax.fori_loop(0, BISECT_STEPS, body, (jnp.float64(lo), jnp.float64(hi)))
-    return jnp.exp(0.5 * (lo + hi))
+    return jnp.exp(bisect(fun, jnp.float64(lo), jnp.float64(hi), BISECT_STEPS))
 
 
 def kappa_df(lam, n):
