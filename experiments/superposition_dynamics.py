@@ -15,12 +15,12 @@ percentile interval of the same slope over the bootstrap replicates of every wid
 (seeds resampled when there are several, else the recorded steps). Beside it: the fixed-budget
 exponent, the slope of the loss at the last recorded step (same bootstrap). With two or more
 seeds both exponents are also printed seed by seed (a paired comparison: with two seeds the
-percentile interval of ``L_inf`` spans little more than the two single-seed values). Rows at 95 % of the
-schedule or later are fitted too: the cosine decay's end lowers them, so ``L_inf`` is the loss
+percentile interval of ``L_inf`` spans little more than the two single-seed values). Rows at
+95 % of the schedule or later are fitted too: the cosine decay's end lowers them, so ``L_inf`` is the loss
 the *schedule* converges to, not the loss of infinite training at the peak rate.
 A slice with fewer than four judged steps (a run that stored its last step only) gets the
 fixed-budget exponent alone. ``--figure``: both exponents against ``alpha_paper``, one colour per
-experiment (filled: ``L_inf``; open: fixed budget).
+results directory (filled: ``L_inf``; open: fixed budget).
 
 ``dynamics``: the time exponent of every check along ``steps`` in the experiment's report
 (``summary.json``: power law of the loss over the theory's window), drawn against ``alpha_paper`` for strong
@@ -179,11 +179,11 @@ def converged(dirs, json_out: Path | None, figure: Path | None = None) -> list[d
 def _converged_figure(entries: list[dict], figure: Path) -> None:
     """Width exponents against alpha_paper: L_inf(m) (filled) beside the fixed budget (open), 95 % CI."""
     fig, (ax,) = new_figure(size=(6.4, 4.4))
-    names = list(dict.fromkeys(e["name"] + (" (quick)" if e["dir"].endswith("-quick") else "") for e in entries))
+    names = list(dict.fromkeys(Path(e["dir"]).name for e in entries))  # one colour per results directory
     for e in entries:
         if "width_exponent_final" not in e:
             continue
-        nm = e["name"] + (" (quick)" if e["dir"].endswith("-quick") else "")
+        nm = Path(e["dir"]).name
         i = names.index(nm)
         col = f"C{i % 10}"
         x = e["alpha_paper"] + 0.03 * (i - (len(names) - 1) / 2)
