@@ -1,7 +1,7 @@
 """Superposition along the training-steps axis, from stored results: converged width exponents,
 time exponents and the interference profile over frequency rank.
 
-    python experiments/superposition_dynamics.py converged DIR [DIR ...] [--json FILE]
+    python experiments/superposition_dynamics.py converged DIR [DIR ...] [--json FILE] [--figure FILE]
     python experiments/superposition_dynamics.py dynamics DIR [--figure FILE] [--json FILE]
     python experiments/superposition_dynamics.py profile DIR [DIR ...] [--figure FILE]
 
@@ -13,9 +13,14 @@ the status those rows have; stored rows of older runs are re-judged from their s
 exponent of ``L_inf(m)`` is the log-log slope over the widths; its 95 % interval is the
 percentile interval of the same slope over the bootstrap replicates of every width's fit
 (seeds resampled when there are several, else the recorded steps). Beside it: the fixed-budget
-exponent, the slope of the loss at the last recorded step (same bootstrap). Rows at 95 % of the
-schedule or later are fitted too: the cosine decay's end lowers them, so ``L_inf`` is the loss
+exponent, the slope of the loss at the last recorded step (same bootstrap). With two or more
+seeds both exponents are also printed seed by seed (a paired comparison: with two seeds the
+percentile interval of ``L_inf`` spans little more than the two single-seed values). Rows at
+95 % of the schedule or later are fitted too: the cosine decay's end lowers them, so ``L_inf`` is the loss
 the *schedule* converges to, not the loss of infinite training at the peak rate.
+A slice with fewer than four judged steps (a run that stored its last step only) gets the
+fixed-budget exponent alone. ``--figure``: both exponents against ``alpha_paper``, one colour per
+results directory (filled: ``L_inf``; open: fixed budget).
 
 ``dynamics``: the time exponent of every check along ``steps`` in the experiment's report
 (``summary.json``: power law of the loss over the theory's window), drawn against ``alpha_paper`` for strong
@@ -78,8 +83,11 @@ def _interval(est, reps, level=0.95):
     return float(np.quantile(reps, q)), float(np.quantile(reps, 1 - q))
 
 
-def converged(dirs, json_out: Path | None) -> list[dict]:
-    """One entry per slice: widths, L_inf per width, the width exponents and their intervals."""
+def converged(dirs, json_out: Path | None, figure: Path | None = None) -> list[dict]:
+    """One entry per slice: widths, L_inf per width, the width exponents and their intervals.
+
+    A slice with fewer than four judged steps (e.g. a run that stored its last step only) gets
+    the fixed-budget exponent alone, with ``width_exponent_inf`` null and the reason."""
     out = []
     for d in dirs:
         meta, fixed, df = _rows(Path(d))
@@ -92,19 +100,35 @@ def converged(dirs, json_out: Path | None) -> list[dict]:
             seeds = sorted(set(sub["seed"]))
             steps = sorted(set(sub["steps"].astype(float)))
             judged = [s for s, tr in zip(steps, sp.transient_steps([int(s) for s in steps], warm)) if not tr]
-            if len(judged) < 4 or len(widths) < 3:
-                out.append({"dir": str(d), "where": where, "reason": f"{len(judged)} judged steps, {len(widths)} widths"})
+            entry = {"dir": str(d), "name": meta["name"], "where": {k_: float(v) for k_, v in where.items()},
+                     "alpha": float(sub["alpha"].iloc[0]), "alpha_paper": 1.0 + float(sub["alpha"].iloc[0]),
+                     "seeds": len(seeds), "widths": widths, "steps_fitted": judged,
+                     "final_step": steps[-1], "horizon": int(fixed["horizon"]),
+                     "batch_size": int(float(sub["batch_size"].iloc[0])), "width_exponent_inf": None,
+                     "width_exponent_inf_ci": [None, None], "n_widths_inf": 0}
+            if len(widths) < 3:
+                out.append({**entry, "reason": f"{len(widths)} widths"})
                 continue
-            Einf, Eboot, Lfin, Lboot, cs = [], [], [], [], []
+            last = sub[np.isclose(sub["steps"].astype(float), steps[-1])]
+            Lfin = np.array([[float(last[np.isclose(last["width"].astype(float), m) & (last["seed"] == s)]["loss"].iloc[0])
+                              for s in seeds] for m in widths])
+            fin = fit_scaling(np.array(widths), Lfin, law="power", n_boot=1000)
+            entry.update(L_final=Lfin.mean(axis=1).tolist(), width_exponent_final=fin.slope,
+                         width_exponent_final_ci=[fin.ci_low, fin.ci_high])
+            if len(judged) < 4:
+                entry["reason"] = f"{len(judged)} judged step{'s' * (len(judged) != 1)}: L_inf not fitted"
+                out.append(entry)
+                continue
+            Einf, Eboot, cs, Ys = [], [], [], []
             for m in widths:
                 run = sub[np.isclose(sub["width"].astype(float), m)]
                 Y = np.array([[float(run[(run["seed"] == s) & np.isclose(run["steps"].astype(float), t)]["loss"].iloc[0])
                                for s in seeds] for t in judged])
+                Ys.append(Y)
                 f = fit_scaling(np.array(judged), Y, law="offset", n_boot=N_BOOT)
                 Einf.append(f.params["E"])
                 Eboot.append([b[1]["E"] for b in f.boot])
                 cs.append(-f.slope)
-                Lfin.append(Y[-1])
             Einf = np.array(Einf)
             ok = Einf > 0
             x = np.array(widths)
@@ -115,30 +139,72 @@ def converged(dirs, json_out: Path | None) -> list[dict]:
                 if np.all(e[ok] > 0) and ok.sum() >= 3:
                     reps.append(fit_power_law(x[ok], e[ok])[0])
             slope_inf = fit_power_law(x[ok], Einf[ok])[0] if ok.sum() >= 3 else float("nan")
-            fin = fit_scaling(x, np.array(Lfin), law="power", n_boot=1000)
-            entry = {"dir": str(d), "name": meta["name"], "where": {k_: float(v) for k_, v in where.items()},
-                     "alpha": float(sub["alpha"].iloc[0]), "alpha_paper": 1.0 + float(sub["alpha"].iloc[0]),
-                     "seeds": len(seeds), "widths": widths, "steps_fitted": judged, "L_inf": Einf.tolist(),
-                     "time_exponent_c": cs, "width_exponent_inf": slope_inf,
-                     "width_exponent_inf_ci": list(_interval(slope_inf, reps)), "n_widths_inf": int(ok.sum()),
-                     "width_exponent_final": fin.slope, "width_exponent_final_ci": [fin.ci_low, fin.ci_high],
-                     "final_step": judged[-1], "horizon": int(fixed["horizon"])}
+            entry.update(L_inf=Einf.tolist(), time_exponent_c=cs, width_exponent_inf=slope_inf,
+                         width_exponent_inf_ci=list(_interval(slope_inf, reps)), n_widths_inf=int(ok.sum()))
+            if len(seeds) >= 2:  # paired, seed by seed: L_inf exponent and fixed-budget exponent of each seed
+                per = []
+                for j, s_ in enumerate(seeds):
+                    e = np.array([fit_scaling(np.array(judged), Y[:, [j]], law="offset", n_boot=0).params["E"] for Y in Ys])
+                    g = fit_power_law(x[e > 0], e[e > 0])[0] if (e > 0).sum() >= 3 else float("nan")
+                    per.append({"seed": int(s_), "width_exponent_inf": g, "width_exponent_final": fit_power_law(x, Lfin[:, j])[0]})
+                entry["per_seed"] = per
             out.append(entry)
     print(f"{'experiment':<34} {'a_paper':>7} {'seeds':>5} {'steps fitted':>16} {'L_inf exponent [95% CI]':>28} "
-          f"{'fixed-budget [95% CI]':>26}")
+          f"{'fixed-budget [95% CI]':>26} {'difference':>10}")
     for e in out:
-        if "reason" in e:
-            print(f"{e['dir']:<34} skipped: {e['reason']}")
+        if "width_exponent_final" not in e:
+            print(f"{e['name']:<34} {e['alpha_paper']:>7.2f} skipped: {e['reason']}")
+            continue
+        flo, fhi = e["width_exponent_final_ci"]
+        fixed_s = f"{e['width_exponent_final']:>+8.3f} [{flo:+.3f}, {fhi:+.3f}]"
+        if e["width_exponent_inf"] is None:
+            print(f"{e['name']:<34} {e['alpha_paper']:>7.2f} {e['seeds']:>5} {'step ' + format(e['final_step'], 'g'):>16} "
+                  f"{'(' + e['reason'] + ')':>40} {fixed_s}")
             continue
         lo, hi = e["width_exponent_inf_ci"]
-        flo, fhi = e["width_exponent_final_ci"]
         print(f"{e['name']:<34} {e['alpha_paper']:>7.2f} {e['seeds']:>5} {e['steps_fitted'][0]:>7g}..{e['steps_fitted'][-1]:<7g} "
-              f"{e['width_exponent_inf']:>+8.3f} [{lo:+.3f}, {hi:+.3f}] ({e['n_widths_inf']} m) "
-              f"{e['width_exponent_final']:>+8.3f} [{flo:+.3f}, {fhi:+.3f}]")
+              f"{e['width_exponent_inf']:>+8.3f} [{lo:+.3f}, {hi:+.3f}] ({e['n_widths_inf']} m) {fixed_s} "
+              f"{e['width_exponent_inf'] - e['width_exponent_final']:>+10.3f}")
+        for p_ in e.get("per_seed", []):
+            print(f"{'':<34} {'':>7} {'seed ' + str(p_['seed']):>5} {'':>16} {p_['width_exponent_inf']:>+8.3f} {'':>25} "
+                  f"{p_['width_exponent_final']:>+8.3f} {'':>17} {p_['width_exponent_inf'] - p_['width_exponent_final']:>+10.3f}")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(out, indent=1))
+    if figure:
+        _converged_figure(out, figure)
     return out
+
+
+def _converged_figure(entries: list[dict], figure: Path) -> None:
+    """Width exponents against alpha_paper: L_inf(m) (filled) beside the fixed budget (open), 95 % CI."""
+    fig, (ax,) = new_figure(size=(6.4, 4.4))
+    names = list(dict.fromkeys(Path(e["dir"]).name for e in entries))  # one colour per results directory
+    for e in entries:
+        if "width_exponent_final" not in e:
+            continue
+        nm = Path(e["dir"]).name
+        i = names.index(nm)
+        col = f"C{i % 10}"
+        x = e["alpha_paper"] + 0.03 * (i - (len(names) - 1) / 2)
+        lab = f"{nm}: {e['horizon']} steps, batch {e['batch_size']}, {e['seeds']} seed{'s' * (e['seeds'] > 1)}"
+        lo, hi = e["width_exponent_final_ci"]
+        f = e["width_exponent_final"]
+        ax.errorbar([x], [f], yerr=[[f - lo], [hi - f]], fmt="o", mfc="white", color=col, ms=4, capsize=2, label=lab)
+        if e["width_exponent_inf"] is not None:
+            lo, hi = e["width_exponent_inf_ci"]
+            g = e["width_exponent_inf"]
+            yerr = [[max(g - lo, 0.0)], [max(hi - g, 0.0)]] if np.isfinite(lo) else None
+            ax.errorbar([x + 0.012], [g], yerr=yerr, fmt="o", color=col, ms=4, capsize=2)
+    ax.axhline(-1.0, color="k", ls="--", lw=1, label="geometric 1/m")
+    h, lab = ax.get_legend_handles_labels()
+    keep = dict(zip(lab, h))
+    ax.legend(keep.values(), keep.keys(), fontsize=5.5, loc="lower left")
+    ax.set_xlabel("alpha_paper = 1 + a")
+    ax.set_ylabel("width exponent of the loss")
+    ax.set_title("strong regime: L_inf(m) of L = L_inf + A t^-c (filled) vs the last recorded step (open); 95 % CI",
+                 fontsize=7)
+    save(fig, figure)
 
 
 def dynamics(d: Path, figure: Path, json_out: Path | None) -> list[dict]:
@@ -238,6 +304,7 @@ def main(argv=None) -> None:
     c = sub.add_parser("converged")
     c.add_argument("dirs", nargs="+", type=Path)
     c.add_argument("--json", type=Path)
+    c.add_argument("--figure", type=Path, help="draw both width exponents against alpha_paper")
     d = sub.add_parser("dynamics")
     d.add_argument("dir", type=Path)
     d.add_argument("--figure", type=Path, default=Path("figures/superposition_dynamics/time_exponents.png"))
@@ -247,7 +314,7 @@ def main(argv=None) -> None:
     p.add_argument("--figure", type=Path, default=Path("figures/superposition_dynamics/profile.png"))
     a = ap.parse_args(argv)
     if a.cmd == "converged":
-        converged(a.dirs, a.json)
+        converged(a.dirs, a.json, a.figure)
     elif a.cmd == "dynamics":
         dynamics(a.dir, a.figure, a.json)
     else:
