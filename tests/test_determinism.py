@@ -99,7 +99,8 @@ def test_config_hash_is_pinned():
     assert hashlib.sha256(payload.encode()).hexdigest()[:20] == "aefc215a4f2505f6a3c2"
 
 
-@pytest.mark.parametrize("extra", [{}, {"polish": "lm", "weight_decay": 1e-5}], ids=["lbfgs", "lm"])
+@pytest.mark.parametrize("extra", [pytest.param({}, marks=pytest.mark.slow), {"polish": "lm", "weight_decay": 1e-5}],
+                         ids=["lbfgs", "lm"])
 def test_sequential_cells_make_chaotic_training_bitwise_independent_of_chunking(tmp_path, extra):
     # 150 L-BFGS iterations amplify a last-bit difference to ~1e-5 relative or more (docs/theory.md
     # §3.4); with the model's cells run one at a time (Model.sequential_cells) every cell runs the

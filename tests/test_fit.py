@@ -96,6 +96,7 @@ def _chinchilla():
 REF = {"E": 1.82, "a": 0.348, "b": 0.366}  # Besiroglu et al. 2024 replication of Hoffmann et al. 2022
 
 
+@pytest.mark.slow  # the batched Huber path stays in the default run through test_fit_cli
 def test_chinchilla_huber_batched_within_one_percent():
     f = F.fit_joint(*_chinchilla(), method="huber", batched=True)
     for k, v in REF.items():

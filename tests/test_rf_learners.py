@@ -235,7 +235,7 @@ def test_accelerator_sgd_program_equals_per_width_program(tmp_path, monkeypatch)
         np.testing.assert_allclose(a[name], b[name], rtol=1e-10, err_msg=name)
 
 
-@pytest.mark.parametrize("ridge", [0.0, 1e-3])
+@pytest.mark.parametrize("ridge", [pytest.param(0.0, marks=pytest.mark.slow), 1e-3])
 def test_accelerator_ridge_program_equals_cpu_program(tmp_path, monkeypatch, ridge):
     """Accumulated Grams and batched factorisations vs per-size ones, forced on the CPU: the same
     linear systems solved in another order of operations (float64 round-off amplified by the

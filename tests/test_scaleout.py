@@ -53,6 +53,7 @@ def _chunk_names(exp, part):
     return names
 
 
+@pytest.mark.slow  # kill -9 and resume: test_sweep; shards equal one process: test_shards
 def test_three_shards_with_kill_9_and_restart_equal_one_process(tmp_path):
     path = tmp_path / "shard.toml"
     path.write_text(SHARD_EXP)

@@ -43,6 +43,7 @@ def _sharded(exp, out, n):
     return _rows(out)
 
 
+@pytest.mark.slow  # the default run keeps the associative-memory and split-cell shard tests
 def test_two_shards_of_the_quickstart_cost_within_1_5_and_equal_one_process(tmp_path):
     exp = load_experiment(ROOT / "experiments" / "quickstart.toml", quick=True)
     p = plan(exp)
