@@ -59,12 +59,15 @@ def experiment(a):
 
 
 def run_toyscale(a):
-    with tempfile.TemporaryDirectory() as d:
-        t = time.perf_counter()
-        run_experiment(experiment(a), d, progress=False)
-        dt = time.perf_counter() - t
-        df = ResultStore(d).load()
-    return dt, {(int(r.width), int(r.seed), float(r.adam_lr), int(r.steps)): float(r.loss) for r in df.itertuples()}
+    """Seconds of one engine run into a fresh store (rows written, as a user runs it), and its test
+    MSE per (width, seed, lr, step)."""
+    exp = experiment(a)
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        run_experiment(exp, out, progress=False)
+        seconds = time.perf_counter() - t0
+        rows = ResultStore(out).load()[["width", "seed", "adam_lr", "steps", "loss"]].to_numpy(float)
+    return seconds, {(int(w), int(s), lr, int(st)): loss for w, s, lr, st, loss in rows}
 
 
 def _static(w, steps):
@@ -185,19 +188,20 @@ def main(argv=None):
     print(f"warm wall time (median of {a.repeats}): toyscale {mt:.2f} s ({mt / elem * 1e9:.1f} ns per neuron-point-step), "
           f"previous {mp:.2f} s ({mp / elem * 1e9:.1f} ns; ratio {mp / mt:.2f}x), new scan unbatched {ms:.2f} s "
           f"(ratio {mp / ms:.2f}x); first pass (compiling) toyscale {c1:.1f} s")
-    return {"model": "lottery (budget protocol)",
-            "what": f"Adam only, widths {a.widths} × {a.seeds} seeds × lr {a.lrs}, {a.steps} steps recorded at "
-                    f"{len(record_steps(a.steps))} log-spaced steps, float64 ({n_rows} runs); loop: the previous "
-                    "program (cells one at a time, a lax.cond with stacked diagnostics in every step)",
-            "toyscale_s": mt, "loop_s": mp, "compile_s": max(0.0, c1 - mt), "flops": None, "precision": "float64",
-            "growth": None,
-            "check": f"test MSE bitwise equal to the previous program in {n_bit}/{len(keys)} rows; new scan "
-                     f"unbatched: {mp / ms:.2f}x; {mt / elem * 1e9:.1f} ns per neuron-point-step"}
+    check = (f"test MSE bitwise equal to the previous program in {n_bit}/{len(keys)} rows; new scan unbatched: "
+             f"{mp / ms:.2f}x; {mt / elem * 1e9:.1f} ns per neuron-point-step")
+    what = (f"Adam only, widths {a.widths} × {a.seeds} seeds × lr {a.lrs}, {a.steps} steps recorded at "
+            f"{len(record_steps(a.steps))} log-spaced steps, float64 ({n_rows} runs); loop: the previous program "
+            "(cells one at a time, a lax.cond with stacked diagnostics in every step)")
+    # one row of benchmarks/run_all.py's table (its plug-in interface)
+    return dict(model="lottery (budget protocol)", what=what, check=check, precision="float64", toyscale_s=mt,
+                loop_s=mp, compile_s=max(0.0, c1 - mt), flops=None, growth=None)
 
 
 def benchmark(quick: bool = False) -> dict:
     """``benchmarks/run_all.py`` interface (quick: widths 8, 32; 2 seeds; 1000 steps)."""
-    return main(["--widths", "8", "32", "--seeds", "2", "--steps", "1000", "--repeats", "1"] if quick else [])
+    small = "--widths 8 32 --seeds 2 --steps 1000 --repeats 1"
+    return main(small.split() if quick else [])
 
 
 if __name__ == "__main__":
