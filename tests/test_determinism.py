@@ -99,17 +99,21 @@ def test_config_hash_is_pinned():
     assert hashlib.sha256(payload.encode()).hexdigest()[:20] == "aefc215a4f2505f6a3c2"
 
 
-@pytest.mark.parametrize("extra", [pytest.param({}, marks=pytest.mark.slow), {"polish": "lm", "weight_decay": 1e-5}],
-                         ids=["lbfgs", "lm"])
+@pytest.mark.parametrize("extra", [pytest.param({}, marks=pytest.mark.slow), {"polish": "lm", "weight_decay": 1e-5},
+                                   {"polish_steps": 0, "adam_lr": 3e-2}], ids=["lbfgs", "lm", "adam-vmapped"])
 def test_sequential_cells_make_chaotic_training_bitwise_independent_of_chunking(tmp_path, extra):
     # 150 L-BFGS iterations amplify a last-bit difference to ~1e-5 relative or more (docs/theory.md
     # §3.4); with the model's cells run one at a time (Model.sequential_cells) every cell runs the
     # same compiled arithmetic, so the rows must be bitwise equal in any sweep and chunking.
+    # Adam alone runs vmapped (fixed-order sums, closed-form gradient): bitwise equal as well, in
+    # chunks of 1 and of 3 cells, with 2 and 3 seeds.
     m = get_model("lottery")
-    assert m.sequential_cells
     params = {**m.example["params"], "adam_steps": 20, "polish_steps": 150, **extra}
-    small = {"model": "lottery", "seeds": 2, "params": params, "sweep": {"width": [3, 5], "steps": [20, 170]}}
-    big = {"model": "lottery", "seeds": 3, "params": params, "sweep": {"width": [3, 5, 6], "steps": [20, 170]}}
+    total = params["adam_steps"] + params["polish_steps"]
+    static = {"polish_steps": params["polish_steps"]}
+    assert m.sequential_for(static) == (params["polish_steps"] > 0)
+    small = {"model": "lottery", "seeds": 2, "params": params, "sweep": {"width": [3, 5], "steps": [10, total]}}
+    big = {"model": "lottery", "seeds": 3, "params": params, "sweep": {"width": [3, 5, 6], "steps": [10, total]}}
     a = _rows(small, tmp_path / "a")
     b = _rows(big, tmp_path / "b", memory_mb=1e-3)
     b = b.loc[a.index]

@@ -148,7 +148,9 @@ class Model:
         own control flow stays control flow (no batch axis: a ``lax.cond`` skips its other
         branch, so early stopping and diagnostics at recorded steps cost nothing elsewhere);
         several devices get their blocks through ``shard_map``. Costs the batching speed-up,
-        which on a CPU is small for models whose one cell fills the cores.
+        which on a CPU is small for models whose one cell fills the cores. A callable
+        ``sequential_cells(static) -> bool`` of a group's static values decides per group (e.g.
+        sequential only where an optimiser that is not batch-invariant runs).
       limits: cross-parameter limits, one sentence each (``"vocab * width <= 1e8 (finite
         widths)"``), printed by ``toyscale list MODEL`` under the parameters; ``check_config``
         enforces them. Ranges of single parameters belong on their :class:`Param`.
@@ -173,7 +175,7 @@ class Model:
     audit_rule: str | Callable[[Mapping[str, list]], str] = "roundoff"
     device_programs: bool = False
     size_axis: str = "width"
-    sequential_cells: bool = False
+    sequential_cells: bool | Callable[[Mapping[str, Any]], bool] = False
     example: Mapping[str, Any] = field(default_factory=dict)
     limits: tuple[str, ...] = ()
     references: tuple[str, ...] = field(default_factory=tuple)
@@ -201,6 +203,11 @@ class Model:
         if r not in AUDIT_RULES:
             raise ValueError(f"model {self.name}: audit_rule {r!r}; allowed: {', '.join(AUDIT_RULES)}")
         return r
+
+    def sequential_for(self, static: Mapping[str, Any]) -> bool:
+        """Whether the engine runs a group with these static values one cell at a time:
+        :attr:`sequential_cells`, called on ``static`` when it is a callable."""
+        return bool(self.sequential_cells(static) if callable(self.sequential_cells) else self.sequential_cells)
 
     def param(self, name: str) -> Param:
         for p in self.params:

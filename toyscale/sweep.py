@@ -571,7 +571,7 @@ def _program(model: Model, static: dict, nested: dict, devices: list | None = No
         return model.evaluate(static, nested, dyn, jax.random.key(seed))
 
     shard = _sharding(devices)
-    if model.sequential_cells:
+    if model.sequential_for(static):
         # Each device runs its block of cells through an UNBATCHED lax.map of one cell, so one
         # cell's arithmetic never sees the chunk size -- and the cell's own control flow stays
         # control flow: under vmap (even over a size-1 device axis) every lax.cond becomes a

@@ -51,7 +51,10 @@ gradient is in closed form, so the Adam phase is bitwise the same in any bucket 
 are XLA reductions), and L-BFGS on this problem amplifies a last-bit difference ~10x every few
 iterations, to O(1) in the final loss after ~300 iterations (measured, docs/theory.md §3).
 Widths are therefore never padded (:func:`bucket` is the width itself, on every backend):
-one program per width, whose cells the engine runs one at a time (``sequential_cells``).
+one program per width, whose cells the engine runs one at a time when a second optimiser runs
+(:func:`sequential_cells`) and vmaps otherwise (Adam only). The Adam phase emits one number per
+step (``J``) and copies the network at recorded steps into a small buffer; the diagnostics are
+computed from those copies after the scan, so recording costs nothing per step.
 
 Convergence from stationarity, per recorded step ``s`` (:func:`convergence_status`): the
 relative gradient ``rel_grad = |grad J| max(|theta|, 1) / max(J, eps Var(y))`` (Dennis &
@@ -510,8 +513,9 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
                                               "sym_fraction")}
     zero["pred"] = jnp.zeros(xt.shape, dtype)
 
-    def diag(p):
-        _, g = value_and_grad(p)
+    def diag(p, g=None):  # g: the gradient of J at p, when the caller has it
+        if g is None:
+            _, g = value_and_grad(p)
         pairs, frac = symmetric_pairs(p, m)
         pred = forward(p, xt, sigma)
         r = pred - yt
@@ -519,22 +523,39 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
                 "grad_norm": jnp.sqrt(tree_vdot(g, g)), "param_norm": jnp.sqrt(tree_vdot(p, p)),
                 "sym_pairs": pairs, "sym_fraction": frac, "pred": pred}
 
+    # Adam phase, one lax.scan of n_adam + 1 evaluations of (J, grad J) at theta_0 .. theta_n_adam
+    # (the last update is discarded): the network and its gradient at each recorded step and at
+    # n_adam are copied into a small snapshot buffer (slot i for the i-th such step, a spare last
+    # slot for every other step), and the diagnostics are computed from the snapshots after the
+    # scan. The scan has no branch and emits one number per step (J), so recording costs nothing
+    # per step, unbatched or vmapped, and J and grad J at a recorded step are the scan's own.
+    rec_adam = sorted({int(s) for s in record if s <= n_adam} | {n_adam})
+    slots = np.full(n_adam + 1, len(rec_adam), np.int32)
+    slots[np.asarray(rec_adam, int)] = np.arange(len(rec_adam), dtype=np.int32)
+    slot_j = jnp.asarray(slots)
+    adam = optax.adam(dyn["adam_lr"], b1=0.9, b2=0.999, eps=1e-8)
+
+    def adam_step(carry, t):
+        p, st, b = carry
+        val, g = value_and_grad(p)
+        b = jax.tree.map(lambda u, v: jax.lax.dynamic_update_index_in_dim(u, v, slot_j[t], 0), b, (p, g))
+        upd, st = adam.update(g, st, p)
+        return (optax.apply_updates(p, upd), st, b), val
+
+    buf = jax.tree.map(lambda v: jnp.zeros((len(rec_adam) + 1,) + v.shape, v.dtype), (params, params))
+    _, l_adam, (snap_p, snap_g) = (lambda c, v: (c[0], v, c[2]))(
+        *jax.lax.scan(adam_step, (params, adam.init(params), buf), jnp.arange(n_adam + 1)))
+    params = jax.tree.map(lambda v: v[slots[n_adam]], snap_p)  # theta after n_adam updates
+    rec_adam = [s for s in rec_adam if s in set(int(r) for r in record)]  # the recorded ones
+    d_rec = jax.lax.map(lambda pg: diag(*pg), jax.tree.map(lambda v: v[:len(rec_adam)], (snap_p, snap_g))) \
+        if rec_adam else None
+
+    # phase 2: diagnostics under a lax.cond on the step counter (its cells run unbatched)
     rec_j = jnp.asarray(record_mask(record, total))
 
     def maybe_diag(t, p):  # p: the network after t updates
         return jax.lax.cond(rec_j[t], diag, lambda q: zero, p)
 
-    d0 = maybe_diag(0, params)
-    adam = optax.adam(dyn["adam_lr"], b1=0.9, b2=0.999, eps=1e-8)
-
-    def adam_step(carry, t):
-        p, st = carry
-        val, g = value_and_grad(p)
-        upd, st = adam.update(g, st, p)
-        p = optax.apply_updates(p, upd)
-        return (p, st), (val, maybe_diag(t + 1, p))
-
-    (params, _), (l_adam, d_adam) = jax.lax.scan(adam_step, (params, adam.init(params)), jnp.arange(n_adam))
     codes = jnp.zeros((n_polish,), jnp.int32)
 
     if static.get("polish", "lm") == "lm":
@@ -560,11 +581,13 @@ def train(static: dict, dyn: dict, key, record=()) -> tuple[dict, jax.Array, dic
         (params, _), (l_pol, d_pol) = jax.lax.scan(lbfgs_scan_step, (params, lbfgs.init(params)),
                                                    jnp.arange(n_adam, total))
         v_end = value_fn(params)
-    curve = jnp.concatenate([l_adam, l_pol, v_end[None]])
-    diags = jax.tree.map(lambda a0, a1, a2: jnp.concatenate([a0[None], a1, a2]), d0, d_adam, d_pol)
+    curve = jnp.concatenate([l_adam[:n_adam], l_pol, v_end[None]]) if n_polish else l_adam
     stop = jnp.concatenate([jnp.zeros((n_adam + 1,), jnp.int32), codes])  # stop code of the network after t updates
     idx = np.asarray(record, int)
-    out = {k: v[idx] for k, v in diags.items()}
+    # row of each recorded step in [Adam snapshots, phase-2 steps 1..n_polish]
+    rows = np.asarray([slots[s] if s <= n_adam else len(rec_adam) + s - n_adam - 1 for s in idx], int)
+    parts = ([d_rec] if rec_adam else []) + ([d_pol] if n_polish else [])
+    out = jax.tree.map(lambda *v: jnp.concatenate(v)[rows], *parts)
     out["stop_reason"] = stop[idx]
     return params, curve, out
 
@@ -693,6 +716,14 @@ def bucket(name: str, value: Any) -> Any:
     return exact_bucket(name, value)
 
 
+def sequential_cells(static) -> bool:
+    """Cells run one at a time (``Model.sequential_cells``) when a second optimiser runs: L-BFGS
+    and LM are not batch-invariant and amplify last-bit differences to O(1). The Adam phase is
+    bitwise the same in any vmapped batch (closed-form gradient, :func:`tree_sum`), so Adam-only
+    groups are vmapped over their cells (seeds, learning rates, ...)."""
+    return int(static.get("polish_steps", 0)) > 0
+
+
 def cell_bytes(static, nested) -> int:
     M, n, nt = int(static["width"]), int(static["n_train"]), int(static["n_test"])
     T, K = sum(_protocol(static)), int(static.get("ensemble", 1))
@@ -743,7 +774,7 @@ MODEL = register(
         audit_rule="trajectory",
         limits=("adam_steps + polish_steps >= 1",
                 "steps <= adam_steps + polish_steps; steps = 0 (the end of training) only as a fixed value"),
-        sequential_cells=True,  # L-BFGS amplifies last-bit differences: one cell's arithmetic per program
+        sequential_cells=sequential_cells,
         statuses=(MAX_ITERATIONS, STALLED),
         references=(
             "Liu & Tegmark 2023, A Neural Scaling Law from Lottery Ticket Ensembling",
