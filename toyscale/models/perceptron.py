@@ -57,8 +57,8 @@ MAX_EXAMPLES = 1 << 17
 
 PARAMS = (
     Param("dim", int, 100, "N, input dimension", low=2, high=4096, role="static"),
-    Param("alpha", float, 4.0, "alpha_tot = P/N, examples per dimension before pruning", low=0.0, low_open=True,
-          high=1000.0),
+    Param("alpha", float, 4.0, "alpha_tot = P/N, examples per dimension before pruning (alpha N is capped at "
+          "MAX_EXAMPLES)", low=0.0, low_open=True, high=1e6),
     Param("keep", str, "all", "pruning rule: 'all' (no pruning), 'hard' (keep |z| <= gamma), 'easy' (keep |z| >= gamma)",
           choices=theory.RULES, role="static"),
     Param("keep_fraction", float, 1.0, "f, fraction of the examples kept (ignored when keep = 'all')", low=0.0,
