@@ -9,6 +9,9 @@ Reads the result directories of ``toyscale run`` for experiments/perceptron_*.to
 * ``--thin-band DIR``: a perfect probe at small f: eps at fixed alpha_prune against f down to
   1/1024 with theory, the slope of log eps in log f (no turn-up: no interior optimum), and the
   theory envelope over f >= f_min (a power law in alpha_prune, not exponential);
+* ``--theory-frontier FILE [--sim DIR]``: the theta > 0 frontier from the stored replica table
+  (best f, the smallest f that beats no pruning, the slope at large alpha_prune), and the
+  frontier run scored at theta > 0 for pools alpha_tot >= 128;
 * ``--frontier DIR``: the Pareto frontier (best f and rule at each alpha_prune = f alpha_tot) from
   simulation and from theory; at theta = 0 a quadratic fit of log eps in alpha_prune along it
   whose curvature interval must exclude the curvature a power law through the same points would
@@ -280,6 +283,84 @@ def thin_band(path, figures=None) -> bool:
     return ok
 
 
+def theory_frontier(table_path, sim=None, figures=None) -> bool:
+    """The theta > 0 Pareto frontier from the stored replica table (experiments/perceptron_frontier_theory.py).
+
+    For each probe angle: the envelope over f and both rules at each alpha_prune, the best f
+    f*(alpha_prune), the smallest f that still beats no pruning at that alpha_prune (pruning
+    helps only above it), and the log-log slope of the envelope over the largest two
+    alpha_prune (a power law again: slope near -1). With ``sim`` (the frontier run), the
+    simulated theta > 0 settings with pools alpha_tot >= 128 (the solver's former NaN region)
+    are scored against theory (z within 3).
+    """
+    import json
+
+    t = json.loads(Path(table_path).read_text())
+    ap, fr = np.array(t["alpha_prune"]), np.array(t["fractions"])
+    ok = True
+    env = {}
+    for theta in t["thetas"]:
+        eh = np.array([[np.nan if x is None else x for x in row] for row in t["error"][f"{theta:g}/hard"]])
+        ee = np.array([[np.nan if x is None else x for x in row] for row in t["error"][f"{theta:g}/easy"]])
+        both = np.where(np.isnan(eh), np.inf, eh), np.where(np.isnan(ee), np.inf, ee)
+        best = np.minimum(*both)
+        j = np.argmin(best, axis=1)
+        e_star = best[np.arange(len(ap)), j]
+        rule = np.where(both[0][np.arange(len(ap)), j] <= both[1][np.arange(len(ap)), j], "hard", "easy")
+        unpruned = eh[:, -1]  # f = 1
+        print(f"theory frontier, theta = {theta:g} ({table_path}; f in {{{', '.join(f'1/{1 / f:g}' for f in fr)}}}, "
+              f"{int(np.isnan(eh).sum() + np.isnan(ee).sum())} of {eh.size + ee.size} settings unsolved)")
+        print("| alpha_prune | best eps (rule, f*) | no pruning | smallest f that beats no pruning (keep-hard) |")
+        print("|---|---|---|---|")
+        for i, a in enumerate(ap):
+            helps = fr[(eh[i] < unpruned[i]) & (fr < 1)]
+            print(f"| {a:g} | {e_star[i]:.4g} ({rule[i]}, {fr[j[i]]:g}) | {unpruned[i]:.4g} | "
+                  f"{helps.min() if helps.size else float('nan'):g} |")
+        slope = np.polyfit(np.log(ap[-2:]), np.log(e_star[-2:]), 1)[0]
+        interior = (fr[j] > fr[0]) & (fr[j] < 1)
+        print(f"  best f: {', '.join(f'{fr[k]:g}' for k in j)} (interior at {int(interior.sum())} of {len(ap)} alpha_prune); "
+              f"log-log slope of the envelope over alpha_prune in [{ap[-2]:g}, {ap[-1]:g}]: {slope:.3f} "
+              f"(a power law again; theta = 0 over the same f: -1)")
+        env[theta] = (e_star, fr[j])
+    if sim:
+        df = _load(sim)
+        st = seed_stats(df, ["keep", "alpha", "keep_fraction", "probe_angle"])
+        st = st[(st["probe_angle"] > 0) & (st["alpha"] >= 128)]
+        for keep in sorted(set(st["keep"])):
+            k = st["keep"] == keep
+            st.loc[k, "theory"] = th.theory_error(st.loc[k, "alpha"].to_numpy(float), keep,
+                                                  st.loc[k, "keep_fraction"].to_numpy(float),
+                                                  st.loc[k, "probe_angle"].to_numpy(float))
+        st["z"] = (st["mean"] - st["theory"]) / st["se"]
+        good = bool(st["theory"].notna().all() and (st["z"].abs() <= 3).all())
+        ok &= good
+        print(f"  simulation ({sim}) at theta > 0, pools alpha_tot >= 128, against the theory (NaN before the fix): "
+              f"{'all within 3 s.e.' if good else 'NOT all within 3 s.e.'}")
+        for _, r in st.iterrows():
+            print(f"    keep-{r['keep']}, theta {r['probe_angle']:g}, alpha_tot {r['alpha']:g}, f {r['keep_fraction']:g}: "
+                  f"{r['mean']:.4f} ± {r['se']:.4f} vs {r['theory']:.4f} (z {r['z']:+.2f})")
+    if figures:
+        from matplotlib.figure import Figure
+
+        out = Path(figures)
+        out.mkdir(parents=True, exist_ok=True)
+        fig = Figure(figsize=(10, 4), dpi=110)
+        ax1, ax2 = fig.subplots(1, 2)
+        for i, (theta, (e, f)) in enumerate(env.items()):
+            ax1.plot(ap, e, "o-", color=f"C{i}", label=f"envelope, theta = {theta:g}")
+            ax2.plot(ap, f, "o-", color=f"C{i}", label=f"theta = {theta:g}")
+        ax1.plot(ap, 0.5 / ap, "k:", lw=1, label="no pruning, 0.5/alpha")
+        ax1.set(xscale="log", yscale="log", xlabel="alpha_prune", ylabel="eps (theory)",
+                title="Pareto frontier, imperfect probe")
+        ax2.set(xscale="log", yscale="log", xlabel="alpha_prune", ylabel="best kept fraction f*",
+                title="optimal f along the frontier")
+        ax1.legend(fontsize=7)
+        ax2.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "frontier_theta_positive.png")
+    return ok
+
+
 def _figures(st, curves, out):
     from matplotlib.figure import Figure
 
@@ -316,6 +397,8 @@ def main(argv=None):
     ap.add_argument("--no-pruning")
     ap.add_argument("--frontier")
     ap.add_argument("--thin-band")
+    ap.add_argument("--theory-frontier", help="the JSON table of experiments/perceptron_frontier_theory.py")
+    ap.add_argument("--sim", help="with --theory-frontier: the frontier run, scored at theta > 0, alpha_tot >= 128")
     ap.add_argument("--figures")
     a = ap.parse_args(argv)
     results = {}
@@ -325,6 +408,8 @@ def main(argv=None):
         results["no_pruning"] = score_no_pruning(a.no_pruning)
     if a.frontier:
         results["frontier"] = frontier(a.frontier, a.figures)
+    if a.theory_frontier:
+        results["theory_frontier"] = theory_frontier(a.theory_frontier, a.sim, a.figures)
     if a.thin_band:
         results["thin_band"] = thin_band(a.thin_band, a.figures)
     print("acceptance:", ", ".join(f"{k} {'pass' if v else 'FAIL'}" for k, v in results.items()))

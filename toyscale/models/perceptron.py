@@ -174,8 +174,11 @@ def max_margin(X, y, mask, tol, max_iter: int):
         grad = w / C - A.T @ (s * (1.0 - o))
         # the Hessian I/C + A_S'A_S from the rows of smallest margin (all of S once |S| <= rows;
         # before that a positive-definite under-estimate: still a descent direction)
-        idx = jax.lax.top_k(jnp.where(mask, -o, -jnp.inf), rows)[1]
-        As = A[idx] * s[idx][:, None]
+        if rows < A.shape[0]:
+            idx = jax.lax.top_k(jnp.where(mask, -o, -jnp.inf), rows)[1]
+            As = A[idx] * s[idx][:, None]
+        else:  # every row fits: no selection
+            As = A * s[:, None]
         H = eye / C + As.T @ As
         d = -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(H, lower=True), grad)
         q = A @ d
