@@ -25,10 +25,14 @@ the probe is the teacher (``rho = R``, ``u = z``) and the equations are ``G = 0,
 ``G = 1 - R^2 - alpha (1 - R^2) < F((kappa - R|z|)/sqrt(1 - R^2)) >_z``: a separate branch
 (``sin theta = 0`` is singular in the general form). The error is ``eps = arccos(R)/pi``.
 
-Numerics: Gauss-Legendre quadrature in float64 (``z`` over the kept region on ``z >= 0`` by the
-``z -> -z`` symmetry; ``u | z`` split at ``u = 0`` where the label flips), Newton's method on the
-saddle-point equations with derivatives by automatic differentiation, a damped step, several
-starting points, and the solution of largest ``kappa`` kept (the max margin is a global maximum).
+Numerics: Gauss-Legendre quadrature in float64 (z over the kept region on ``z >= 0`` by the
+``z -> -z`` symmetry, cut where the integrand turns from growth to decay; ``u | z`` split at
+``u = 0`` where the label flips and again around ``y m = kappa`` on the scale ``sqrt(1 - Q)``),
+Newton's method on the saddle-point equations with derivatives by automatic differentiation, a
+damped step, a grid search for the starting point, and the solution of largest ``kappa`` kept
+(the max margin is a global maximum). The theta = 0 branch works in ``(log phi, kappa/sin phi)``
+with ``R = cos(phi)``, accurate down to ``eps ~ 1e-7``; :func:`thin_band_limit` is its f -> 0
+limit in closed form. :func:`frontier` is the Pareto envelope over ``f >= f_min``.
 Everything is jittable and vmappable over settings.
 """
 
