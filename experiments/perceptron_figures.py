@@ -198,6 +198,16 @@ def frontier(path, figures=None) -> bool:
     return ok
 
 
+def _two_panels(figures):
+    """The output folder (created) and a 1 x 2 figure for it."""
+    from matplotlib.figure import Figure
+
+    out = Path(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(10, 4), dpi=110)
+    return out, fig, fig.subplots(1, 2)
+
+
 def thin_band(path, figures=None) -> bool:
     """A perfect probe at small kept fractions: does eps at fixed alpha_prune turn back up as f -> 0?
 
@@ -256,12 +266,7 @@ def thin_band(path, figures=None) -> bool:
           f"c = {cq:.2e} [{lo:.2e}, {hi:.2e}] against a power law's (nu = {nu:.3f}) {c_pow:.2e}: exponential "
           f"{'yes' if exp_ok else 'NO (a power law)'}")
     if figures:
-        from matplotlib.figure import Figure
-
-        out = Path(figures)
-        out.mkdir(parents=True, exist_ok=True)
-        fig = Figure(figsize=(10, 4), dpi=110)
-        ax1, ax2 = fig.subplots(1, 2)
+        out, fig, (ax1, ax2) = _two_panels(figures)
         fine = np.geomspace(f_min / 4, 1.0, 15)
         for i, (a, h) in enumerate(lines.items()):
             if a < 1:
@@ -340,12 +345,7 @@ def theory_frontier(table_path, sim=None, figures=None) -> bool:
             print(f"    keep-{r['keep']}, theta {r['probe_angle']:g}, alpha_tot {r['alpha']:g}, f {r['keep_fraction']:g}: "
                   f"{r['mean']:.4f} ± {r['se']:.4f} vs {r['theory']:.4f} (z {r['z']:+.2f})")
     if figures:
-        from matplotlib.figure import Figure
-
-        out = Path(figures)
-        out.mkdir(parents=True, exist_ok=True)
-        fig = Figure(figsize=(10, 4), dpi=110)
-        ax1, ax2 = fig.subplots(1, 2)
+        out, fig, (ax1, ax2) = _two_panels(figures)
         for i, (theta, (e, f)) in enumerate(env.items()):
             ax1.plot(ap, e, "o-", color=f"C{i}", label=f"envelope, theta = {theta:g}")
             ax2.plot(ap, f, "o-", color=f"C{i}", label=f"theta = {theta:g}")
