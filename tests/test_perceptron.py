@@ -193,3 +193,35 @@ def test_theta_positive_large_pools_converge():
     e = pt.theory_error([128.0, 512.0], "hard", 0.25, 0.3)
     assert np.all(np.isfinite(e))
     assert e[1] / e[0] == pytest.approx(0.25, abs=0.03)
+
+
+def test_volume_quadrature_resolves_a_student_close_to_the_teacher_probe_plane():
+    # theta > 0 at large alpha: 1 - Q is small and F((kappa - y m)/sqrt(1 - Q)) changes on that
+    # scale; the split quadrature must match SciPy's adaptive integration of the same average
+    theta, gamma, alpha, kappa = 0.3, float(pt.keep_threshold("hard", 0.25)), 128.0, 0.02
+    c, s = math.cos(theta), math.sin(theta)
+    R = math.cos(math.pi * 0.0014)
+    rho = R * c + 0.999 * math.sqrt((1 - R * R) * (1 - c * c))
+    Q = (R * R + rho * rho - 2 * R * rho * c) / (s * s)
+    sq = math.sqrt(1 - Q)
+    A, B = (R - rho * c) / (s * s), (rho - R * c) / (s * s)
+
+    def F(a):
+        return (1 + a * a) * stats.norm.cdf(a) + a * stats.norm.pdf(a)
+
+    def inner(z):
+        w0 = -z * c / s
+        def g(w, y):
+            return stats.norm.pdf(w) * F((kappa - y * (A * (z * c + s * w) + B * z)) / sq)
+        wp = (kappa - B * z - A * z * c) / (A * s)
+        wn = (-kappa - B * z - A * z * c) / (A * s)
+        up = integrate.quad(g, w0, 12, args=(1.0,), points=[wp] if w0 < wp < 12 else None, limit=400, epsabs=1e-13)[0]
+        dn = integrate.quad(g, -12, w0, args=(-1.0,), points=[wn] if -12 < wn < w0 else None, limit=400, epsabs=1e-13)[0]
+        return stats.norm.pdf(z) * (up + dn)
+
+    avg = integrate.quad(inner, 0, gamma, limit=200, epsabs=1e-13)[0] / (stats.norm.cdf(gamma) - 0.5)
+    ref = 1 - Q - alpha * (1 - Q) * avg
+    with jax.enable_x64(True):
+        got = float(pt.volume(R, rho, kappa, alpha, theta, "hard", gamma))
+    assert 1 - Q < 1e-4
+    assert got == pytest.approx(ref, abs=1e-9 + 1e-6 * abs(ref))
