@@ -6,6 +6,12 @@ Reads the result directories of ``toyscale run`` for experiments/perceptron_*.to
   with z = (sim - theory)/s.e.; acceptance |z| <= 3 everywhere;
 * ``--no-pruning DIR``: the fitted slope of log eps vs log alpha over alpha >= 8 (theory -1) and
   alpha * eps at the largest alpha (theory -> 0.50);
+* ``--thin-band DIR``: a perfect probe at small f: eps at fixed alpha_prune against f down to
+  1/1024 with theory, the slope of log eps in log f (no turn-up: no interior optimum), and the
+  theory envelope over f >= f_min (a power law in alpha_prune, not exponential);
+* ``--theory-frontier FILE [--sim DIR]``: the theta > 0 frontier from the stored replica table
+  (best f, the smallest f that beats no pruning, the slope at large alpha_prune), and the
+  frontier run scored at theta > 0 for pools alpha_tot >= 128;
 * ``--frontier DIR``: the Pareto frontier (best f and rule at each alpha_prune = f alpha_tot) from
   simulation and from theory; at theta = 0 a quadratic fit of log eps in alpha_prune along it
   whose curvature interval must exclude the curvature a power law through the same points would
@@ -192,6 +198,169 @@ def frontier(path, figures=None) -> bool:
     return ok
 
 
+def _two_panels(figures):
+    """The output folder (created) and a 1 x 2 figure for it."""
+    from matplotlib.figure import Figure
+
+    out = Path(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(10, 4), dpi=110)
+    return out, fig, fig.subplots(1, 2)
+
+
+def thin_band(path, figures=None) -> bool:
+    """A perfect probe at small kept fractions: does eps at fixed alpha_prune turn back up as f -> 0?
+
+    Keep-hard, theta = 0, pools alpha_tot = alpha_prune / f up to 4096 (experiments/
+    perceptron_thin_band.toml). Prints every (alpha_prune, f) against the replica error with z,
+    ``alpha_prune eps / f`` against its f -> 0 limit ``c(alpha_prune)``
+    (:func:`toyscale.theory.perceptron.thin_band_limit`), and at each alpha_prune > 2 the slope
+    of log eps in log f (weighted least squares, 95 % interval). Acceptance: every point within
+    3 s.e. and, at alpha_prune > 2, a slope interval above 0 (eps still falls at the smallest f:
+    no interior optimum) containing the theory slope. Also the theory envelope over
+    f >= f_min and the fit of its log in alpha_prune (:func:`exponential_check`).
+    """
+    from scipy import stats
+
+    df = _load(path)
+    df = df[(df["keep"] == "hard") & (df["probe_angle"] == 0)]
+    st = seed_stats(df, ["alpha", "keep_fraction"])
+    st["alpha_prune"] = st["alpha"] * st["keep_fraction"]
+    st["theory"] = th.theory_error(st["alpha"].to_numpy(float), "hard", st["keep_fraction"].to_numpy(float), 0.0)
+    st["z"] = (st["mean"] - st["theory"]) / st["se"]
+    ok = bool((st["z"].abs() <= 3).all())
+    print(f"thin band ({path}): keep-hard, theta = 0, N = {int(df['dim'].iloc[0])}, seeds {int(st['count'].min())}; "
+          f"all {len(st)} settings within 3 s.e.: {'yes' if ok else 'NO'} (largest |z| {st['z'].abs().max():.2f})")
+    print("| alpha_prune | f | alpha_tot | simulation eps | theory eps | z | alpha_prune eps / f (sim, theory) |")
+    print("|---|---|---|---|---|---|---|")
+    for _, r in st.sort_values(["alpha_prune", "keep_fraction"], ascending=[True, False]).iterrows():
+        sc = r["alpha_prune"] / r["keep_fraction"]
+        print(f"| {r['alpha_prune']:g} | 1/{1 / r['keep_fraction']:g} | {r['alpha']:g} | {r['mean']:.3e} ± {r['se']:.1e} | "
+              f"{r['theory']:.3e} | {r['z']:+.2f} | {r['mean'] * sc:.3f}, {r['theory'] * sc:.3f} |")
+    lines = {}
+    for a in sorted(set(st["alpha_prune"])):
+        h = st[np.isclose(st["alpha_prune"], a)].sort_values("keep_fraction")
+        lines[a] = h
+        if a <= 2 or len(h) < 3:
+            continue
+        x, y, w = np.log(h["keep_fraction"]), np.log(h["mean"]), (h["mean"] / h["se"]).to_numpy()
+        (b, _), cov = np.polyfit(x, y, 1, w=w, cov=True)
+        half = stats.t.ppf(0.975, len(h) - 2) * math.sqrt(cov[0, 0])
+        bt = np.polyfit(x, np.log(h["theory"]), 1)[0]
+        c = float(th.thin_band_limit(a))
+        good = (b - half > 0) and (b - half <= bt <= b + half)
+        ok &= good
+        print(f"  alpha_prune = {a:g}: d log eps / d log f = {b:.3f} [{b - half:.3f}, {b + half:.3f}] over f in "
+              f"[1/{1 / h['keep_fraction'].min():g}, 1/{1 / h['keep_fraction'].max():g}] (theory {bt:.3f}; f -> 0 limit "
+              f"alpha_prune eps / f = {c:.4f}): eps still falls at the smallest f, no interior optimum: "
+              f"{'yes' if good else 'NO'}")
+    # the theory envelope over f >= f_min (keep-hard; keep-easy only matters below alpha_prune = 2)
+    f_min = float(st["keep_fraction"].min())
+    grid = np.array([2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 11.0, 16.0])
+    env = th.frontier(grid, 0.0, f_min=f_min, n_fractions=16, rules=("hard",))
+    cq, (lo, hi), c_pow, nu, bq = exponential_check(grid, env["error"])
+    exp_ok = not (lo <= c_pow <= hi)
+    print(f"  theory envelope over f >= 1/{1 / f_min:g} at alpha_prune = {', '.join(f'{g:g}' for g in grid)}: best f "
+          f"{'the edge f_min everywhere' if not env['interior'].any() else 'interior somewhere'}; eps = "
+          f"{', '.join(f'{e:.3e}' for e in env['error'])}; log eps = ... {bq:+.4f} alpha_prune + c alpha_prune^2, "
+          f"c = {cq:.2e} [{lo:.2e}, {hi:.2e}] against a power law's (nu = {nu:.3f}) {c_pow:.2e}: exponential "
+          f"{'yes' if exp_ok else 'NO (a power law)'}")
+    if figures:
+        out, fig, (ax1, ax2) = _two_panels(figures)
+        fine = np.geomspace(f_min / 4, 1.0, 15)
+        for i, (a, h) in enumerate(lines.items()):
+            if a < 1:
+                continue
+            col = f"C{i}"
+            ax1.errorbar(h["keep_fraction"], h["mean"], h["se"], fmt="o", color=col, label=f"alpha_prune = {a:g}")
+            ax1.plot(fine, th.theory_error(a / fine, "hard", fine, 0.0), "-", color=col, lw=1)
+        ax1.set(xscale="log", yscale="log", xlabel="kept fraction f (pool alpha_prune / f)", ylabel="eps",
+                title="keep-hard, theta = 0: eps at fixed alpha_prune")
+        ax1.legend(fontsize=7)
+        ax2.plot(grid, env["error"], "ko-", label=f"envelope over f >= 1/{1 / f_min:g}")
+        for f in (1.0, 1 / 16, 1 / 256):
+            ax2.plot(grid, th.theory_error(grid / f, "hard", f, 0.0), "--", lw=1, label=f"f = 1/{1 / f:g}")
+        ax2.set(xscale="log", yscale="log", xlabel="alpha_prune", ylabel="eps (theory)",
+                title="theta = 0 frontier: a power law at the edge f_min")
+        ax2.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "thin_band.png")
+    return ok
+
+
+def theory_frontier(table_path, sim=None, figures=None) -> bool:
+    """The theta > 0 Pareto frontier from the stored replica table (experiments/perceptron_frontier_theory.py).
+
+    For each probe angle: the envelope over f and both rules at each alpha_prune, the best f
+    f*(alpha_prune), the smallest f that still beats no pruning at that alpha_prune (pruning
+    helps only above it), and the log-log slope of the envelope over the largest two
+    alpha_prune (a power law again: slope near -1). With ``sim`` (the frontier run), the
+    simulated theta > 0 settings with pools alpha_tot >= 128 (the solver's former NaN region)
+    are scored against theory (z within 3).
+    """
+    import json
+
+    t = json.loads(Path(table_path).read_text())
+    ap, fr = np.array(t["alpha_prune"]), np.array(t["fractions"])
+    ok = True
+    env = {}
+    for theta in t["thetas"]:
+        eh = np.array([[np.nan if x is None else x for x in row] for row in t["error"][f"{theta:g}/hard"]])
+        ee = np.array([[np.nan if x is None else x for x in row] for row in t["error"][f"{theta:g}/easy"]])
+        both = np.where(np.isnan(eh), np.inf, eh), np.where(np.isnan(ee), np.inf, ee)
+        best = np.minimum(*both)
+        j = np.argmin(best, axis=1)
+        e_star = best[np.arange(len(ap)), j]
+        rule = np.where(both[0][np.arange(len(ap)), j] <= both[1][np.arange(len(ap)), j], "hard", "easy")
+        unpruned = eh[:, -1]  # f = 1
+        print(f"theory frontier, theta = {theta:g} ({table_path}; f in {{{', '.join(f'1/{1 / f:g}' for f in fr)}}}, "
+              f"{int(np.isnan(eh).sum() + np.isnan(ee).sum())} of {eh.size + ee.size} settings unsolved)")
+        print("| alpha_prune | best eps (rule, f*) | no pruning | smallest f that beats no pruning (keep-hard) |")
+        print("|---|---|---|---|")
+        for i, a in enumerate(ap):
+            helps = fr[(eh[i] < unpruned[i]) & (fr < 1)]
+            print(f"| {a:g} | {e_star[i]:.4g} ({rule[i]}, {fr[j[i]]:g}) | {unpruned[i]:.4g} | "
+                  f"{helps.min() if helps.size else float('nan'):g} |")
+        slope = np.polyfit(np.log(ap[-2:]), np.log(e_star[-2:]), 1)[0]
+        interior = (fr[j] > fr[0]) & (fr[j] < 1)
+        print(f"  best f: {', '.join(f'{fr[k]:g}' for k in j)} (interior at {int(interior.sum())} of {len(ap)} alpha_prune); "
+              f"log-log slope of the envelope over alpha_prune in [{ap[-2]:g}, {ap[-1]:g}]: {slope:.3f} "
+              f"(a power law again; theta = 0 over the same f: -1)")
+        env[theta] = (e_star, fr[j])
+    if sim:
+        df = _load(sim)
+        st = seed_stats(df, ["keep", "alpha", "keep_fraction", "probe_angle"])
+        st = st[(st["probe_angle"] > 0) & (st["alpha"] >= 128)]
+        for keep in sorted(set(st["keep"])):
+            k = st["keep"] == keep
+            st.loc[k, "theory"] = th.theory_error(st.loc[k, "alpha"].to_numpy(float), keep,
+                                                  st.loc[k, "keep_fraction"].to_numpy(float),
+                                                  st.loc[k, "probe_angle"].to_numpy(float))
+        st["z"] = (st["mean"] - st["theory"]) / st["se"]
+        good = bool(st["theory"].notna().all() and (st["z"].abs() <= 3).all())
+        ok &= good
+        print(f"  simulation ({sim}) at theta > 0, pools alpha_tot >= 128, against the theory (NaN before the fix): "
+              f"{'all within 3 s.e.' if good else 'NOT all within 3 s.e.'}")
+        for _, r in st.iterrows():
+            print(f"    keep-{r['keep']}, theta {r['probe_angle']:g}, alpha_tot {r['alpha']:g}, f {r['keep_fraction']:g}: "
+                  f"{r['mean']:.4f} ± {r['se']:.4f} vs {r['theory']:.4f} (z {r['z']:+.2f})")
+    if figures:
+        out, fig, (ax1, ax2) = _two_panels(figures)
+        for i, (theta, (e, f)) in enumerate(env.items()):
+            ax1.plot(ap, e, "o-", color=f"C{i}", label=f"envelope, theta = {theta:g}")
+            ax2.plot(ap, f, "o-", color=f"C{i}", label=f"theta = {theta:g}")
+        ax1.plot(ap, 0.5 / ap, "k:", lw=1, label="no pruning, 0.5/alpha")
+        ax1.set(xscale="log", yscale="log", xlabel="alpha_prune", ylabel="eps (theory)",
+                title="Pareto frontier, imperfect probe")
+        ax2.set(xscale="log", yscale="log", xlabel="alpha_prune", ylabel="best kept fraction f*",
+                title="optimal f along the frontier")
+        ax1.legend(fontsize=7)
+        ax2.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "frontier_theta_positive.png")
+    return ok
+
+
 def _figures(st, curves, out):
     from matplotlib.figure import Figure
 
@@ -227,6 +396,9 @@ def main(argv=None):
     ap.add_argument("--reference")
     ap.add_argument("--no-pruning")
     ap.add_argument("--frontier")
+    ap.add_argument("--thin-band")
+    ap.add_argument("--theory-frontier", help="the JSON table of experiments/perceptron_frontier_theory.py")
+    ap.add_argument("--sim", help="with --theory-frontier: the frontier run, scored at theta > 0, alpha_tot >= 128")
     ap.add_argument("--figures")
     a = ap.parse_args(argv)
     results = {}
@@ -236,6 +408,10 @@ def main(argv=None):
         results["no_pruning"] = score_no_pruning(a.no_pruning)
     if a.frontier:
         results["frontier"] = frontier(a.frontier, a.figures)
+    if a.theory_frontier:
+        results["theory_frontier"] = theory_frontier(a.theory_frontier, a.sim, a.figures)
+    if a.thin_band:
+        results["thin_band"] = thin_band(a.thin_band, a.figures)
     print("acceptance:", ", ".join(f"{k} {'pass' if v else 'FAIL'}" for k, v in results.items()))
 
 

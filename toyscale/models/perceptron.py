@@ -17,7 +17,7 @@ solved by the finite Newton method (Keerthi & DeCoste 2005, JMLR 6) on the squar
 relaxation ``|w|^2/(2C) + sum_mu (1 - y_mu w.x_mu)_+^2 / 2`` with continuation in ``C`` (from
 :data:`C_START`, times :data:`C_GROWTH` whenever a Newton step leaves the active set unchanged):
 each step solves ``(I/C + A_S'A_S) d = -grad`` (Cholesky; ``A_S`` the active rows among the
-``HESSIAN_ROWS * N`` of smallest margin) and takes the exact line-search step (bisection on the
+``HESSIAN_ROWS * N`` of smallest margin) and takes the exact line-search step (sorted breakpoints of the
 piecewise-linear derivative). After every step the relaxation's dual variables
 ``a = C (1 - y X w)_+`` and ``w`` rescaled to feasibility give the hard-margin duality gap; the
 solver stops when the relative gap ``(p - d)/p <= tol`` (then ``|w/|w| - w*/|w*|| <= sqrt(tol)``
@@ -46,9 +46,7 @@ from toyscale.params import Param
 from toyscale.theory import perceptron as theory
 
 #: Relaxation weight C of the first Newton steps, and its growth once the active set settles.
-C_START, C_GROWTH = 1e2, 1e2
-#: Bisection steps of the exact line search, on step lengths in ``[0, T_MAX]``.
-LINE_STEPS, T_MAX = 60, 4.0
+C_START, C_GROWTH = 10.0, 1e2
 #: The Newton Hessian uses the ``HESSIAN_ROWS * N`` examples of smallest margin (a max-margin
 #: solution in general position has at most N support vectors).
 HESSIAN_ROWS = 2
@@ -57,8 +55,8 @@ MAX_EXAMPLES = 1 << 17
 
 PARAMS = (
     Param("dim", int, 100, "N, input dimension", low=2, high=4096, role="static"),
-    Param("alpha", float, 4.0, "alpha_tot = P/N, examples per dimension before pruning", low=0.0, low_open=True,
-          high=1000.0),
+    Param("alpha", float, 4.0, "alpha_tot = P/N, examples per dimension before pruning (alpha N is capped at "
+          "MAX_EXAMPLES)", low=0.0, low_open=True, high=1e6),
     Param("keep", str, "all", "pruning rule: 'all' (no pruning), 'hard' (keep |z| <= gamma), 'easy' (keep |z| >= gamma)",
           choices=theory.RULES, role="static"),
     Param("keep_fraction", float, 1.0, "f, fraction of the examples kept (ignored when keep = 'all')", low=0.0,
@@ -117,6 +115,35 @@ def select(x, n_valid, keep: str, keep_fraction, probe_angle, k_pad: int):
     return X, y, mask
 
 
+def _line_search(r, q, m, a0, a1):
+    """Exact minimiser ``t >= 0`` of the convex piecewise quadratic
+    ``phi(t) = a0 t + a1 t^2 / 2 + sum_mu m_mu (r_mu - t q_mu)_+^2 / 2`` (the relaxation along the
+    Newton direction: ``r = 1 - y X w``, ``q = y X d``, ``a0 = w.d/C``, ``a1 = d.d/C``).
+
+    ``phi'`` is non-decreasing and linear between the breakpoints ``t_mu = r_mu / q_mu > 0``,
+    where row ``mu`` leaves (``q > 0``) or enters (``q < 0``) the active set: sort them, carry the
+    active sums ``sum q r`` and ``sum q^2`` across them by cumulative sums, take the first piece on
+    whose right end ``phi' >= 0`` and solve the linear equation there (Keerthi & DeCoste 2005,
+    section 3). A handful of vector operations instead of a bisection loop."""
+    act0 = (m > 0) & ((r > 0) | ((r == 0) & (q < 0)))
+    s0 = jnp.sum(jnp.where(act0, q * r, 0.0))
+    s1 = jnp.sum(jnp.where(act0, q * q, 0.0))
+    tb = jnp.where((m > 0) & (q != 0), r / jnp.where(q != 0, q, 1.0), -1.0)
+    tb = jnp.where(tb > 0, tb, jnp.inf)
+    order = jnp.argsort(tb)
+    ts, qs, rs = tb[order], q[order], r[order]
+    sign = jnp.where(jnp.isfinite(ts), jnp.where(qs > 0, -1.0, 1.0), 0.0)
+    c0 = s0 + jnp.concatenate([jnp.zeros(1, r.dtype), jnp.cumsum(sign * qs * rs)])  # sums on piece k
+    c1 = s1 + jnp.concatenate([jnp.zeros(1, r.dtype), jnp.cumsum(sign * qs * qs)])
+    b0, b1 = a0 - c0, a1 + c1  # phi'(t) = b0 + b1 t on piece k = [T_k, T_{k+1}]
+    right = jnp.concatenate([ts, jnp.full(1, jnp.inf, r.dtype)])
+    left = jnp.concatenate([jnp.zeros(1, r.dtype), ts])
+    ok = (b0 + b1 * right >= 0) | ~jnp.isfinite(right)
+    k = jnp.argmax(ok)
+    t = -b0[k] / jnp.where(b1[k] > 0, b1[k], 1e-300)
+    return jnp.clip(t, left[k], jnp.where(jnp.isfinite(right[k]), right[k], jnp.inf))
+
+
 def max_margin(X, y, mask, tol, max_iter: int):
     """Hard-margin SVM without bias, ``min |w|^2/2 s.t. y_mu w.x_mu >= 1``, by the finite Newton
     method on its squared-hinge relaxation with continuation in ``C`` (module docstring).
@@ -147,26 +174,17 @@ def max_margin(X, y, mask, tol, max_iter: int):
         grad = w / C - A.T @ (s * (1.0 - o))
         # the Hessian I/C + A_S'A_S from the rows of smallest margin (all of S once |S| <= rows;
         # before that a positive-definite under-estimate: still a descent direction)
-        idx = jax.lax.top_k(jnp.where(mask, -o, -jnp.inf), rows)[1]
-        As = A[idx] * s[idx][:, None]
+        if rows < A.shape[0]:
+            idx = jax.lax.top_k(jnp.where(mask, -o, -jnp.inf), rows)[1]
+            As = A[idx] * s[idx][:, None]
+        else:  # every row fits: no selection
+            As = A * s[:, None]
         H = eye / C + As.T @ As
         d = -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(H, lower=True), grad)
         q = A @ d
-        wd, dd = w @ d, d @ d
-
-        def slope(t):  # derivative of |w + t d|^2/(2C) + sum_kept (1 - o - t q)_+^2 / 2 along d
-            return (wd + t * dd) / C - jnp.sum(m * jnp.maximum(0.0, 1.0 - o - t * q) * q)
-
-        def bisect(_, c):
-            lo, hi = c
-            mid = 0.5 * (lo + hi)
-            neg = slope(mid) < 0
-            return jnp.where(neg, mid, lo), jnp.where(neg, hi, mid)
-
-        lo, hi = jax.lax.fori_loop(0, LINE_STEPS, bisect, (jnp.asarray(0.0, dtype), jnp.asarray(T_MAX, dtype)))
-        t = jnp.where(slope(jnp.asarray(1.0, dtype)) == 0, 1.0, 0.5 * (lo + hi))
+        t = _line_search(1.0 - o, q, m, (w @ d) / C, (d @ d) / C)
         wn = w + t * d
-        same = jnp.all((A @ wn < 1.0) == (o < 1.0)) | (t * jnp.sqrt(dd) <= 1e-14 * jnp.sqrt(wn @ wn))
+        same = jnp.all((A @ wn < 1.0) == (o < 1.0)) | (t * jnp.sqrt(d @ d) <= 1e-14 * jnp.sqrt(wn @ wn))
         return wn, same
 
     def cond(s):

@@ -25,10 +25,14 @@ the probe is the teacher (``rho = R``, ``u = z``) and the equations are ``G = 0,
 ``G = 1 - R^2 - alpha (1 - R^2) < F((kappa - R|z|)/sqrt(1 - R^2)) >_z``: a separate branch
 (``sin theta = 0`` is singular in the general form). The error is ``eps = arccos(R)/pi``.
 
-Numerics: Gauss-Legendre quadrature in float64 (``z`` over the kept region on ``z >= 0`` by the
-``z -> -z`` symmetry; ``u | z`` split at ``u = 0`` where the label flips), Newton's method on the
-saddle-point equations with derivatives by automatic differentiation, a damped step, several
-starting points, and the solution of largest ``kappa`` kept (the max margin is a global maximum).
+Numerics: Gauss-Legendre quadrature in float64 (z over the kept region on ``z >= 0`` by the
+``z -> -z`` symmetry, cut where the integrand turns from growth to decay; ``u | z`` split at
+``u = 0`` where the label flips and again around ``y m = kappa`` on the scale ``sqrt(1 - Q)``),
+Newton's method on the saddle-point equations with derivatives by automatic differentiation, a
+damped step, a grid search for the starting point, and the solution of largest ``kappa`` kept
+(the max margin is a global maximum). The theta = 0 branch works in ``(log phi, kappa/sin phi)``
+with ``R = cos(phi)``, accurate down to ``eps ~ 1e-7``; :func:`thin_band_limit` is its f -> 0
+limit in closed form. :func:`frontier` is the Pareto envelope over ``f >= f_min``.
 Everything is jittable and vmappable over settings.
 """
 
@@ -56,6 +60,12 @@ _DAMP = (1.0, 0.5, 0.2, 0.05)
 _GLZ = np.polynomial.legendre.leggauss(NZ)
 _GLW = np.polynomial.legendre.leggauss(NW)
 _GLZ2 = np.polynomial.legendre.leggauss(NZ // 2)
+_GLZ3 = np.polynomial.legendre.leggauss(NZ // 3)
+#: Width, in units of s/R, of the z-interval above z = kappa/R where the theta = 0 integrand
+#: decays (F(-ZBEND) ~ 1e-25).
+ZBEND = 10.0
+#: Nodes in each of the four pieces of a half-line of w (theta > 0), fine and coarse.
+_GLW4, _GLWC4 = np.polynomial.legendre.leggauss(NW // 2), np.polynomial.legendre.leggauss(6)
 #: Coarse nodes for the grid search that finds Newton's starting point (theta > 0).
 _GLZC, _GLWC = np.polynomial.legendre.leggauss(24), np.polynomial.legendre.leggauss(12)
 
@@ -95,52 +105,78 @@ def gardner_F(a):
     return (1 + a * a) * ndtr(a) + a * _phi(a)
 
 
-def _z_nodes(rule: str, gamma, split=None, coarse=False):
-    """Nodes and weights of the normalised average over the kept z >= 0 (weights sum to 1);
-    with ``split`` the region is cut there (half the nodes each side) so that a kink of the
-    integrand at ``z = split`` does not cost accuracy."""
+def _z_nodes(rule: str, gamma, split=None, coarse=False, width=None):
+    """Nodes and weights of the normalised average over the kept z >= 0 (weights sum to 1).
+
+    With ``split`` the region is cut there (half the nodes each side), so that the bend of the
+    integrand at ``z = split`` costs no accuracy; with ``split`` and ``width`` it is cut at
+    ``split`` and ``split + width`` (a third of the nodes in each piece): the integrand then
+    changes on the scale ``width`` just above ``split`` (the theta = 0 branch at small error)."""
     import jax.numpy as jnp
 
     lo, hi = {"hard": (0.0, gamma), "easy": (gamma, gamma + ZMAX)}.get(rule, (0.0, ZMAX))
     if split is None:
         z, w = _gl(lo, hi, _GLZC if coarse else _GLZ)
-    else:
+    elif width is None:
         c = jnp.clip(split, lo, hi)
         z1, w1 = _gl(lo, c, _GLZ2)
         z2, w2 = _gl(c, hi, _GLZ2)
         z, w = jnp.concatenate([z1, z2]), jnp.concatenate([w1, w2])
+    else:
+        c1 = jnp.clip(split, lo, hi)
+        c2 = jnp.clip(split + width, lo, hi)
+        parts = [_gl(a, b, _GLZ3) for a, b in ((lo, c1), (c1, c2), (c2, hi))]
+        z, w = (jnp.concatenate([p[i] for p in parts]) for i in (0, 1))
     w = w * _phi(z)
     return z, w / jnp.sum(w)
 
 
-def volume_theta0(R, kappa, alpha, rule: str, gamma):
-    """``G = 1 - R^2 - alpha (1 - R^2) <F((kappa - R z)/sqrt(1 - R^2))>_z`` at ``theta = 0``."""
+def _g_theta0(phi, kappa, alpha, rule: str, gamma):
+    """``G / (1 - R^2) = 1 - alpha <F((kappa - R z)/sqrt(1 - R^2))>_z`` at ``theta = 0`` with
+    ``R = cos(phi)``, ``sqrt(1 - R^2) = sin(phi)`` (no cancellation at small ``phi``): the same
+    roots as ``G`` and, on ``G = 0``, the same stationary points in ``R`` at fixed ``kappa``."""
     import jax.numpy as jnp
 
-    z, w = _z_nodes(rule, gamma, split=kappa / R)  # the integrand bends at R z = kappa
-    s2 = 1 - R * R
-    return s2 - alpha * s2 * jnp.sum(w * gardner_F((kappa - R * z) / jnp.sqrt(s2)))
+    c, s = jnp.cos(phi), jnp.sin(phi)
+    # F((kappa - c z)/s) turns from growth to decay at z = kappa/c, over a few s/c above it
+    z, w = _z_nodes(rule, gamma, split=kappa / c, width=ZBEND * s / c)
+    return 1 - alpha * jnp.sum(w * gardner_F((kappa - c * z) / s))
 
 
 def volume(R, rho, kappa, alpha, theta, rule: str, gamma, coarse=False):
-    """``G(R, rho, kappa)`` of the module docstring for ``theta > 0`` (quadrature in z and u | z)."""
+    """``G(R, rho, kappa)`` of the module docstring for ``theta > 0`` (quadrature in z and u | z).
+
+    With ``u = z cos(theta) + sin(theta) w`` the u-average is over ``w ~ N(0, 1)``, split where
+    the label flips (``u = 0``) and, on each side, where the integrand ``F((kappa - y m)/sqrt(1 - Q))``
+    turns from growth to decay (``y m = kappa``) and ``ZBEND sqrt(1 - Q)/|dm/dw|`` either side
+    of it: at large ``alpha`` the student lies almost in span(T, P), ``1 - Q`` is small, and the
+    integrand changes on that scale (fixed nodes miss it and the saddle point is lost)."""
     import jax
     import jax.numpy as jnp
 
     c, s = jnp.cos(theta), jnp.sin(theta)
     z, wz = _z_nodes(rule, gamma, coarse=coarse)
-    gw, nw = (_GLWC, 12) if coarse else (_GLW, NW)
+    gw = _GLWC4 if coarse else _GLW4
     Q = (R * R + rho * rho - 2 * R * rho * c) / (s * s)
     sq = jnp.sqrt(1 - Q)
+    A, B = (R - rho * c) / (s * s), (rho - R * c) / (s * s)  # m = A u + B z
+    slope = A * s  # dm/dw
+    safe = jnp.where(jnp.abs(slope) > 1e-300, slope, 1e-300)
+    width = ZBEND * sq / jnp.abs(safe)
+
+    def pieces(lo, hi, wb):
+        cuts = [lo] + [jnp.clip(wb + d, lo, hi) for d in (-width, 0.0, width)] + [hi]
+        parts = [_gl(cuts[i], cuts[i + 1], gw) for i in range(4)]
+        return (jnp.concatenate([q[i] for q in parts]) for i in (0, 1))
 
     def at_z(zi):
         w0 = jnp.clip(-zi * c / s, -ZMAX, ZMAX)  # u = z c + s w changes sign at w0
-        wp, wwp = _gl(w0, ZMAX, gw)
-        wn, wwn = _gl(-ZMAX, w0, gw)
+        # y m = kappa at w = (y kappa - B z - A z c)/(A s)
+        wp, wwp = pieces(w0, ZMAX, jnp.clip((kappa - B * zi - A * zi * c) / safe, -2 * ZMAX, 2 * ZMAX))
+        wn, wwn = pieces(-ZMAX, w0, jnp.clip((-kappa - B * zi - A * zi * c) / safe, -2 * ZMAX, 2 * ZMAX))
         w, ww = jnp.concatenate([wp, wn]), jnp.concatenate([wwp, wwn])
-        y = jnp.concatenate([jnp.ones(nw), -jnp.ones(nw)])
-        u = zi * c + s * w
-        m = ((R - rho * c) * u + (rho - R * c) * zi) / (s * s)
+        y = jnp.concatenate([jnp.ones(wp.shape[0]), -jnp.ones(wn.shape[0])])
+        m = A * (zi * c + s * w) + B * zi
         return jnp.sum(ww * _phi(w) * gardner_F((kappa - y * m) / sq))
 
     return 1 - Q - alpha * (1 - Q) * jnp.sum(wz * jax.vmap(at_z)(z))
@@ -186,8 +222,10 @@ def _kappa_root(G, lo=-12.0, hi=12.0, iters=60):
     return 0.5 * (a + b)
 
 
-#: Grid of errors eps (R = cos(pi eps)) scanned for Newton's starting point.
-_EPS_GRID = np.geomspace(1e-5, 0.5, 96)
+#: Grid of student-teacher angles phi = pi eps scanned for Newton's starting point (theta = 0),
+#: and the range of kappa/sin(phi) searched by bisection.
+_PHI_GRID = np.geomspace(1e-13, math.pi / 2, 224)
+_KMAX = 60.0
 _EPS_GRID_C = np.geomspace(1e-4, 0.5, 28)
 _B_GRID_C = np.linspace(-0.95, 0.95, 13)
 
@@ -210,18 +248,29 @@ def _solver(rule: str, zero_theta: bool):
 
     if zero_theta:
         def solve(alpha, theta, gamma):
-            def res(v):
-                G = lambda R, k: volume_theta0(R, k, alpha, rule, gamma)
-                R, k = squash(v[0]), v[1]
-                return jnp.stack([G(R, k), jax.grad(G, 0)(R, k)])
+            # unknowns (log phi, kappa/sin phi): R = cos(phi) and the margin in units of the
+            # student's spread, both O(1) however small the error (eps = phi/pi)
+            def kap(lp, k):
+                return jnp.sin(jnp.exp(lp)) * k
 
-            Rg = jnp.cos(jnp.pi * jnp.asarray(_EPS_GRID))
-            kg = jax.vmap(lambda R: _kappa_root(lambda k: volume_theta0(R, k, alpha, rule, gamma)))(Rg)
-            j = jnp.argmax(kg)
-            x, n = _newton(res, jnp.stack([jnp.arctanh(Rg[j]), kg[j]]))
-            R, k = squash(x[0]), x[1]
-            bad = k < kg[j] - 1e-6
-            return R, R, k, jnp.where(bad, jnp.inf, n)
+            def res(v):
+                g = lambda lp, kappa: _g_theta0(jnp.exp(lp), kappa, alpha, rule, gamma)
+                kappa = kap(v[0], v[1])
+                return jnp.stack([g(v[0], kappa), jax.grad(g, 0)(v[0], kappa)])
+
+            lpg = jnp.log(jnp.asarray(_PHI_GRID))
+
+            def root(lp):  # kappa/sin(phi) on G = 0 (g decreasing in kappa)
+                return _kappa_root(lambda k: _g_theta0(jnp.exp(lp), kap(lp, k), alpha, rule, gamma),
+                                   -_KMAX, _KMAX, 80)
+
+            kg = jax.vmap(root)(lpg)
+            kappas = jnp.sin(jnp.asarray(_PHI_GRID)) * kg
+            j = jnp.argmax(kappas)
+            x, n = _newton(res, jnp.stack([lpg[j], kg[j]]))
+            phi, k = jnp.exp(x[0]), kap(x[0], x[1])
+            bad = k < kappas[j] - 1e-6 * jnp.abs(kappas[j])
+            return jnp.cos(phi), jnp.cos(phi), k, jnp.where(bad, jnp.inf, n), phi
     else:
         def solve(alpha, theta, gamma):
             c = jnp.cos(theta)
@@ -250,7 +299,7 @@ def _solver(rule: str, zero_theta: bool):
             x, n = _newton(res, jnp.stack([V0[j], V1[j], kg[j]]))
             R, p, k = unpack(x)
             bad = k < kg[j] - 2e-2  # the coarse grid's kappa is accurate to about 1e-2
-            return R, p, k, jnp.where(bad, jnp.inf, n)
+            return R, p, k, jnp.where(bad, jnp.inf, n), jnp.arccos(R)
 
     return jax.jit(jax.vmap(solve))
 
@@ -276,7 +325,7 @@ def saddle_point(alpha_tot, keep: str = "all", keep_fraction=1.0, probe_angle=0.
         f, th = np.ones_like(a), np.zeros_like(a)
     gamma = keep_threshold(keep, f)
     alpha = a * f
-    R, rho, kappa, resid = (np.empty_like(a) for _ in range(4))
+    R, rho, kappa, resid, phi = (np.empty_like(a) for _ in range(5))
     for zero in (True, False):
         sel = (th == 0) if zero else (th != 0)
         if sel.any():
@@ -284,9 +333,9 @@ def saddle_point(alpha_tot, keep: str = "all", keep_fraction=1.0, probe_angle=0.
             pad = 1 << max(0, (n - 1).bit_length())  # one compiled program per power of two
             args = [np.concatenate([v[sel], np.repeat(v[sel][:1], pad - n)]) for v in (alpha, th, gamma)]
             out = _solver(keep, zero)(*(jnp.asarray(v) for v in args))
-            for dst, src in zip((R, rho, kappa, resid), out):
+            for dst, src in zip((R, rho, kappa, resid, phi), out):
                 dst[sel] = np.asarray(src)[:n]
-    err = np.where(resid < 1e-9, np.arccos(np.clip(R, -1, 1)) / np.pi, np.nan)
+    err = np.where(resid < 1e-9, phi / np.pi, np.nan)
     return {k: v.reshape(shape) for k, v in
             dict(R=R, rho=rho, kappa=kappa, error=err, residual=resid).items()}
 
@@ -303,19 +352,14 @@ def asymptotic_alpha_eps(alpha_tot=1e4) -> float:
 
 
 def pareto_frontier(alpha_prune, probe_angle=0.0, fractions=None, rules=("hard", "easy")):
-    """The Pareto frontier: the lowest theory error over kept fractions and rules at each ``alpha_prune``.
+    """The lowest theory error over the offered kept fractions and rules at each ``alpha_prune``.
 
     Sorscher et al.'s frontier is drawn against the size of the pruned set: at a budget of
-    ``alpha_prune N`` kept examples, a pool ``alpha_tot = alpha_prune / f`` of any size is pruned
-    to the fraction ``f``; the frontier is the lower envelope over ``f`` (and the rules) of
+    ``alpha_prune N`` kept examples, a pool ``alpha_tot = alpha_prune / f`` is pruned to the
+    fraction ``f``; the frontier is the lower envelope over ``f`` (and the rules) of
     ``eps(alpha_tot = alpha_prune / f, f)``. Returns ``(eps_best, f_best, rule_best)`` arrays;
     ``fractions`` defaults to 17 values log-spaced in ``[1/256, 1]`` (``f = 1``: no pruning).
-
-    At ``theta = 0`` the envelope has no interior optimum: above ``alpha_prune ~ 2`` keep-hard
-    gives ``eps ~ eps_all(alpha_prune / f) ~ 0.5 f / alpha_prune`` (the pruned pool keeps its
-    support vectors; docs/theory.md section 5.3), so ``f_best`` is the smallest fraction offered
-    and the envelope is set by it. At ``theta > 0`` the envelope has an interior optimum (the
-    minimum useful ``f`` as ``alpha_prune`` grows).
+    :func:`frontier` is the same envelope over a dense grid ``f >= f_min`` with its edge flagged.
     """
     a = np.atleast_1d(np.asarray(alpha_prune, float))
     fr = np.geomspace(1 / 256, 1.0, 17) if fractions is None else np.asarray(fractions, float)
@@ -333,6 +377,62 @@ def pareto_frontier(alpha_prune, probe_angle=0.0, fractions=None, rules=("hard",
         fbest = np.where(better, fr[j], fbest)
         rbest = np.where(better, rule, rbest)
     return best, fbest, rbest
+
+
+def frontier(alpha_prune, probe_angle=0.0, f_min=1e-4, n_fractions=41, rules=("hard", "easy")):
+    """The Pareto frontier over pools of bounded size: ``min`` over ``f in [f_min, 1]`` (log grid
+    of ``n_fractions`` values) and the rules of ``eps(alpha_tot = alpha_prune / f, f)``.
+
+    The pool is ``alpha_tot = alpha_prune / f <= alpha_prune / f_min``. Returns a dict of arrays
+    ``error`` (the envelope), ``f`` (the best fraction), ``rule`` and ``interior`` (the best f is
+    strictly inside ``(f_min, 1)``: an interior optimum, not the grid's edge).
+
+    At ``theta = 0`` the replica equations have no interior optimum above ``alpha_prune ~ 2``:
+    keep-hard's error at fixed ``alpha_prune`` falls in proportion to ``f`` all the way to
+    ``f -> 0`` (:func:`thin_band_limit`), so the best ``f`` is ``f_min`` and the envelope is
+    ``c(alpha_prune) f_min / alpha_prune``, a power law in ``alpha_prune`` (docs/theory.md,
+    "The data-pruning perceptron"). At ``theta > 0`` the optimum is interior.
+    """
+    fr = np.geomspace(f_min, 1.0, int(n_fractions))
+    e, f, r = pareto_frontier(alpha_prune, probe_angle, fr, rules)
+    interior = (f > fr[0] * (1 + 1e-9)) & (f < 1.0)
+    return {"error": e, "f": f, "rule": r, "interior": interior}
+
+
+def thin_band_limit(alpha_prune):
+    """``c = lim_{f -> 0} alpha_prune eps / f`` for keep-hard with a perfect probe (``theta = 0``).
+
+    As ``f -> 0`` the kept band ``|z| <= gamma``, ``gamma ~ f sqrt(pi/2)``, is thin and its
+    density flat; with ``R ~ 1`` and ``s = sqrt(1 - R^2)`` the equations depend on ``f`` only
+    through ``b = gamma / s`` (``a = R|z|/s`` uniform on ``[0, b]``)::
+
+        1 = alpha_prune (F3(k) - F3(k - b)) / (3 b),
+        F3(x) = E_t[(x - t)_+^3] = (x^3 + 3x) Phi(x) + (x^2 + 2) phi(x),
+
+    for the margin ``k = kappa/s``, and the max margin ``kappa = gamma k(b)/b`` is largest at the
+    ``b*`` maximising ``k(b)/b``; then ``eps = s/pi = f / (sqrt(2 pi) b*)``, so
+    ``c = alpha_prune / (sqrt(2 pi) b*)``: ``eps ~ f`` at fixed ``alpha_prune`` with no interior
+    optimum (finite for ``alpha_prune > 2``; ``c -> 0.5005``, the unpruned max-margin
+    ``alpha eps``, as ``alpha_prune`` grows). Own derivation from the replica equations of
+    docs/theory.md (Sorscher et al. 2022; Gardner 1988). NumPy/SciPy, float64.
+    """
+    from scipy import optimize, stats
+
+    def F3(x):
+        return (x ** 3 + 3 * x) * stats.norm.cdf(x) + (x * x + 2) * stats.norm.pdf(x)
+
+    def k_of(b, al):
+        return optimize.brentq(lambda k: al * (F3(k) - F3(k - b)) / (3 * b) - 1, -60.0, 60.0, xtol=1e-14)
+
+    out = []
+    for al in np.atleast_1d(np.asarray(alpha_prune, float)).ravel():
+        if not al > 2:
+            out.append(np.inf)
+            continue
+        r = optimize.minimize_scalar(lambda lb: -k_of(math.exp(lb), al) / math.exp(lb), bounds=(-12.0, 8.0),
+                                     method="bounded", options={"xatol": 1e-10})
+        out.append(al / (math.sqrt(2 * math.pi) * math.exp(r.x)))
+    return np.asarray(out).reshape(np.shape(alpha_prune))
 
 
 def _slice_args(params: Mapping):
