@@ -44,7 +44,7 @@ from typing import Mapping
 
 import numpy as np
 
-from toyscale.numerics import with_x64
+from toyscale.numerics import bisect, with_x64
 from toyscale.theory.base import Prediction, Slice, Theory
 
 RULES = ("all", "hard", "easy")
@@ -209,17 +209,7 @@ def _newton(res, x0, steps=NEWTON_STEPS):
 
 def _kappa_root(G, lo=-12.0, hi=12.0, iters=60):
     """The root in kappa of ``G(kappa)``, decreasing in kappa (F is increasing), by bisection."""
-    import jax
-    import jax.numpy as jnp
-
-    def body(_, c):
-        a, b = c
-        mid = 0.5 * (a + b)
-        up = G(mid) > 0
-        return jnp.where(up, mid, a), jnp.where(up, b, mid)
-
-    a, b = jax.lax.fori_loop(0, iters, body, (jnp.asarray(lo), jnp.asarray(hi)))
-    return 0.5 * (a + b)
+    return bisect(G, lo, hi, iters, increasing=False)
 
 
 #: Grid of student-teacher angles phi = pi eps scanned for Newton's starting point (theta = 0),
