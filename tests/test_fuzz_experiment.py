@@ -359,7 +359,7 @@ def _case(model, flag=False, **changes):
 _DELETE = object()
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 @example(_case("random_features"))

@@ -322,6 +322,7 @@ def test_report_scores_every_alternative_prediction():
     assert len(check_figure(e).axes[0].lines) >= 4  # data, fit, theory, the other law
 
 
+@pytest.mark.slow
 def test_converged_protocol_weight_decay_saturates_and_is_not_n_to_the_minus_one(tmp_path):
     # The acceptance in miniature (docs/theory.md §3.3-3.4): with weight decay the objective
     # has a minimiser, LM reaches it (status ok, |grad J| at rounding level), and the converged

@@ -147,6 +147,7 @@ def test_kappa_matches_theory_margin():
     assert abs(k.mean() - th) < 3 * k.std(ddof=1) / math.sqrt(len(k)) + 0.02
 
 
+@pytest.mark.slow  # the thin-band test keeps the pruned-equals-pool mechanism in the default run
 def test_theta0_pruned_error_is_the_pools_error():
     # perfect probe: above alpha_prune ~ 2 keep-hard keeps the pool's support vectors, so at fixed
     # alpha_prune eps ~ eps_all(alpha_prune / f) ~ 0.5 f / alpha_prune: no interior optimum in f

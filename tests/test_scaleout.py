@@ -153,6 +153,7 @@ def test_bad_shard_exits_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # the launcher without Slurm stays in the default run (test_error_paths)
 def test_launch_runs_an_experiment_end_to_end_with_submitit_local_executor(tmp_path):
     pytest.importorskip("submitit")
     path = tmp_path / "shard.toml"
