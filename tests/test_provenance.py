@@ -58,6 +58,7 @@ def test_no_git_binary_is_not_an_error(tmp_path, monkeypatch):
     assert P.start()["git"] is None
 
 
+@pytest.mark.slow  # a run recording its provenance stays in the default run
 def test_records_round_trip_and_summarize(tmp_path):
     exp = resolve_precision(load_experiment(ROOT / "experiments" / "quickstart.toml", quick=True))
     out = tmp_path / "q"

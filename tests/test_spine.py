@@ -139,6 +139,7 @@ def test_program_cache_is_keyed_by_model_object(tmp_path):
     assert ya == [1.0, 3.0] and yb == [2.0, 6.0]  # not the first model's cached program
 
 
+@pytest.mark.slow
 def test_report_does_not_switch_the_matplotlib_backend(tmp_path):
     code = ("import matplotlib; matplotlib.use('svg'); import toyscale; "
             f"toyscale.run({str(ROOT / 'experiments/quickstart.toml')!r}, out={str(tmp_path / 'q')!r}, quick=True, progress=False); "
