@@ -51,6 +51,23 @@ def test_general_branch_meets_theta0_branch_as_theta_vanishes():
     e0 = float(pt.theory_error([4.0], "hard", 0.5, 0.0)[0])
     e1 = float(pt.theory_error([4.0], "hard", 0.5, 0.05)[0])
     assert abs(e1 - e0) < 5e-3
+    # keep-easy (its narrow kept z once defeated the coarse starting grid) down to theta = 0.005
+    e0 = pt.theory_error([4.0, 16.0, 64.0], "easy", [0.5, 0.125, 1 / 32], 0.0)
+    e1 = pt.theory_error([4.0, 16.0, 64.0], "easy", [0.5, 0.125, 1 / 32], 0.005)
+    np.testing.assert_allclose(e1, e0, atol=2e-4)
+
+
+@pytest.mark.slow
+def test_theta_positive_solved_across_rules_fractions_and_pools():
+    # every (rule, f, alpha_tot) of a grid no experiment file ships has a saddle point at a small
+    # and a moderate probe angle; a Newton result is accepted only at or above the best grid
+    # point's margin re-scored with the full quadrature (a lower bound on the max margin)
+    f, a = np.meshgrid([1 / 128, 1 / 32, 1 / 8, 1 / 2], [1.0, 4.0, 16.0, 64.0, 256.0])
+    for rule in ("hard", "easy"):
+        for theta in (0.02, 0.17):
+            sp = pt.saddle_point(a.ravel(), rule, f.ravel(), theta)
+            assert np.all(np.isfinite(sp["error"])), (rule, theta)
+            assert np.all(sp["residual"] < 1e-9)
 
 
 def test_no_pruning_law_alpha_eps_tends_to_one_half():
