@@ -39,6 +39,8 @@ from toyscale.theory import perceptron as th
 
 def _load(path):
     df = ResultStore(path).load()
+    if df.empty or "status" not in df:
+        raise SystemExit(f"{path}: no stored rows (run the experiment first: toyscale run experiments/<name>.toml)")
     return df[df["status"] == "ok"]
 
 
