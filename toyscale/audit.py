@@ -13,8 +13,9 @@ otherwise. So after computing, :func:`audit_run`
    over the groups in proportion to their size; ``AUDIT_FRACTION`` = 4 %: float64 costs
    ~2-2.5x float32 on a CPU (2.3x measured on the quickstart), so the audit costs ~10 % of the
    run),
-2. evaluates them in float64 with full-precision products, on the run's devices where float64
-   is fast (CPU, data-centre GPUs) and on the CPU otherwise (:func:`reference_devices`),
+2. evaluates them in float64 with full-precision products on the run's own random draws (drawn
+   in float32 and cast: JAX draws a float32 and a float64 number from different bits, so a
+   float64 draw would be another random problem), on the run's devices where float64 is fast (CPU, data-centre GPUs) and on the CPU otherwise (:func:`reference_devices`),
 3. compares with the stored float32 rows: ``max_rel_diff`` per metric, rows whose status
    changes, and -- what the user relies on -- a verdict per the model's ``audit_rule``:
 
@@ -134,9 +135,12 @@ def reference_rows(exp, cells_of: list | None = None, devices: list | None = Non
 
     from toyscale.sweep import balanced_chunks, max_cells, assemble, execute, local_devices, plan, precision_context
 
+    from toyscale.models.base import draws_in
+
     exp64 = dataclasses.replace(exp, precision="float64", matmul_precision="highest")
     devices = devices or reference_devices(local_devices())
-    with precision_context(exp64):
+    # the same random problem as the stored rows: drawn in the run's precision, computed in float64
+    with precision_context(exp64), draws_in(exp.precision):
         p = plan(exp64)
         picked = sample_cells(p, fraction)
         by_group: dict = {}

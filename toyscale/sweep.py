@@ -553,14 +553,17 @@ def _program(model: Model, static: dict, nested: dict, devices: list | None = No
     every local device), cached across runs in this process.
 
     Keyed by the model object itself (not its name: a re-registered model gets new programs),
-    the group's static values, its nested values, the 64-bit mode, the default matmul precision
-    and the devices.
+    the group's static values, its nested values, the 64-bit mode, the default matmul precision,
+    the devices and the draw precision (:func:`toyscale.models.base.draws_in`).
     """
     import jax
 
+    from toyscale.models.base import draw_precision
+
     devices = devices or local_devices()
     key = (id(model), json.dumps(static, sort_keys=True, default=str), json.dumps(nested, default=str),
-           bool(jax.config.jax_enable_x64), jax.config.jax_default_matmul_precision, tuple(d.id for d in devices))
+           bool(jax.config.jax_enable_x64), jax.config.jax_default_matmul_precision, tuple(d.id for d in devices),
+           draw_precision())
     hit = _PROGRAMS.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]

@@ -57,6 +57,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from toyscale.models.base import uniform as draw_uniform
 import numpy as np
 import optax
 
@@ -130,7 +131,7 @@ def sample_tokens(key, p: jax.Array, count: int) -> jax.Array:
     ``fold_in(key, i)`` (the first T samples do not depend on ``count``)."""
     if count == 0:
         return jnp.zeros((0,), jnp.int32)
-    u = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (), p.dtype))(jnp.arange(count))
+    u = jax.vmap(lambda i: draw_uniform(jax.random.fold_in(key, i), (), p.dtype))(jnp.arange(count))
     cdf = jnp.cumsum(p)
     return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), p.shape[0] - 1).astype(jnp.int32)
 

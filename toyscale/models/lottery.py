@@ -79,6 +79,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from toyscale.models.base import normal as draw_normal
 import numpy as np
 import optax
 
@@ -225,7 +226,7 @@ def init_params(key, bucket: int, width, init_scale, dtype) -> dict:
     Neuron ``i`` draws ``(w_i, c_i, a_i)`` from ``fold_in(key, i)``: ``w, c ~ init_scale N(0,1)``,
     ``a ~ N(0, 1/width)``; neurons ``i >= width`` are exactly 0. ``d = 0``.
     """
-    z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (3,), dtype))(jnp.arange(bucket))
+    z = jax.vmap(lambda i: draw_normal(jax.random.fold_in(key, i), (3,), dtype))(jnp.arange(bucket))
     mask = (jnp.arange(bucket) < width).astype(dtype)
     s = jnp.asarray(init_scale, dtype)
     return {"w": s * z[:, 0] * mask, "c": s * z[:, 1] * mask,

@@ -31,6 +31,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+from toyscale.models.base import normal as draw_normal
 from jax.scipy.linalg import solve_triangular
 
 from toyscale.errors import UserError
@@ -81,7 +82,7 @@ def _spectrum(v, alpha, beta, teacher, key):
     if teacher == "power":
         b = j ** (-beta)
     else:
-        b = jax.random.normal(key, (v,), dtype=lam.dtype)
+        b = draw_normal(key, (v,), lam.dtype)
     return lam, b
 
 
@@ -100,7 +101,7 @@ def _prefix_normal(key, v: int, dtype):
     """``v`` standard normals whose first ``m`` entries are the same for every ``v >= m``: block
     ``k`` of :data:`LATENT_BLOCK` entries is ``normal(fold_in(key, k))``."""
     nb = -(-v // LATENT_BLOCK)
-    blocks = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(key, k), (LATENT_BLOCK,), dtype))(jnp.arange(nb))
+    blocks = jax.vmap(lambda k: draw_normal(jax.random.fold_in(key, k), (LATENT_BLOCK,), dtype))(jnp.arange(nb))
     return blocks.reshape(-1)[:v]
 
 

@@ -32,6 +32,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+from toyscale.models.base import normal as draw_normal
 import numpy as np
 
 #: Relative eigenvalue below which a direction counts as the null space of S (min-norm optimum).
@@ -160,8 +161,8 @@ def _block_draws(kN, bi, K, B, N, rt, sd, dtype):
     numbers for a width whatever it is computed with.
     """
     kg, ke = jax.random.split(jax.random.fold_in(kN, bi))
-    zs = jax.random.normal(kg, (K, B, N), dtype) * rt[None, None, :]
-    es = sd * jax.random.normal(ke, (K, B), dtype)
+    zs = draw_normal(kg, (K, B, N), dtype) * rt[None, None, :]
+    es = sd * draw_normal(ke, (K, B), dtype)
     return zs, es
 
 

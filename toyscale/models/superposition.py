@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from toyscale.models.base import uniform as draw_uniform
 import numpy as np
 import optax
 
@@ -167,7 +168,7 @@ def sample_features(key, p: jax.Array, batch: int, value_dist: str = "uniform02"
     ``"uniform02"``, ``1`` for ``"uniform01"``: one uniform per entry (docs/theory.md §2).
     """
     c = 2.0 if value_dist == "uniform02" else 1.0
-    u = jax.random.uniform(key, (batch, p.shape[0]), dtype=p.dtype)
+    u = draw_uniform(key, (batch, p.shape[0]), p.dtype)
     return jnp.where(u < p[None, :], (c * u) / p[None, :], 0.0)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from toyscale.models.base import uniform as draw_uniform
 
 from toyscale.errors import UserError
 from toyscale.models import register
@@ -77,7 +78,7 @@ def ticket_errors(w, c, x, activation: str):
 
 def draw_tickets(key, count: int, w_scale, dtype):
     """``(w, c)`` of ``count`` tickets; ticket ``k`` from ``fold_in(key, k)`` (independent of ``count``)."""
-    u = jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(key, k), (2,), dtype))(jnp.arange(count))
+    u = jax.vmap(lambda k: draw_uniform(jax.random.fold_in(key, k), (2,), dtype))(jnp.arange(count))
     w = w_scale * (theory.W_RANGE[0] + (theory.W_RANGE[1] - theory.W_RANGE[0]) * u[:, 0])
     c = theory.C_RANGE[0] + (theory.C_RANGE[1] - theory.C_RANGE[0]) * u[:, 1]
     return w, c
