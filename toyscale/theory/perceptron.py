@@ -230,8 +230,8 @@ def _solver(rule: str, zero_theta: bool):
     ``G = 0`` (bisection). A grid scan finds its neighbourhood (theta = 0: 224 angles with the
     full quadrature; theta > 0: 28 x 13 values of (R, rho) with a coarse quadrature, whose best
     :data:`GRID_REFINE` are re-scored with the full one); Newton on the saddle-point equations
-    then converges from there (theta > 0: from the best :data:`NEWTON_STARTS`, keeping the
-    largest converged kappa). ``kappa(R, rho)`` at a grid point is a lower bound on the max
+    then converges from there (theta > 0: from the best :data:`NEWTON_STARTS` and from the
+    coarse scan's best, keeping the largest converged kappa). ``kappa(R, rho)`` at a grid point is a lower bound on the max
     margin, so a Newton result below the grid's best (a different, wrong root) is reported as not
     converged.
     """
@@ -296,10 +296,12 @@ def _solver(rule: str, zero_theta: bool):
             # the coarse scan ranks the grid (its kappa can be off by O(1) where the kept z or
             # the u | z integrand is narrow, keep-easy above all); the best few are re-scored with
             # the full quadrature, and Newton starts from the best NEWTON_STARTS of those
-            top = jax.lax.top_k(jax.vmap(kap)(V0, V1), GRID_REFINE)[1]
+            kc, top = jax.lax.top_k(jax.vmap(kap)(V0, V1), GRID_REFINE)
             kf = jax.vmap(kap_fine)(V0[top], V1[top])
             order = jnp.argsort(-jnp.where(jnp.isfinite(kf), kf, -jnp.inf))[:NEWTON_STARTS]
             starts = jnp.stack([V0[top][order], V1[top][order], kf[order]], axis=1)
+            # and the coarse scan's best with its own kappa (Newton's path depends on the start)
+            starts = jnp.concatenate([starts, jnp.stack([V0[top[0]], V1[top[0]], kc[0]])[None]])
             xs, ns = jax.vmap(lambda x0: _newton(res, x0))(starts)
             ks = jax.vmap(unpack)(xs)[2]
             # kappa(R, rho) at any grid point is a lower bound on the max margin: a Newton
