@@ -305,13 +305,20 @@ def test_every_model_audits_its_example_in_float32(name, tmp_path):
     assert json.loads((tmp_path / "o" / "precision_audit.json").read_text()) == json.loads(json.dumps(rec))
 
 
-def test_float32_moves_the_eta_of_one_pass_sgd_and_the_audit_says_so(tmp_path):
-    # alpha 1.4, beta 0.8 (phase II, eta 0.773): condition numbers ~N^2.8 defeat float32
-    res = toyscale.run(_acceptance_doc(precision="float32"), out=tmp_path / "f32", progress=False, audit=True)
+def test_float32_moves_the_eta_of_one_pass_sgd_at_large_widths_and_the_audit_says_so(tmp_path):
+    # alpha 1.4, beta 0.8 (phase II, eta 0.773), one seed, on the same draws in both precisions:
+    # widths 16..256 keep the IsoFLOP eta (0.692 / 0.697); widths to 2048 with steps to 1e5
+    # (condition numbers ~N^2.8, beyond float32) move it, 0.485 against 0.720
+    small = toyscale.run(_acceptance_doc(precision="float32"), out=tmp_path / "small", progress=False, audit=True)
+    (eta,) = [i for i in small.precision_audit["items"] if i["quantity"] == "eta"]
+    assert not eta["moved"] and abs(eta["float32"] - eta["float64"]) < 0.02 and small.precision_audit["ok"] is True
+    big = _acceptance_doc(precision="float32")
+    big["sweep"] = {"width": {"geom": [16, 2048], "num": 8}, "steps": {"geom": [1, 100000], "num": 30}}
+    res = toyscale.run(big, out=tmp_path / "f32", progress=False, audit=True)
     rec = res.precision_audit
     assert rec["ok"] is False and "eta" in rec["reason"] and "frontier 'frontier'" in rec["reason"]
     (eta,) = [i for i in rec["items"] if i["quantity"] == "eta"]
-    assert eta["moved"] and eta["float64"] == pytest.approx(0.825, abs=0.02) and eta["float32"] < 0.75
+    assert eta["moved"] and eta["float64"] == pytest.approx(0.72, abs=0.03) and eta["float32"] < 0.6
     assert res.frontiers[0]["precision_audit"]["moved"] is True
     assert "NOT OK" in (tmp_path / "f32" / "report.md").read_text().splitlines()[2]
     default = toyscale.run(_acceptance_doc(), out=tmp_path / "f64", progress=False, audit=True)
