@@ -14,8 +14,10 @@ otherwise. So after computing, :func:`audit_run`
    ~2-2.5x float32 on a CPU (2.3x measured on the quickstart), so the audit costs ~10 % of the
    run),
 2. evaluates them in float64 with full-precision products on the run's own random draws (drawn
-   in float32 and cast: JAX draws a float32 and a float64 number from different bits, so a
-   float64 draw would be another random problem), on the run's devices where float64 is fast (CPU, data-centre GPUs) and on the CPU otherwise (:func:`reference_devices`),
+   in float32 and cast, :func:`toyscale.models.base.draws_in`: JAX draws a float32 and a float64
+   number from different bits, so a float64 draw would be another random problem), on the
+   run's devices where float64 is fast (CPU, data-centre GPUs) and on the CPU otherwise
+   (:func:`reference_devices`),
 3. compares with the stored float32 rows: ``max_rel_diff`` per metric, rows whose status
    changes, and -- what the user relies on -- a verdict per the model's ``audit_rule``:
 
@@ -133,9 +135,8 @@ def reference_rows(exp, cells_of: list | None = None, devices: list | None = Non
     ``devices``; returns ``(rows DataFrame, cells sampled, cells in the plan)``."""
     import pandas as pd
 
-    from toyscale.sweep import balanced_chunks, max_cells, assemble, execute, local_devices, plan, precision_context
-
     from toyscale.models.base import draws_in
+    from toyscale.sweep import balanced_chunks, max_cells, assemble, execute, local_devices, plan, precision_context
 
     exp64 = dataclasses.replace(exp, precision="float64", matmul_precision="highest")
     devices = devices or reference_devices(local_devices())

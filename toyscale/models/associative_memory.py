@@ -57,13 +57,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from toyscale.models.base import uniform as draw_uniform
 import numpy as np
 import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import indexed_normal
+from toyscale.models.base import indexed_normal, uniform as draw_uniform
 from toyscale.models.numerics import end_window_stats, record_mask
 from toyscale.protocol import Metric, Model
 from toyscale.params import Param

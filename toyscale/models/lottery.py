@@ -79,13 +79,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from toyscale.models.base import normal as draw_normal
 import numpy as np
 import optax
 
 from toyscale.errors import UserError
 from toyscale.models import register
 from toyscale.models import numerics
+from toyscale.models.base import normal as draw_normal
 from toyscale.models.numerics import record_mask, tree_sum
 from toyscale.protocol import Metric, Model, Status, exact_bucket
 from toyscale.params import Param

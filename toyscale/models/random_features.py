@@ -31,12 +31,11 @@ import math
 
 import jax
 import jax.numpy as jnp
-from toyscale.models.base import normal as draw_normal
 from jax.scipy.linalg import solve_triangular
 
 from toyscale.errors import UserError
 from toyscale.models import register
-from toyscale.models.base import indexed_normal
+from toyscale.models.base import indexed_normal, normal as draw_normal
 from toyscale.protocol import Metric, Model
 from toyscale.params import Param
 from toyscale.theory import random_features as theory

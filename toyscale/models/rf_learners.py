@@ -32,8 +32,9 @@ import math
 
 import jax
 import jax.numpy as jnp
-from toyscale.models.base import normal as draw_normal
 import numpy as np
+
+from toyscale.models.base import normal as draw_normal
 
 #: Relative eigenvalue below which a direction counts as the null space of S (min-norm optimum).
 NULL_TOL = 1e-12

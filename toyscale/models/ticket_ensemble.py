@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from toyscale.models.base import uniform as draw_uniform
 
 from toyscale.errors import UserError
 from toyscale.models import register
+from toyscale.models.base import uniform as draw_uniform
 from toyscale.protocol import Metric, Model
 from toyscale.models.lottery import activation_fn
 from toyscale.params import Param

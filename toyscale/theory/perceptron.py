@@ -231,9 +231,9 @@ def _solver(rule: str, zero_theta: bool):
     full quadrature; theta > 0: 28 x 13 values of (R, rho) with a coarse quadrature, whose best
     :data:`GRID_REFINE` are re-scored with the full one); Newton on the saddle-point equations
     then converges from there (theta > 0: from the best :data:`NEWTON_STARTS` and from the
-    coarse scan's best, keeping the largest converged kappa). ``kappa(R, rho)`` at a grid point is a lower bound on the max
-    margin, so a Newton result below the grid's best (a different, wrong root) is reported as not
-    converged.
+    coarse scan's best, keeping the largest converged kappa). ``kappa(R, rho)`` at a grid point
+    is a lower bound on the max margin, so a Newton result below the grid's best (a different,
+    wrong root) is reported as not converged.
     """
     import jax
     import jax.numpy as jnp
@@ -285,19 +285,15 @@ def _solver(rule: str, zero_theta: bool):
             v1 = jnp.arctanh(jnp.asarray(_B_GRID_C))
             V0, V1 = (a.ravel() for a in jnp.meshgrid(v0, v1, indexing="ij"))
 
-            def kap(a, b):
+            def kap(a, b, coarse):
                 R, p, _ = unpack(jnp.stack([a, b, 0.0]))
-                return _kappa_root(lambda k: volume(R, p, k, alpha, theta, rule, gamma, coarse=True))
-
-            def kap_fine(a, b):
-                R, p, _ = unpack(jnp.stack([a, b, 0.0]))
-                return _kappa_root(lambda k: volume(R, p, k, alpha, theta, rule, gamma))
+                return _kappa_root(lambda k: volume(R, p, k, alpha, theta, rule, gamma, coarse=coarse))
 
             # the coarse scan ranks the grid (its kappa can be off by O(1) where the kept z or
             # the u | z integrand is narrow, keep-easy above all); the best few are re-scored with
             # the full quadrature, and Newton starts from the best NEWTON_STARTS of those
-            kc, top = jax.lax.top_k(jax.vmap(kap)(V0, V1), GRID_REFINE)
-            kf = jax.vmap(kap_fine)(V0[top], V1[top])
+            kc, top = jax.lax.top_k(jax.vmap(lambda a, b: kap(a, b, True))(V0, V1), GRID_REFINE)
+            kf = jax.vmap(lambda a, b: kap(a, b, False))(V0[top], V1[top])
             order = jnp.argsort(-jnp.where(jnp.isfinite(kf), kf, -jnp.inf))[:NEWTON_STARTS]
             starts = jnp.stack([V0[top][order], V1[top][order], kf[order]], axis=1)
             # and the coarse scan's best with its own kappa (Newton's path depends on the start)
