@@ -121,3 +121,20 @@ def test_user_model_registered_first_does_not_hide_builtins():
     code = ("import toyscale.models as M; M._REGISTRY['_mine'] = object(); "
             "names = M.list_models(); assert {'random_features', 'superposition'} <= set(names), names")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_models_draw_through_the_shared_helpers():
+    # the precision audit re-evaluates a float32 row in float64 on the same numbers only if every
+    # draw goes through toyscale.models.base (normal, uniform, indexed_normal: draws_in); a direct
+    # jax.random draw in a model would make its audit compare two random problems
+    import re
+    from pathlib import Path
+
+    import toyscale.models
+
+    root = Path(toyscale.models.__file__).parent
+    direct = re.compile(r"jax\.random\.(normal|uniform|truncated_normal|bernoulli|choice|permutation|randint|gamma|"
+                        r"exponential|categorical|beta|laplace|logistic|cauchy|t)\(")
+    found = [f"{p.name}:{i}" for p in sorted(root.glob("*.py")) if p.name != "base.py"
+             for i, line in enumerate(p.read_text().splitlines(), 1) if direct.search(line)]
+    assert not found, f"direct jax.random draws (use toyscale.models.base): {found}"
